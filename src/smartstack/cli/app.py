@@ -1,0 +1,56 @@
+"""The ``smartstack`` command: global options, error handling, sub-commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from smartstack.cli.context import Globals
+
+app = typer.Typer(
+    name="smartstack",
+    help="Environments and deployments for SmartStack (ADR-007), locally or on AWS.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON envelope for scripts.")] = False,
+    target: Annotated[
+        Optional[str],  # noqa: UP045 - Typer needs Optional at runtime
+        typer.Option(help="local (the local platform) or aws; env SMARTSTACK_TARGET."),
+    ] = None,
+    root: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(help="Checkout holding infrastructure/; env SMARTSTACK_ROOT."),
+    ] = None,
+    moto_port: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(help="Port of the local AWS; env SMARTSTACK_MOTO_PORT (5010)."),
+    ] = None,
+    postgres_port: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(help="Port of the local PostgreSQL; env SMARTSTACK_POSTGRES_PORT (5442)."),
+    ] = None,
+) -> None:
+    ctx.obj = Globals(as_json, target, root, moto_port, postgres_port)
+
+
+def _register() -> None:
+    from smartstack.cli import local, stack
+
+    app.add_typer(local.app, name="local")
+    stack.register(app)
+
+
+_register()
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,48 @@
+"""Per-invocation context: global options and the one error handler."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import typer
+
+from smartstack.cli.output import Renderer
+from smartstack.config import Settings, resolve_settings
+from smartstack.errors import SmartStackError
+from smartstack.redact import Redactor
+
+
+@dataclass(frozen=True)
+class Globals:
+    """Global options, resolved into settings when a command runs."""
+
+    as_json: bool
+    target: str | None
+    root: Path | None
+    moto_port: int | None
+    postgres_port: int | None
+    redactor: Redactor = field(default_factory=Redactor)
+
+    def settings(self) -> Settings:
+        return resolve_settings(
+            root=self.root, target=self.target, moto_port=self.moto_port,
+            postgres_port=self.postgres_port,
+        )
+
+    def renderer(self) -> Renderer:
+        return Renderer(self.as_json, self.redactor.redact)
+
+
+def run(ctx: typer.Context, action: Callable[[Settings, Renderer], int | None]) -> None:
+    """Run one command: known errors become one line on stderr and their exit code."""
+    globals_: Globals = ctx.obj
+    renderer = globals_.renderer()
+    try:
+        code = action(globals_.settings(), renderer)
+    except SmartStackError as exc:
+        renderer.error(exc)
+        raise typer.Exit(int(exc.exit_code)) from None
+    if code:
+        raise typer.Exit(code)

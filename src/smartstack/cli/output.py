@@ -1,0 +1,83 @@
+"""The one place that prints.
+
+People get Rich tables and lines on stdout; scripts get ``--json``: a
+versioned envelope ``{"schema", "status", "exit_code", "data", "errors"}``,
+used for failures too.  Logs and progress go to stderr.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from smartstack.errors import ExitCode, SmartStackError
+
+SCHEMA_VERSION = 1
+
+
+def to_jsonable(value: Any) -> Any:
+    """Dataclasses, enums, paths and tuples as plain JSON values."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+class Renderer:
+    """Renders results and errors for people or for scripts."""
+
+    def __init__(self, as_json: bool, redact: Callable[[str], str] = lambda s: s) -> None:
+        self.as_json = as_json
+        self.redact = redact
+        self.out = Console(highlight=False, soft_wrap=True)
+        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+    def result(self, data: Any, human: Callable[[Console], None]) -> None:
+        if self.as_json:
+            self._envelope("ok", ExitCode.OK, data, [])
+        else:
+            human(self.out)
+
+    def error(self, exc: SmartStackError) -> None:
+        if self.as_json:
+            error = {"code": exc.code, "message": self.redact(exc.message)}
+            self._envelope("error", exc.exit_code, None, [error])
+        else:
+            self.err.print(f"[bold red]error:[/] {self.redact(exc.message)}", markup=True)
+
+    def progress(self, message: str) -> None:
+        """Progress lines go to stderr so stdout stays clean data."""
+        self.err.print(self.redact(message), markup=False)
+
+    @contextmanager
+    def step(self, message: str) -> Iterator[None]:
+        if self.as_json:
+            yield
+            return
+        with self.err.status(message):
+            yield
+
+    def _envelope(self, status: str, code: int, data: Any, errors: list[dict[str, str]]) -> None:
+        envelope = {
+            "schema": SCHEMA_VERSION,
+            "status": status,
+            "exit_code": int(code),
+            "data": to_jsonable(data),
+            "errors": errors,
+        }
+        sys.stdout.write(self.redact(json.dumps(envelope, indent=2, sort_keys=True)) + "\n")

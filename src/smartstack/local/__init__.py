@@ -1,0 +1,1 @@
+"""The local platform: a moto server and a PostgreSQL server this tool owns."""

@@ -1,0 +1,108 @@
+"""``local up | down | status``: the local AWS and PostgreSQL as one platform.
+
+``up`` writes the endpoint settings to one file of standard ``AWS_*``
+variables; boto3 (through :mod:`smartstack.aws`), the OpenTofu S3 backend and
+the AWS provider all read them from there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from smartstack.aws import read_env_file
+from smartstack.config import Settings
+from smartstack.errors import NotRunningError
+from smartstack.local.moto import MotoServer
+from smartstack.local.postgres import PostgresServer
+
+# Not secrets: the local AWS accepts any credentials, these only satisfy the SDKs.
+_LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "smartstack-local", "AWS_SECRET_ACCESS_KEY": "local"}
+
+
+@dataclass(frozen=True)
+class ComponentStatus:
+    name: str
+    running: bool
+    healthy: bool
+    pid: int | None
+    address: str
+    started: bool = False  # True when this call started it
+
+
+@dataclass(frozen=True)
+class PlatformStatus:
+    components: tuple[ComponentStatus, ...]
+
+    @property
+    def healthy(self) -> bool:
+        return all(c.healthy for c in self.components)
+
+    @property
+    def aws_restarted(self) -> bool:
+        return any(c.name == "aws" and c.started for c in self.components)
+
+
+def moto_server(settings: Settings) -> MotoServer:
+    return MotoServer(settings.moto_port, settings.local_dir)
+
+
+def postgres_server(settings: Settings) -> PostgresServer:
+    return PostgresServer(settings.postgres_port, settings.local_dir)
+
+
+def up(settings: Settings) -> PlatformStatus:
+    """Start whatever is not running; a second call changes nothing."""
+    settings.local_dir.mkdir(parents=True, exist_ok=True)
+    moto = moto_server(settings)
+    aws_started = moto.start()
+    write_endpoints(settings, moto.url)
+    pg_started = postgres_server(settings).start()
+    return status(settings, started={"aws": aws_started, "postgres": pg_started})
+
+
+def down(settings: Settings, purge: bool = False) -> PlatformStatus:
+    """Stop only the processes our PID files name; ``purge`` also drops the data."""
+    moto_server(settings).stop()
+    pg = postgres_server(settings)
+    pg.stop()
+    if purge:
+        pg.purge()
+    settings.endpoints_file.unlink(missing_ok=True)
+    return status(settings)
+
+
+def status(settings: Settings, started: dict[str, bool] | None = None) -> PlatformStatus:
+    started = started or {}
+    moto = moto_server(settings)
+    pg = postgres_server(settings)
+    moto_pid, pg_pid = moto.pid(), pg.pid()
+    return PlatformStatus(
+        (
+            ComponentStatus("aws", moto_pid is not None, moto_pid is not None and moto.healthy(),
+                            moto_pid, moto.url, started.get("aws", False)),
+            ComponentStatus("postgres", pg_pid is not None, pg.healthy(), pg_pid,
+                            f"127.0.0.1:{pg.port}", started.get("postgres", False)),
+        )
+    )
+
+
+def write_endpoints(settings: Settings, url: str) -> None:
+    """One file of standard variables, read by every client of the local AWS."""
+    lines = [
+        "# Written by `smartstack local up`. The local AWS (moto, in memory only),",
+        "# for boto3, the OpenTofu S3 backend, the AWS provider and the AWS CLI alike.",
+        f"AWS_ENDPOINT_URL={url}",
+        f"AWS_REGION={settings.region}",
+        f"AWS_DEFAULT_REGION={settings.region}",
+        *(f"{k}={v}" for k, v in _LOCAL_CREDENTIALS.items()),
+    ]
+    tmp = settings.endpoints_file.with_suffix(".tmp")
+    tmp.write_text("\n".join(lines) + "\n")
+    tmp.replace(settings.endpoints_file)
+
+
+def endpoint_variables(settings: Settings) -> dict[str, str]:
+    """The variables `up` wrote, for shells: eval "$(smartstack local env)"."""
+    if not settings.endpoints_file.is_file():
+        raise NotRunningError("the local AWS is not running: start it with `smartstack local up`.")
+    return read_env_file(settings.endpoints_file.read_text())

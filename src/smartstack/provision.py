@@ -1,0 +1,45 @@
+"""The local platform's main job: start it, bootstrap the backend, apply the stacks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from smartstack.aws import target_for
+from smartstack.config import Settings
+from smartstack.environments import environment_names
+from smartstack.local import platform
+from smartstack.stack import StackResult, apply_environment
+from smartstack.state_backend import BootstrapReport, bootstrap
+
+
+@dataclass(frozen=True)
+class LocalUpResult:
+    status: platform.PlatformStatus
+    backend: BootstrapReport
+
+
+@dataclass(frozen=True)
+class MainJobResult:
+    local: LocalUpResult
+    stacks: tuple[StackResult, ...]
+
+
+def bootstrap_backend(settings: Settings) -> BootstrapReport:
+    return bootstrap(target_for(settings), environment_names(settings.configs_dir), settings.project)
+
+
+def local_up(settings: Settings) -> LocalUpResult:
+    """Start what is down; the local AWS is in memory, so reconcile the backend every time."""
+    status = platform.up(settings)
+    return LocalUpResult(status, bootstrap_backend(settings))
+
+
+def main_job(settings: Settings, progress: Callable[[str], None]) -> MainJobResult:
+    progress("starting the local platform and bootstrapping the state backend")
+    local = local_up(settings)
+    results = []
+    for env in environment_names(settings.configs_dir):
+        progress(f"applying the {env} stack")
+        results.append(apply_environment(settings, env))
+    return MainJobResult(local, tuple(results))

@@ -1,0 +1,85 @@
+"""Shared fixtures: one real local platform (moto server + PostgreSQL) per test session.
+
+The platform runs on free ports with its own state directory, so the tests
+never touch a developer's own `smartstack local up`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from smartstack.aws import AwsTarget, target_for
+from smartstack.cli.app import app
+from smartstack.config import Settings, resolve_settings
+from smartstack.local import platform
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def session_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Environment variables that point the tool at the test platform."""
+    state = tmp_path_factory.mktemp("state")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SMARTSTACK_"))}
+    env.update(
+        SMARTSTACK_ROOT=str(ROOT),
+        SMARTSTACK_STATE_DIR=str(state),
+        SMARTSTACK_MOTO_PORT=str(free_port()),
+        SMARTSTACK_POSTGRES_PORT=str(free_port()),
+        SMARTSTACK_TARGET="local",
+    )
+    cache = os.environ.get("SMARTSTACK_CACHE")
+    if cache:
+        env["SMARTSTACK_CACHE"] = cache
+    return env
+
+
+@pytest.fixture(scope="session")
+def settings(session_env: dict[str, str]) -> Settings:
+    return resolve_settings(environ=session_env)
+
+
+@pytest.fixture(scope="session")
+def running_platform(settings: Settings) -> Iterator[Settings]:
+    """The local platform, started once for the whole session and stopped at the end."""
+    platform.up(settings)
+    yield settings
+    platform.down(settings, purge=True)
+
+
+@pytest.fixture
+def aws(running_platform: Settings) -> AwsTarget:
+    """A target on an empty local AWS: every test starts from nothing."""
+    platform.moto_server(running_platform).reset()
+    return target_for(running_platform)
+
+
+@pytest.fixture
+def cli(session_env: dict[str, str]) -> Any:
+    """Invoke the CLI in-process with the test platform's settings; returns the Result."""
+    runner = CliRunner()
+
+    def invoke(*args: str, input: str | None = None) -> Any:
+        return runner.invoke(app, list(args), env=session_env, input=input, catch_exceptions=False)
+
+    return invoke
+
+
+def envelope(result: Any) -> dict[str, Any]:
+    """The JSON envelope a `--json` command printed."""
+    parsed: dict[str, Any] = json.loads(result.stdout)
+    return parsed
