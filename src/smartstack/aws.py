@@ -21,6 +21,7 @@ from botocore.config import Config
 
 from smartstack.config import Settings
 from smartstack.errors import NotRunningError
+from smartstack.naming import role_name
 
 _RETRIES = Config(retries={"mode": "adaptive", "max_attempts": 8})
 
@@ -110,6 +111,19 @@ def target_for(settings: Settings) -> AwsTarget:
             f"the local AWS at {endpoint} does not answer: start it with `smartstack local up`."
         )
     return target
+
+
+def environment_target(settings: Settings, env: str) -> AwsTarget:
+    """The target for work inside one environment.
+
+    With ``assume_roles`` (SMARTSTACK_ASSUME_ROLES=1) it acts as the
+    environment's role, so IAM confines it to that environment's resources.
+    """
+    target = target_for(settings)
+    if not settings.assume_roles:
+        return target
+    arn = f"arn:aws:iam::{target.account_id()}:role/{role_name(env, settings.project)}"
+    return target.assume_role(arn, f"smartstack-{env}")
 
 
 def _reachable(url: str) -> bool:

@@ -35,6 +35,7 @@ class Settings:
     postgres_port: int
     region: str
     project: str = DEFAULT_PROJECT
+    assume_roles: bool = False  # act through smartstack-{env}-role for environment work
 
     @property
     def infrastructure_dir(self) -> Path:
@@ -79,6 +80,7 @@ def resolve_settings(
             postgres_port, environ, "SMARTSTACK_POSTGRES_PORT", DEFAULT_POSTGRES_PORT
         ),
         region=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION,
+        assume_roles=environ.get("SMARTSTACK_ASSUME_ROLES", "").lower() in {"1", "true", "yes"},
     )
 
 

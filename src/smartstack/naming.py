@@ -62,3 +62,13 @@ def lock_table_name(project: str = DEFAULT_PROJECT) -> str:
 
 def state_key_alias(project: str = DEFAULT_PROJECT) -> str:
     return f"alias/{project}-tfstate"
+
+
+def role_name(env: str, project: str = DEFAULT_PROJECT) -> str:
+    """The environment's IAM role: ``smartstack-{env}-role`` (ADR-007)."""
+    return f"{project}-{check_environment_name(env)}-role"
+
+
+def environment_key_alias(env: str, project: str = DEFAULT_PROJECT) -> str:
+    """The environment's customer-managed KMS key (made by the account stack)."""
+    return f"alias/{project}-{check_environment_name(env)}"
