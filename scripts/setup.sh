@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs everything SmartStack needs on a fresh Debian machine, idempotently:
+# PostgreSQL from Debian's packages, the Python virtual environment, and the
+# pinned Go-built toolchain (OpenTofu, the AWS provider, the Lambda RIE).
+# Safe to run again: each step is skipped when already done.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+log() { printf '[setup] %s\n' "$*" >&2; }
+die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+apt_updated=""
+apt_install() {
+    if [ -z "$apt_updated" ]; then as_root apt-get update -qq; apt_updated=1; fi
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# PostgreSQL server binaries (the tool runs its own server in its own data directory).
+if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
+    log "installing PostgreSQL from Debian's packages"
+    apt_install postgresql
+fi
+
+# The S3 Control client of the AWS provider prefixes the endpoint host with the
+# account id; <account>.localhost must reach the local AWS on loopback.
+account_host=123456789012.localhost
+if ! getent hosts "$account_host" >/dev/null; then
+    log "mapping $account_host to 127.0.0.1 in /etc/hosts"
+    echo "127.0.0.1 $account_host" | as_root tee -a /etc/hosts >/dev/null
+fi
+
+# Python environment, reinstalled only when pyproject.toml changes.
+python=${PYTHON:-python3}
+command -v "$python" >/dev/null || die "Python 3.11+ is required; install python3."
+venv=$repo/.venv
+stamp=$venv/.pyproject.sha256
+want=$(sha256sum "$repo/pyproject.toml" | cut -d' ' -f1)
+if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    log "installing the Python environment in .venv"
+    "$python" -m venv "$venv"
+    "$venv/bin/pip" install -q --upgrade pip
+    "$venv/bin/pip" install -q -e "$repo[dev]"
+    echo "$want" > "$stamp"
+fi
+
+# OpenTofu, the AWS provider and the Lambda RIE, cached outside the repo.
+bash "$repo/scripts/build-toolchain.sh" all
