@@ -46,7 +46,11 @@ class AwsTarget:
 
     @property
     def region(self) -> str:
-        return self.variables.get("AWS_REGION") or self.variables.get("AWS_DEFAULT_REGION") or "us-east-1"
+        return (
+            self.variables.get("AWS_REGION")
+            or self.variables.get("AWS_DEFAULT_REGION")
+            or "us-east-1"
+        )
 
     @property
     def has_custom_endpoint(self) -> bool:
@@ -70,7 +74,8 @@ class AwsTarget:
     def client(self, service: str) -> Any:
         """A cached client per service; adaptive retries absorb throttling."""
         if service not in self._clients:
-            self._clients[service] = self.session().client(
+            session: Any = self.session()  # service names are dynamic; skip the stub overloads
+            self._clients[service] = session.client(
                 service, endpoint_url=self.endpoint_url(service), config=_RETRIES
             )
         return self._clients[service]

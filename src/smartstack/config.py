@@ -74,7 +74,7 @@ def resolve_settings(
         root=_find_root(root or _env_path(environ, "SMARTSTACK_ROOT")),
         state_dir=state_dir,
         cache_dir=cache_dir,
-        target=chosen_target,  # type: ignore[arg-type]
+        target=chosen_target,
         moto_port=_port(moto_port, environ, "SMARTSTACK_MOTO_PORT", DEFAULT_MOTO_PORT),
         postgres_port=_port(
             postgres_port, environ, "SMARTSTACK_POSTGRES_PORT", DEFAULT_POSTGRES_PORT
@@ -104,7 +104,9 @@ def _find_root(explicit: Path | None) -> Path:
     """The checkout that holds ``infrastructure/configs``: explicit, cwd upward, or ours."""
     if explicit is not None:
         if not (explicit / "infrastructure" / "configs").is_dir():
-            raise UsageError(f"{explicit} has no infrastructure/configs; point --root at a checkout.")
+            raise UsageError(
+                f"{explicit} has no infrastructure/configs; point --root at a checkout."
+            )
         return explicit.resolve()
     candidates = [Path.cwd(), *Path.cwd().parents, *Path(__file__).resolve().parents]
     for candidate in candidates:

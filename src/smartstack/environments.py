@@ -17,8 +17,30 @@ from smartstack.tfvars import read_tfvars
 
 # The values CloudWatch Logs accepts; the local AWS accepts any number.
 VALID_RETENTION_DAYS = frozenset(
-    {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
-     2922, 3288, 3653}
+    {
+        1,
+        3,
+        5,
+        7,
+        14,
+        30,
+        60,
+        90,
+        120,
+        150,
+        180,
+        365,
+        400,
+        545,
+        731,
+        1096,
+        1827,
+        2192,
+        2557,
+        2922,
+        3288,
+        3653,
+    }
 )
 
 
@@ -38,7 +60,9 @@ def environment_names(configs_dir: Path) -> tuple[str, ...]:
     ordered: list[str] = []
     remaining = {c.name: c for c in configs}
     while remaining:
-        ready = [n for n, c in remaining.items() if c.promotes_from is None or c.promotes_from in ordered]
+        ready = [
+            n for n, c in remaining.items() if c.promotes_from is None or c.promotes_from in ordered
+        ]
         if not ready:
             raise ConfigError(
                 f"{configs_dir}: promotes_from forms a cycle among {sorted(remaining)}; "
@@ -55,7 +79,9 @@ def load_environment(configs_dir: Path, name: str) -> EnvironmentConfig:
     path = configs_dir / f"{name}.tfvars"
     if not path.is_file():
         known = sorted(p.stem for p in configs_dir.glob("*.tfvars"))
-        raise UsageError(f"unknown environment '{name}': known environments are {', '.join(known)}.")
+        raise UsageError(
+            f"unknown environment '{name}': known environments are {', '.join(known)}."
+        )
     values = read_tfvars(path)
     return EnvironmentConfig(
         name=_environment_field(path, values, name),

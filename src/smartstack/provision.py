@@ -26,7 +26,9 @@ class MainJobResult:
 
 
 def bootstrap_backend(settings: Settings) -> BootstrapReport:
-    return bootstrap(target_for(settings), environment_names(settings.configs_dir), settings.project)
+    return bootstrap(
+        target_for(settings), environment_names(settings.configs_dir), settings.project
+    )
 
 
 def local_up(settings: Settings) -> LocalUpResult:

@@ -97,8 +97,13 @@ class Tofu:
         self.run("init", "-input=false", "-reconfigure", *backend.as_args())
 
     def plan(self, var_file: Path, plan_file: Path, destroy: bool = False) -> PlanSummary:
-        args = ["plan", "-input=false", "-lock-timeout=0s", f"-var-file={var_file}",
-                f"-out={plan_file}"]
+        args = [
+            "plan",
+            "-input=false",
+            "-lock-timeout=0s",
+            f"-var-file={var_file}",
+            f"-out={plan_file}",
+        ]
         if destroy:
             args.append("-destroy")
         self.run(*args)

@@ -25,8 +25,11 @@ class Toolchain:
     lambda_rie: Path
 
     def missing(self) -> list[Path]:
-        return [p for p in (self.tofu, self.cli_config, self.provider, self.lambda_rie)
-                if not p.exists()]
+        return [
+            p
+            for p in (self.tofu, self.cli_config, self.provider, self.lambda_rie)
+            if not p.exists()
+        ]
 
     def require(self) -> Toolchain:
         missing = self.missing()
@@ -48,8 +51,9 @@ def toolchain(settings: Settings) -> Toolchain:
     except (OSError, KeyError) as exc:
         raise ConfigError(f"{versions_file}: missing or incomplete ({exc}).") from exc
     cache = settings.cache_dir
-    provider_dir = (cache / "plugins/registry.opentofu.org/hashicorp/aws" / provider_version
-                    / "linux_amd64")
+    provider_dir = (
+        cache / "plugins/registry.opentofu.org/hashicorp/aws" / provider_version / "linux_amd64"
+    )
     return Toolchain(
         opentofu_version=tofu_version,
         aws_provider_version=provider_version,

@@ -21,7 +21,9 @@ from tests.conftest import ROOT, free_port
 def own_settings(tmp_path: Path) -> Iterator[Settings]:
     """A platform of its own: these tests stop and kill it."""
     settings = resolve_settings(
-        root=ROOT, moto_port=free_port(), postgres_port=free_port(),
+        root=ROOT,
+        moto_port=free_port(),
+        postgres_port=free_port(),
         environ={"SMARTSTACK_STATE_DIR": str(tmp_path / "state"), "HOME": str(tmp_path)},
     )
     yield settings
@@ -71,8 +73,12 @@ def test_down_leaves_no_process_of_ours(own_settings: Settings) -> None:
 
 def test_down_does_not_touch_a_process_it_did_not_start(own_settings: Settings) -> None:
     own_settings.local_dir.mkdir(parents=True)
-    bystander = processes.spawn(["sleep", "30"], own_settings.local_dir / "b.log",
-                                own_settings.local_dir / "moto.pid", dict(os.environ))
+    bystander = processes.spawn(
+        ["sleep", "30"],
+        own_settings.local_dir / "b.log",
+        own_settings.local_dir / "moto.pid",
+        dict(os.environ),
+    )
     try:
         platform.down(own_settings)
         assert processes.pid_alive(bystander)

@@ -12,7 +12,9 @@ CONFIGS = ROOT / "infrastructure" / "configs"
 
 
 def test_the_repository_configs_follow_the_adr() -> None:
-    retention = {e: load_environment(CONFIGS, e).log_retention_days for e in ("dev", "staging", "prod")}
+    retention = {
+        e: load_environment(CONFIGS, e).log_retention_days for e in ("dev", "staging", "prod")
+    }
     assert retention == {"dev": 7, "staging": 14, "prod": 30}
     assert environment_names(CONFIGS) == ("dev", "staging", "prod")
 

@@ -21,7 +21,9 @@ app = typer.Typer(
 @app.callback()
 def main_options(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON envelope for scripts.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print a JSON envelope for scripts.")
+    ] = False,
     target: Annotated[
         Optional[str],  # noqa: UP045 - Typer needs Optional at runtime
         typer.Option(help="local (the local platform) or aws; env SMARTSTACK_TARGET."),

@@ -27,7 +27,9 @@ class Globals:
 
     def settings(self) -> Settings:
         return resolve_settings(
-            root=self.root, target=self.target, moto_port=self.moto_port,
+            root=self.root,
+            target=self.target,
+            moto_port=self.moto_port,
             postgres_port=self.postgres_port,
         )
 

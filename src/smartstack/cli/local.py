@@ -17,14 +17,19 @@ from smartstack.local import platform
 from smartstack.local.platform import PlatformStatus
 from smartstack.provision import local_up
 
-app = typer.Typer(help="The local platform: a local AWS (moto server) and PostgreSQL.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="The local platform: a local AWS (moto server) and PostgreSQL.", no_args_is_help=True
+)
 
 
 def _status_table(status: PlatformStatus) -> Table:
     table = Table("component", "state", "pid", "address")
     for c in status.components:
-        state = "[green]healthy[/]" if c.healthy else ("[yellow]unhealthy[/]" if c.running else "[red]stopped[/]")
+        state = (
+            "[green]healthy[/]"
+            if c.healthy
+            else ("[yellow]unhealthy[/]" if c.running else "[red]stopped[/]")
+        )
         if c.started:
             state += " (started)"
         table.add_row(c.name, state, str(c.pid or "-"), c.address)
@@ -81,7 +86,11 @@ def env_command(ctx: typer.Context) -> None:
 
     def action(settings: Settings, out: Renderer) -> None:
         variables = platform.endpoint_variables(settings)
-        out.result(variables, lambda console: console.print(
-            "\n".join(f"export {k}={v}" for k, v in variables.items())))
+        out.result(
+            variables,
+            lambda console: console.print(
+                "\n".join(f"export {k}={v}" for k, v in variables.items())
+            ),
+        )
 
     run(ctx, action)

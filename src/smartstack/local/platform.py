@@ -78,10 +78,22 @@ def status(settings: Settings, started: dict[str, bool] | None = None) -> Platfo
     moto_pid, pg_pid = moto.pid(), pg.pid()
     return PlatformStatus(
         (
-            ComponentStatus("aws", moto_pid is not None, moto_pid is not None and moto.healthy(),
-                            moto_pid, moto.url, started.get("aws", False)),
-            ComponentStatus("postgres", pg_pid is not None, pg.healthy(), pg_pid,
-                            f"127.0.0.1:{pg.port}", started.get("postgres", False)),
+            ComponentStatus(
+                "aws",
+                moto_pid is not None,
+                moto_pid is not None and moto.healthy(),
+                moto_pid,
+                moto.url,
+                started.get("aws", False),
+            ),
+            ComponentStatus(
+                "postgres",
+                pg_pid is not None,
+                pg.healthy(),
+                pg_pid,
+                f"127.0.0.1:{pg.port}",
+                started.get("postgres", False),
+            ),
         )
     )
 

@@ -88,8 +88,19 @@ class PostgresServer:
             )
         self._init()
         options = f"-p {self.port} -h 127.0.0.1 -k {self.base}"
-        self._run("pg_ctl", "start", "-w", "-t", "30", "-D", str(self.data_dir),
-                  "-l", str(self.log_file), "-o", options)
+        self._run(
+            "pg_ctl",
+            "start",
+            "-w",
+            "-t",
+            "30",
+            "-D",
+            str(self.data_dir),
+            "-l",
+            str(self.log_file),
+            "-o",
+            options,
+        )
         return True
 
     def stop(self) -> bool:
@@ -110,8 +121,18 @@ class PostgresServer:
         if os.geteuid() == 0:
             user = pwd.getpwnam(_SERVICE_USER)
             os.chown(self.base, user.pw_uid, user.pw_gid)
-        self._run("initdb", "-D", str(self.data_dir), "-U", "postgres", "-A", "trust",
-                  "-E", "UTF8", "--no-instructions")
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data_dir),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--no-instructions",
+        )
 
     def _run(self, tool: str, *args: str) -> None:
         argv = [str(_bindir() / tool), *args]

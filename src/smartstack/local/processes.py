@@ -6,6 +6,7 @@ the PID file exists *and* the process's command line still matches.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -56,8 +57,12 @@ def spawn(argv: Sequence[str], log_file: Path, pid_file: Path, env: dict[str, st
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("ab") as log:
         proc = subprocess.Popen(
-            list(argv), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=env, start_new_session=True,
+            list(argv),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
         )
     pid_file.write_text(f"{proc.pid}\n")
     return proc.pid
@@ -83,10 +88,8 @@ def terminate(pid: int, timeout: float = 10.0) -> None:
 
 
 def _reap(pid: int) -> None:
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
