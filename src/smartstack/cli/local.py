@@ -74,8 +74,9 @@ def status(ctx: typer.Context) -> None:
 
     def action(settings: Settings, out: Renderer) -> int:
         current = platform.status(settings)
-        out.result(current, lambda console: console.print(_status_table(current)))
-        return 0 if current.healthy else int(ExitCode.NOT_RUNNING)
+        code = ExitCode.OK if current.healthy else ExitCode.NOT_RUNNING
+        out.result(current, lambda console: console.print(_status_table(current)), code)
+        return int(code)
 
     run(ctx, action)
 

@@ -47,9 +47,12 @@ class Renderer:
         self.out = Console(highlight=False, soft_wrap=True)
         self.err = Console(stderr=True, highlight=False, soft_wrap=True)
 
-    def result(self, data: Any, human: Callable[[Console], None]) -> None:
+    def result(
+        self, data: Any, human: Callable[[Console], None], code: int = ExitCode.OK
+    ) -> None:
+        """Print a command's result; a non-zero ``code`` marks a result that is a failure."""
         if self.as_json:
-            self._envelope("ok", ExitCode.OK, data, [])
+            self._envelope("ok" if code == ExitCode.OK else "failed", code, data, [])
         else:
             human(self.out)
 

@@ -1,0 +1,102 @@
+"""Benchmark of the local platform: toolchain check, local up, bootstrap, first stack.
+
+Run:  .venv/bin/python bench/local_platform.py [--runs N] [--cold-toolchain]
+
+Starts its own platform on free ports in a temporary state directory, so it
+never disturbs a running `smartstack local up`.  Prints one table of medians
+(and min/max) per step.  `--cold-toolchain` also times a build of the whole
+toolchain into an empty cache (30-60 minutes on 2 cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform as host
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))
+
+from smartstack.aws import target_for  # noqa: E402
+from smartstack.config import resolve_settings  # noqa: E402
+from smartstack.local import platform  # noqa: E402
+from smartstack.stack import apply_environment, plan_environment  # noqa: E402
+from smartstack.state_backend import bootstrap  # noqa: E402
+from tests.conftest import free_port  # noqa: E402
+
+ENVS = ("dev", "staging", "prod")
+
+
+def timed(fn: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def row(name: str, samples: list[float]) -> str:
+    return (f"{name:<34} {statistics.median(samples):>9.2f} {min(samples):>9.2f} "
+            f"{max(samples):>9.2f} {len(samples):>5}")
+
+
+def toolchain(cache: str | None = None) -> None:
+    env = dict(os.environ) | ({"SMARTSTACK_CACHE": cache} if cache else {})
+    subprocess.run(["bash", str(ROOT / "scripts/build-toolchain.sh"), "all"], env=env,
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def one_round(results: dict[str, list[float]]) -> None:
+    with tempfile.TemporaryDirectory() as state:
+        settings = resolve_settings(
+            root=ROOT, moto_port=free_port(), postgres_port=free_port(),
+            environ={"SMARTSTACK_STATE_DIR": state, "HOME": os.environ["HOME"]},
+        )
+        try:
+            results["local up (cold)"].append(timed(lambda: platform.up(settings)))
+            results["local up (already up)"].append(timed(lambda: platform.up(settings)))
+            target = target_for(settings)
+            results["bootstrap (empty AWS)"].append(timed(lambda: bootstrap(target, ENVS)))
+            results["bootstrap (no-op)"].append(timed(lambda: bootstrap(target, ENVS)))
+            for env in ENVS:
+                results[f"init+apply {env} (from empty)"].append(
+                    timed(lambda env=env: apply_environment(settings, env, target)))
+            for env in ENVS:
+                results[f"init+plan {env} (no changes)"].append(
+                    timed(lambda env=env: plan_environment(settings, env, target)))
+        finally:
+            platform.down(settings, purge=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--cold-toolchain", action="store_true")
+    args = parser.parse_args()
+
+    results: dict[str, list[float]] = {}
+    if args.cold_toolchain:
+        with tempfile.TemporaryDirectory() as cache:
+            results["toolchain cold build"] = [timed(lambda: toolchain(cache))]
+    results["toolchain warm check"] = [timed(toolchain) for _ in range(args.runs)]
+    for key in ["local up (cold)", "local up (already up)", "bootstrap (empty AWS)",
+                "bootstrap (no-op)", *(f"init+apply {e} (from empty)" for e in ENVS),
+                *(f"init+plan {e} (no changes)" for e in ENVS)]:
+        results[key] = []
+    for _ in range(args.runs):
+        one_round(results)
+
+    print(f"machine: {os.cpu_count()} cores, {host.machine()}, Python {host.python_version()}")
+    print(f"{'step':<34} {'median s':>9} {'min s':>9} {'max s':>9} {'runs':>5}")
+    for name, samples in results.items():
+        print(row(name, samples))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""The CLI's contracts: exit codes, one-line errors, the JSON envelope."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from typer.testing import CliRunner
+
+from smartstack.cli.app import app
+from smartstack.config import Settings
+from smartstack.errors import ExitCode
+from tests.conftest import envelope, free_port
+
+
+def _cold_env(session_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    """Settings for a platform that was never started."""
+    return session_env | {
+        "SMARTSTACK_STATE_DIR": str(tmp_path / "state"),
+        "SMARTSTACK_MOTO_PORT": str(free_port()),
+        "SMARTSTACK_POSTGRES_PORT": str(free_port()),
+    }
+
+
+def _invoke(env: dict[str, str], *args: str) -> Any:
+    return CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
+
+
+def test_status_of_a_running_platform(running_platform: Settings, cli: Any) -> None:
+    result = cli("--json", "local", "status")
+    assert result.exit_code == 0
+    data = envelope(result)
+    assert data["schema"] == 1 and data["status"] == "ok"
+    assert {c["name"]: c["healthy"] for c in data["data"]["components"]} == {
+        "aws": True,
+        "postgres": True,
+    }
+
+
+def test_status_of_a_stopped_platform_exits_not_running(
+    session_env: dict[str, str], tmp_path: Path
+) -> None:
+    result = _invoke(_cold_env(session_env, tmp_path), "--json", "local", "status")
+    assert result.exit_code == ExitCode.NOT_RUNNING
+    assert envelope(result)["status"] == "failed"
+
+
+def test_bootstrap_without_the_local_aws_says_how_to_start_it(
+    session_env: dict[str, str], tmp_path: Path
+) -> None:
+    result = _invoke(_cold_env(session_env, tmp_path), "bootstrap")
+    assert result.exit_code == ExitCode.NOT_RUNNING
+    assert result.stdout == ""
+    assert result.stderr.strip() == (
+        "error: the local AWS is not running: start it with `smartstack local up`."
+    )
+
+
+def test_unknown_environment_is_one_line_and_exit_2(running_platform: Settings, cli: Any) -> None:
+    result = cli("plan", "qa")
+    assert result.exit_code == ExitCode.USAGE
+    assert result.stderr.strip().splitlines() == [
+        "error: unknown environment 'qa': known environments are dev, prod, staging."
+    ]
+
+
+def test_errors_use_the_envelope_in_json_mode(running_platform: Settings, cli: Any) -> None:
+    result = cli("--json", "plan", "qa")
+    assert result.exit_code == ExitCode.USAGE
+    data = envelope(result)
+    assert data["status"] == "error" and data["data"] is None
+    assert data["errors"][0]["code"] == "usage"
+
+
+def test_missing_toolchain_names_the_script(
+    running_platform: Settings, session_env: dict[str, str], tmp_path: Path
+) -> None:
+    result = _invoke(session_env | {"SMARTSTACK_CACHE": str(tmp_path)}, "plan", "dev")
+    assert result.exit_code == ExitCode.TOOL_MISSING
+    assert "build it with scripts/build-toolchain.sh" in result.stderr
+
+
+def test_a_bad_port_is_refused(session_env: dict[str, str]) -> None:
+    result = _invoke(session_env, "--moto-port", "80", "local", "status")
+    assert result.exit_code == ExitCode.USAGE
+    assert "port 80 is out of range" in result.stderr
