@@ -45,5 +45,16 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; 
     echo "$want" > "$stamp"
 fi
 
+# The IAM policy evaluator used by the isolation tests (a Node library).
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    log "installing Node.js from Debian's packages"
+    apt_install nodejs npm
+fi
+iam_tool=$repo/tools/iam-simulate
+if [ ! -d "$iam_tool/node_modules/@cloud-copilot/iam-simulate" ]; then
+    log "installing the IAM evaluator in tools/iam-simulate"
+    (cd "$iam_tool" && npm ci --silent --no-audit --no-fund)
+fi
+
 # OpenTofu, the AWS provider and the Lambda RIE, cached outside the repo.
 bash "$repo/scripts/build-toolchain.sh" all
