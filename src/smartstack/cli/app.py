@@ -45,9 +45,10 @@ def main_options(
 
 
 def _register() -> None:
-    from smartstack.cli import local, stack
+    from smartstack.cli import local, secrets, stack
 
     app.add_typer(local.app, name="local")
+    app.add_typer(secrets.app, name="secrets")
     stack.register(app)
 
 

@@ -1,0 +1,244 @@
+"""``smartstack secrets set | get | list | delete | history | diff | exec | import | export``.
+
+Thin adapters: parse arguments, call one function of :mod:`smartstack.secrets`,
+render.  Values come from stdin or a hidden prompt, never from argv.  The
+human renderers pass every string through the redactor themselves; a value is
+printed only for ``get --reveal`` and ``export --stdout``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Optional
+
+import click
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from smartstack.cli.context import Globals, run
+from smartstack.cli.output import Renderer
+from smartstack.config import Settings
+from smartstack.secrets import service
+from smartstack.secrets.formats import Format
+from smartstack.secrets.importing import Action, ImportPlan, import_file
+from smartstack.secrets.store import SecretMetadata
+
+app = typer.Typer(help="Secrets per environment in Parameter Store (/smartstack/{env}/KEY).",
+                  no_args_is_help=True)
+
+EnvArg = Annotated[str, typer.Argument(help="Environment: a file name in infrastructure/configs.")]
+KeyArg = Annotated[str, typer.Argument(help="Key: a-z, 0-9 and '-', e.g. db-password.")]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+FormatOpt = Annotated[
+    Optional[Format],  # noqa: UP045 - Typer needs Optional at runtime
+    typer.Option("--format", help="dotenv (NAME=value) or json; import: default by suffix."),
+]
+OutputOpt = Annotated[
+    Optional[Path],  # noqa: UP045
+    typer.Option("--output", "-o", help="File to write (mode 0600)."),
+]
+ALL = ("key", "version", "last change", "by", "description")
+LISTED = ("key", "version", "last change", "by")
+VERSIONS = ("version", "last change", "by", "description")
+
+
+def _globals(ctx: typer.Context) -> Globals:
+    globals_: Globals = ctx.obj
+    return globals_
+
+
+def _confirm(question: str) -> bool:
+    """Ask on stderr so stdout stays data; no answer (no terminal) means no."""
+    try:
+        return bool(click.confirm(question, default=False, err=True))
+    except click.Abort:
+        return False
+
+
+def _read_value() -> str:
+    """The value from a hidden prompt on a terminal, else stdin (one trailing newline dropped)."""
+    if sys.stdin.isatty():
+        return str(click.prompt("value", hide_input=True, confirmation_prompt=True, err=True))
+    value = sys.stdin.read()
+    return value[:-2] if value.endswith("\r\n") else value.removesuffix("\n")
+
+
+def _table(out: Renderer, rows: list[SecretMetadata], columns: tuple[str, ...]) -> Callable[
+        [Console], None]:
+    """A printer of metadata rows, every cell masked."""
+    table = Table(*columns)
+    for m in rows:
+        cells = {"key": m.key, "version": str(m.version), "last change": m.last_modified,
+                 "by": m.modified_by, "description": m.description}
+        table.add_row(*(out.redact(cells[c]) for c in columns))
+    return lambda console: console.print(table)
+
+
+def _line(out: Renderer, text: str) -> Callable[[Console], None]:
+    return lambda console: console.print(out.redact(text), markup=False)
+
+
+@app.command("set")
+def set_command(
+    ctx: typer.Context, env: EnvArg, key: KeyArg,
+    description: Annotated[Optional[str], typer.Option(help="What the secret is for.")] = None,  # noqa: UP045
+) -> None:
+    """Store a secret (SecureString, the environment's KMS key); the value comes from stdin."""
+    redactor = _globals(ctx).redactor
+
+    def action(settings: Settings, out: Renderer) -> None:
+        change = service.set_secret(settings, env, key, _read_value(), description, redactor)
+        out.result(change, _line(out, f"set {env}/{key}: version {change.version}"))
+
+    run(ctx, action)
+
+
+@app.command("get")
+def get_command(
+    ctx: typer.Context, env: EnvArg, key: KeyArg,
+    reveal: Annotated[bool, typer.Option("--reveal", help="Print the value too.")] = False,
+) -> None:
+    """Show a secret's version, last change and author; the value only with --reveal."""
+    redactor = _globals(ctx).redactor
+
+    def action(settings: Settings, out: Renderer) -> None:
+        meta, secret = service.get_secret(settings, env, key, reveal, redactor)
+        if secret is None:
+            out.result(meta, _table(out, [meta], ALL))
+            return
+        # Asked for explicitly: this one result is not masked.
+        plain = Renderer(out.as_json)
+        data = {"metadata": meta, "value": secret.value}
+        plain.result(data, lambda _: print(secret.value))
+
+    run(ctx, action)
+
+
+@app.command("list")
+def list_command(ctx: typer.Context, env: EnvArg) -> None:
+    """List keys with version and last change (no values)."""
+    redactor = _globals(ctx).redactor
+
+    def action(settings: Settings, out: Renderer) -> None:
+        found = service.list_secrets(settings, env, redactor)
+        out.result(found, _table(out, found, LISTED))
+
+    run(ctx, action)
+
+
+@app.command("delete")
+def delete_command(ctx: typer.Context, env: EnvArg, key: KeyArg, yes: YesOpt = False) -> None:
+    """Delete a secret, after confirmation unless --yes."""
+    redactor = _globals(ctx).redactor
+
+    def action(settings: Settings, out: Renderer) -> None:
+        confirm = (lambda _: True) if yes else _confirm
+        change = service.delete_secret(settings, env, key, confirm, redactor)
+        out.result(change, _line(out, f"deleted {env}/{key} (was version {change.version})"))
+
+    run(ctx, action)
+
+
+@app.command("history")
+def history_command(ctx: typer.Context, env: EnvArg, key: KeyArg) -> None:
+    """List a secret's versions with who changed it and when (no values)."""
+    redactor = _globals(ctx).redactor
+
+    def action(settings: Settings, out: Renderer) -> None:
+        versions = service.secret_history(settings, env, key, redactor)
+        out.result(versions, _table(out, versions, VERSIONS))
+
+    run(ctx, action)
+
+
+@app.command("diff")
+def diff_command(ctx: typer.Context, env_a: EnvArg, env_b: EnvArg) -> None:
+    """Keys present in one environment and missing in the other (never values)."""
+    redactor = _globals(ctx).redactor
+
+    def action(settings: Settings, out: Renderer) -> int:
+        diff = service.diff_environments(settings, env_a, env_b, redactor)
+
+        def human(c: Console) -> None:
+            for env, keys in ((env_b, diff.only_in_a), (env_a, diff.only_in_b)):
+                c.print(out.redact(f"missing in {env}: {', '.join(keys) if keys else 'none'}"))
+            c.print(f"in both: {diff.in_both}")
+
+        out.result(diff, human)
+        return 1 if diff.only_in_a or diff.only_in_b else 0
+
+    run(ctx, action)
+
+
+@app.command("exec", context_settings={"allow_interspersed_args": False})
+def exec_command(
+    ctx: typer.Context, env: EnvArg,
+    command: Annotated[Optional[list[str]], typer.Argument(help="The command, after --.")] = None,  # noqa: UP045
+) -> None:
+    """Run a command with the environment's secrets as variables (db-password -> DB_PASSWORD)."""
+    redactor = _globals(ctx).redactor
+
+    def action(settings: Settings, out: Renderer) -> int:
+        return service.exec_with_secrets(settings, env, command or [], redactor, out.progress)
+
+    run(ctx, action)
+
+
+def _render_plan(out: Renderer, plan: ImportPlan) -> None:
+    out.progress(f"import into {plan.env} from {plan.source}:")
+    for change in plan.changes:
+        out.progress(f"  {change.action.value:<9} {change.key}")
+    counts = ", ".join(f"{plan.count(a)} {a.value}" for a in Action)
+    out.progress(f"plan: {counts}")
+
+
+@app.command("import")
+def import_command(
+    ctx: typer.Context, env: EnvArg,
+    file: Annotated[Path, typer.Argument(help="A dotenv (NAME=value) or .json file.")],
+    fmt: FormatOpt = None,
+    yes: YesOpt = False,
+) -> None:
+    """Import all secrets of a file or none: shows the plan, asks, rolls back on failure."""
+    redactor = _globals(ctx).redactor
+
+    def action(settings: Settings, out: Renderer) -> None:
+        def confirm(plan: ImportPlan) -> bool:
+            _render_plan(out, plan)
+            return yes or _confirm(f"apply {len(plan.writes)} change(s) to {env}?")
+
+        result = import_file(settings, env, file, fmt, confirm, redactor)
+        plan = result.plan
+        line = (f"imported into {env}: {plan.count(Action.ADD)} added, "
+                f"{plan.count(Action.CHANGE)} changed, {plan.count(Action.UNCHANGED)} unchanged"
+                if result.applied else f"{env} already matches {plan.source}; nothing to do")
+        out.result(result, _line(out, line))
+
+    run(ctx, action)
+
+
+@app.command("export")
+def export_command(
+    ctx: typer.Context, env: EnvArg,
+    fmt: FormatOpt = None,
+    output: OutputOpt = None,
+    to_stdout: Annotated[bool, typer.Option("--stdout", help="Print the values instead.")] = False,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing --output file.")] = False,
+) -> None:
+    """Export values to a file (--output FILE), or to stdout only with --stdout."""
+    redactor = _globals(ctx).redactor
+
+    def action(settings: Settings, out: Renderer) -> None:
+        service.check_export_target(env, output, to_stdout, force)
+        chosen = fmt or Format.DOTENV
+        result, text = service.export_secrets(settings, env, chosen, output, redactor)
+        if to_stdout:
+            sys.stdout.write(text)  # asked for explicitly: not masked
+            return
+        out.result(result, _line(
+            out, f"exported {result.count} secret(s) of {env} to {output} ({chosen.value})"))
+
+    run(ctx, action)

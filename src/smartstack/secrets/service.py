@@ -1,0 +1,216 @@
+"""Use-cases behind ``smartstack secrets``: one function per command.
+
+Each function validates its input (environment, key) before it builds a store,
+so a bad key is refused before any AWS call, and it turns AWS failures into
+one-line errors.  Values are registered with the redactor by the store.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from smartstack.aws import environment_target
+from smartstack.config import Settings
+from smartstack.environments import load_environment
+from smartstack.errors import CommandFailedError, UsageError
+from smartstack.redact import Redactor
+from smartstack.secrets.errors import CancelledError
+from smartstack.secrets.formats import Format, render
+from smartstack.secrets.keys import check_key, check_value, env_var_name
+from smartstack.secrets.store import SecretMetadata, SecretValue, SsmSecretStore
+
+
+@dataclass(frozen=True)
+class SecretChange:
+    env: str
+    key: str
+    action: str  # set | deleted
+    version: int | None = None
+
+
+@dataclass(frozen=True)
+class EnvironmentDiff:
+    """Keys one environment has and the other lacks: what blocks a promotion."""
+
+    env_a: str
+    env_b: str
+    only_in_a: tuple[str, ...]
+    only_in_b: tuple[str, ...]
+    in_both: int
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    env: str
+    format: Format
+    count: int
+    path: Path | None
+
+
+@contextmanager
+def aws_errors(env: str) -> Iterator[None]:
+    """AWS failures as one-line errors naming the environment (the renderer masks values)."""
+    try:
+        yield
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        raise CommandFailedError(
+            f"Parameter Store in {env}: {exc.operation_name} failed: "
+            f"{error.get('Code', 'error')}: {error.get('Message', '')}"
+        ) from None
+    except BotoCoreError as exc:
+        raise CommandFailedError(f"AWS call for {env} failed: {type(exc).__name__}.") from None
+
+
+def open_store(settings: Settings, env: str, redactor: Redactor) -> SsmSecretStore:
+    """The environment's store, acting through its role when roles are enabled."""
+    with aws_errors(env):
+        target = environment_target(settings, env)
+        clients = {name: target.client(name) for name in ("ssm", "kms", "sts")}
+    return SsmSecretStore(env, clients, redactor, settings.project)
+
+
+def _checked(settings: Settings, env: str, key: str | None = None) -> None:
+    """Environment and key checks: local, so they come before any AWS call."""
+    load_environment(settings.configs_dir, env)
+    if key is not None:
+        check_key(key)
+
+
+def set_secret(settings: Settings, env: str, key: str, value: str, description: str | None,
+               redactor: Redactor) -> SecretChange:
+    redactor.register(value)
+    _checked(settings, env, key)
+    check_value(key, value)
+    store = open_store(settings, env, redactor)
+    with aws_errors(env):
+        store.check_key_exists()
+        version = store.write(key, value, store.caller(), description)
+    return SecretChange(env, key, "set", version)
+
+
+def get_secret(settings: Settings, env: str, key: str, reveal: bool,
+               redactor: Redactor) -> tuple[SecretMetadata, SecretValue | None]:
+    """Metadata, and the value only when asked for by ``reveal``."""
+    _checked(settings, env, key)
+    store = open_store(settings, env, redactor)
+    with aws_errors(env):
+        meta = store.describe(key)
+        value = store.read([key]).get(key) if reveal else None
+    return meta, value
+
+
+def list_secrets(settings: Settings, env: str, redactor: Redactor) -> list[SecretMetadata]:
+    _checked(settings, env)
+    store = open_store(settings, env, redactor)
+    with aws_errors(env):
+        return store.list_metadata()
+
+
+def secret_history(settings: Settings, env: str, key: str,
+                   redactor: Redactor) -> list[SecretMetadata]:
+    _checked(settings, env, key)
+    store = open_store(settings, env, redactor)
+    with aws_errors(env):
+        return store.history(key)
+
+
+def delete_secret(settings: Settings, env: str, key: str, confirm: Callable[[str], bool],
+                  redactor: Redactor) -> SecretChange:
+    """Delete after ``confirm`` agrees; a missing key fails before the question."""
+    _checked(settings, env, key)
+    store = open_store(settings, env, redactor)
+    with aws_errors(env):
+        meta = store.describe(key)
+        if not confirm(f"delete {key} (version {meta.version}) from {env}?"):
+            raise CancelledError(f"nothing deleted from {env}; pass --yes to skip the question.")
+        store.delete(key)
+    return SecretChange(env, key, "deleted", meta.version)
+
+
+def diff_environments(settings: Settings, env_a: str, env_b: str,
+                      redactor: Redactor) -> EnvironmentDiff:
+    """Compare key sets only: values are never read."""
+    _checked(settings, env_a)
+    _checked(settings, env_b)
+    keys: list[set[str]] = []
+    for env in (env_a, env_b):
+        store = open_store(settings, env, redactor)
+        with aws_errors(env):
+            keys.append({m.key for m in store.list_metadata()})
+    a, b = keys
+    return EnvironmentDiff(env_a, env_b, tuple(sorted(a - b)), tuple(sorted(b - a)), len(a & b))
+
+
+def read_values(settings: Settings, env: str, redactor: Redactor) -> dict[str, str]:
+    """Every value in the environment (batched reads), for export and exec."""
+    _checked(settings, env)
+    store = open_store(settings, env, redactor)
+    with aws_errors(env):
+        return {k: v.value for k, v in store.read_all().items()}
+
+
+def check_export_target(env: str, output: Path | None, to_stdout: bool, force: bool) -> None:
+    """Values leave only where asked: exactly one of a file or stdout."""
+    if (output is None) == (not to_stdout):
+        raise UsageError(
+            f"choose where the values of {env} go: --output FILE (written with mode 0600) "
+            "or --stdout, not both and not neither."
+        )
+    if output is not None and output.exists() and not force:
+        raise UsageError(f"{output} exists; pass --force to overwrite it or pick another file.")
+
+
+def export_secrets(settings: Settings, env: str, fmt: Format, output: Path | None,
+                   redactor: Redactor) -> tuple[ExportResult, str]:
+    """The rendered export, written to ``output`` (mode 0600) when one is given."""
+    values = read_values(settings, env, redactor)
+    text = render(values, fmt)
+    if output is not None:
+        write_private(output, text)
+    return ExportResult(env, fmt, len(values), output), text
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read, since it holds secret values."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}.") from None
+
+
+def child_environment(values: Mapping[str, str], base: Mapping[str, str],
+                      warn: Callable[[str], None]) -> dict[str, str]:
+    """``base`` plus one variable per secret; a secret wins over an inherited variable."""
+    env = dict(base)
+    for key, value in values.items():
+        name = env_var_name(key)
+        if name in env:
+            warn(f"{name} is set in the calling environment; the secret {key} replaces it.")
+        env[name] = value
+    return env
+
+
+def exec_with_secrets(settings: Settings, env: str, argv: Sequence[str], redactor: Redactor,
+                      warn: Callable[[str], None]) -> int:
+    """Run ``argv`` with the environment's secrets as variables; its exit status."""
+    if not argv:
+        raise UsageError(f"no command given: use `smartstack secrets exec {env} -- COMMAND ...`.")
+    values = read_values(settings, env, redactor)
+    child_env = child_environment(values, os.environ, warn)
+    try:
+        completed = subprocess.run(list(argv), env=child_env, check=False)
+    except OSError as exc:
+        raise CommandFailedError(f"cannot run '{argv[0]}': {exc.strerror}.") from None
+    code = completed.returncode
+    return 128 - code if code < 0 else code

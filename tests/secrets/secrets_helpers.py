@@ -1,0 +1,19 @@
+"""Helpers shared by the secrets tests (a plain module; fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+from smartstack.aws import AwsTarget
+from smartstack.redact import Redactor
+from smartstack.secrets.store import SsmSecretStore
+
+SEED_WHO = "arn:aws:iam::123456789012:user/seed"
+
+
+def make_store(aws: AwsTarget, env: str, redactor: Redactor) -> SsmSecretStore:
+    clients = {name: aws.client(name) for name in ("ssm", "kms", "sts")}
+    return SsmSecretStore(env, clients, redactor)
+
+
+def seed(store: SsmSecretStore, values: dict[str, str]) -> None:
+    for key, value in values.items():
+        store.write(key, value, SEED_WHO)
