@@ -9,12 +9,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from secrets_helpers import make_store, seed
 
 from smartstack.aws import AwsTarget
 from smartstack.naming import environment_key_alias
 from smartstack.redact import Redactor
 from smartstack.secrets.store import SsmSecretStore
+from tests.secrets.secrets_helpers import make_store, seed
 
 ENVS = ("dev", "staging", "prod")
 

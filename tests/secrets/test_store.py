@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 from botocore.awsrequest import AWSResponse
-from secrets_helpers import make_store, seed
 
 from smartstack.aws import AwsTarget
 from smartstack.redact import MASK, Redactor
 from smartstack.secrets.errors import InvalidKeyError, KmsKeyMissingError, SecretNotFoundError
 from smartstack.secrets.store import TAG_AT, TAG_BY, SsmSecretStore
+from tests.secrets.secrets_helpers import make_store, seed
 
 WHO = "arn:aws:iam::123456789012:user/alice"
 

@@ -1,0 +1,110 @@
+"""Import is all or nothing: plan first, validate first, roll back on a failure midway."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from smartstack.aws import AwsTarget
+from smartstack.config import Settings
+from smartstack.redact import Redactor
+from smartstack.secrets.errors import CancelledError, ImportFailedError, InvalidSecretsFileError
+from smartstack.secrets.importing import Action, ImportPlan, import_file
+from tests.secrets.secrets_helpers import make_store, seed
+
+
+@pytest.fixture
+def platform(running_platform: Settings, kms_aliases: AwsTarget) -> Settings:
+    return running_platform
+
+
+def snapshot(aws: AwsTarget, env: str = "dev") -> dict[str, str]:
+    return {k: v.value for k, v in make_store(aws, env, Redactor()).read_all().items()}
+
+
+def yes(plan: ImportPlan) -> bool:
+    return True
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_import_plans_then_applies(platform: Settings, aws: AwsTarget, tmp_path: Path) -> None:
+    seed(make_store(aws, "dev", Redactor()), {"same-key": "same-value", "old-key": "old-value"})
+    path = write(tmp_path, "dev.env", "SAME_KEY=same-value\nOLD_KEY=new-value\nNEW_KEY=added-value\n")
+    seen: list[ImportPlan] = []
+    result = import_file(platform, "dev", path, None, lambda p: seen.append(p) is None, Redactor())
+    assert result.applied
+    assert [(c.key, c.action) for c in seen[0].changes] == [
+        ("new-key", Action.ADD), ("old-key", Action.CHANGE), ("same-key", Action.UNCHANGED)]
+    assert "value" not in repr(seen[0])
+    assert snapshot(aws) == {"same-key": "same-value", "old-key": "new-value",
+                             "new-key": "added-value"}
+
+
+def test_import_with_nothing_to_change_asks_nothing(platform: Settings, aws: AwsTarget,
+                                                    tmp_path: Path) -> None:
+    seed(make_store(aws, "dev", Redactor()), {"same-key": "same-value"})
+    path = write(tmp_path, "dev.json", '{"same-key": "same-value"}')
+    result = import_file(platform, "dev", path, None, lambda p: pytest.fail("asked"), Redactor())
+    assert not result.applied
+
+
+def test_declined_import_changes_nothing(platform: Settings, aws: AwsTarget,
+                                         tmp_path: Path) -> None:
+    path = write(tmp_path, "dev.json", '{"new-key": "never-written"}')
+    with pytest.raises(CancelledError):
+        import_file(platform, "dev", path, None, lambda p: False, Redactor())
+    assert snapshot(aws) == {}
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["GOOD_KEY=fine-value\nBAD-NAME=other-value\n", "GOOD_KEY=fine-value\nSHORT=abc\n",
+     "GOOD_KEY=fine-value\nno equals sign here\n"],
+)
+def test_a_bad_file_is_refused_before_anything_is_read_or_written(
+    platform: Settings, aws: AwsTarget, tmp_path: Path, ssm_calls: list[str], text: str
+) -> None:
+    seed(make_store(aws, "dev", Redactor()), {"good-key": "original-value"})
+    ssm_calls.clear()
+    with pytest.raises(InvalidSecretsFileError, match="Nothing was changed"):
+        import_file(platform, "dev", write(tmp_path, "bad.env", text), None, yes, Redactor())
+    assert ssm_calls == []
+    assert snapshot(aws) == {"good-key": "original-value"}
+
+
+def test_a_missing_file_is_a_usage_error(platform: Settings, tmp_path: Path) -> None:
+    with pytest.raises(Exception, match="cannot read"):
+        import_file(platform, "dev", tmp_path / "missing.env", None, yes, Redactor())
+
+
+def _pin_at_version_limit(aws: AwsTarget, key: str) -> None:
+    """A parameter Parameter Store refuses to overwrite: 100 versions, the oldest labelled."""
+    ssm = aws.client("ssm")
+    name = f"/smartstack/dev/{key}"
+    for i in range(100):
+        ssm.put_parameter(Name=name, Value=f"pinned-value-{i:03d}", Type="SecureString",
+                          Overwrite=True)
+    ssm.label_parameter_version(Name=name, ParameterVersion=1, Labels=["pinned"])
+
+
+def test_a_failure_midway_rolls_back_to_the_previous_state(
+    platform: Settings, aws: AwsTarget, tmp_path: Path
+) -> None:
+    seed(make_store(aws, "dev", Redactor()), {"a-key": "a-original", "z-key": "z-original"})
+    _pin_at_version_limit(aws, "b-key")
+    before = snapshot(aws)
+    path = write(tmp_path, "dev.json", """{"a-key": "a-imported", "a-new": "a-new-imported",
+        "b-key": "b-imported", "c-new": "c-new-imported", "z-key": "z-original"}""")
+    with pytest.raises(ImportFailedError) as info:
+        import_file(platform, "dev", path, None, yes, Redactor())
+    message = info.value.message
+    assert "failed writing 'b-key' (ParameterMaxVersionLimitExceeded)" in message
+    assert "dev is as it was" in message
+    assert "imported" not in message and "original" not in message
+    assert snapshot(aws) == before

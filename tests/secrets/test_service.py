@@ -1,0 +1,186 @@
+"""The use-cases against the local AWS: each command's normal and bad-input paths."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+
+from smartstack.aws import AwsTarget
+from smartstack.config import Settings
+from smartstack.errors import CommandFailedError, NotRunningError, UsageError
+from smartstack.redact import MASK, Redactor
+from smartstack.secrets import service
+from smartstack.secrets.errors import (
+    CancelledError,
+    InvalidKeyError,
+    KmsKeyMissingError,
+    SecretNotFoundError,
+)
+from smartstack.secrets.formats import Format
+from tests.secrets.secrets_helpers import make_store, seed
+
+CALLER = "arn:aws:sts::123456789012:user/moto"  # the local AWS's caller identity
+
+
+@pytest.fixture
+def platform(running_platform: Settings, kms_aliases: AwsTarget) -> Settings:
+    """Settings of the test platform, on an empty local AWS with the KMS keys made."""
+    return running_platform
+
+
+def test_set_then_get_records_version_author_and_description(platform: Settings) -> None:
+    r = Redactor()
+    change = service.set_secret(platform, "dev", "db-password", "first-secret", "the db", r)
+    assert (change.key, change.version) == ("db-password", 1)
+    service.set_secret(platform, "dev", "db-password", "second-secret", None, r)
+    meta, value = service.get_secret(platform, "dev", "db-password", False, r)
+    assert value is None
+    assert (meta.version, meta.description) == (2, "the db")
+    assert meta.modified_by == service.open_store(platform, "dev", r).caller()
+    assert meta.modified_by.startswith("arn:aws:")
+    _, revealed = service.get_secret(platform, "dev", "db-password", True, r)
+    assert revealed is not None and revealed.value == "second-secret"
+
+
+def test_set_registers_the_value_even_when_it_is_refused(platform: Settings) -> None:
+    r = Redactor()
+    with pytest.raises(InvalidKeyError):
+        service.set_secret(platform, "dev", "../prod/x", "refused-value", None, r)
+    assert r.redact("refused-value") == MASK
+
+
+def test_unknown_environment_is_a_usage_error(platform: Settings) -> None:
+    with pytest.raises(UsageError, match="unknown environment 'qa'"):
+        service.list_secrets(platform, "qa", Redactor())
+
+
+def test_bad_keys_are_refused_before_any_aws_call(running_platform: Settings,
+                                                  tmp_path: Path) -> None:
+    """With no local AWS reachable at all, a bad key still fails as a bad key."""
+    offline = dataclasses.replace(running_platform, state_dir=tmp_path)
+    with pytest.raises(NotRunningError):
+        service.get_secret(offline, "dev", "db-password", False, Redactor())
+    for key in ("../prod/jwt-secret", "/smartstack/prod/jwt-secret", "x/../../prod/y"):
+        with pytest.raises(InvalidKeyError):
+            service.set_secret(offline, "dev", key, "some-value", None, Redactor())
+        with pytest.raises(InvalidKeyError):
+            service.get_secret(offline, "dev", key, True, Redactor())
+
+
+def test_dev_cannot_touch_prod_whatever_the_key(platform: Settings, aws: AwsTarget) -> None:
+    seed(make_store(aws, "prod", Redactor()), {"jwt-secret": "prod-jwt-value"})
+    for key in ("../prod/jwt-secret", "..%2Fprod%2Fjwt-secret", "jwt-secret/../../prod/x"):
+        with pytest.raises(InvalidKeyError):
+            service.set_secret(platform, "dev", key, "overwrite-attempt", None, Redactor())
+    service.set_secret(platform, "dev", "jwt-secret", "dev-jwt-value", None, Redactor())
+    prod = make_store(aws, "prod", Redactor()).read_all()
+    assert {k: v.value for k, v in prod.items()} == {"jwt-secret": "prod-jwt-value"}
+
+
+def test_set_without_the_kms_key_fails_clearly_and_writes_nothing(
+    running_platform: Settings, aws: AwsTarget
+) -> None:
+    with pytest.raises(KmsKeyMissingError, match="alias/smartstack-dev"):
+        service.set_secret(running_platform, "dev", "db-password", "no-key-yet", None, Redactor())
+    assert service.list_secrets(running_platform, "dev", Redactor()) == []
+
+
+def test_list_and_history(platform: Settings) -> None:
+    r = Redactor()
+    for key, value in (("b-key", "value-b-1"), ("a-key", "value-a-1"), ("b-key", "value-b-2")):
+        service.set_secret(platform, "dev", key, value, None, r)
+    listed = service.list_secrets(platform, "dev", r)
+    assert [(m.key, m.version) for m in listed] == [("a-key", 1), ("b-key", 2)]
+    history = service.secret_history(platform, "dev", "b-key", r)
+    assert [h.version for h in history] == [1, 2]
+    assert history[-1].modified_by == CALLER or history[-1].modified_by.startswith("arn:")
+    with pytest.raises(SecretNotFoundError):
+        service.secret_history(platform, "dev", "c-key", r)
+
+
+def test_delete_asks_and_honours_the_answer(platform: Settings) -> None:
+    r = Redactor()
+    service.set_secret(platform, "dev", "db-password", "to-be-deleted", None, r)
+    questions: list[str] = []
+    with pytest.raises(CancelledError):
+        service.delete_secret(platform, "dev", "db-password",
+                              lambda q: questions.append(q) is not None, r)
+    assert questions == ["delete db-password (version 1) from dev?"]
+    assert [m.key for m in service.list_secrets(platform, "dev", r)] == ["db-password"]
+    change = service.delete_secret(platform, "dev", "db-password", lambda _: True, r)
+    assert change.action == "deleted"
+    assert service.list_secrets(platform, "dev", r) == []
+    with pytest.raises(SecretNotFoundError):
+        service.delete_secret(platform, "dev", "db-password", lambda _: True, r)
+
+
+def test_diff_reports_promotion_blockers_by_key_only(platform: Settings) -> None:
+    r = Redactor()
+    for env, key in (("dev", "shared"), ("staging", "shared"), ("dev", "new-in-dev"),
+                     ("staging", "old-in-staging")):
+        service.set_secret(platform, env, key, f"value-of-{env}-{key}", None, r)
+    diff = service.diff_environments(platform, "dev", "staging", r)
+    assert (diff.only_in_a, diff.only_in_b, diff.in_both) == (("new-in-dev",), ("old-in-staging",), 1)
+    with pytest.raises(UsageError):
+        service.diff_environments(platform, "dev", "nope", r)
+
+
+def test_export_to_a_private_file(platform: Settings, tmp_path: Path) -> None:
+    r = Redactor()
+    service.set_secret(platform, "dev", "db-password", "exported-secret", None, r)
+    target = tmp_path / "dev.json"
+    result, _ = service.export_secrets(platform, "dev", Format.JSON, target, r)
+    assert result.count == 1
+    assert json.loads(target.read_text()) == {"db-password": "exported-secret"}
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+
+
+def test_export_target_must_be_chosen(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="--output FILE"):
+        service.check_export_target("dev", None, False, False)
+    with pytest.raises(UsageError, match="not both"):
+        service.check_export_target("dev", tmp_path / "x", True, False)
+    (tmp_path / "x").write_text("old")
+    with pytest.raises(UsageError, match="--force"):
+        service.check_export_target("dev", tmp_path / "x", False, False)
+    service.check_export_target("dev", tmp_path / "x", False, True)
+
+
+def test_exec_passes_secrets_to_the_child_as_variables(platform: Settings,
+                                                       tmp_path: Path) -> None:
+    r = Redactor()
+    service.set_secret(platform, "dev", "db-password", "child-only-value", None, r)
+    service.set_secret(platform, "dev", "api2-key", "child-api-value", None, r)
+    out = tmp_path / "env.json"
+    script = f"import json, os; json.dump(dict(os.environ), open({str(out)!r}, 'w'))"
+    warnings: list[str] = []
+    code = service.exec_with_secrets(platform, "dev", [sys.executable, "-c", script], r,
+                                     warnings.append)
+    assert code == 0
+    child = json.loads(out.read_text())
+    assert child["DB_PASSWORD"] == "child-only-value"
+    assert child["API2_KEY"] == "child-api-value"
+    assert warnings == []
+
+
+def test_exec_returns_the_child_status_and_refuses_bad_commands(platform: Settings) -> None:
+    r = Redactor()
+    assert service.exec_with_secrets(platform, "dev", [sys.executable, "-c", "exit(7)"], r,
+                                     print) == 7
+    with pytest.raises(UsageError, match="no command given"):
+        service.exec_with_secrets(platform, "dev", [], r, print)
+    with pytest.raises(CommandFailedError, match="cannot run 'no-such-command-xyz'"):
+        service.exec_with_secrets(platform, "dev", ["no-such-command-xyz"], r, print)
+
+
+def test_child_environment_warns_when_a_secret_replaces_a_variable() -> None:
+    warnings: list[str] = []
+    env = service.child_environment({"home": "secret-home"}, {"HOME": "/root", "X": "1"},
+                                    warnings.append)
+    assert env == {"HOME": "secret-home", "X": "1"}
+    assert warnings == ["HOME is set in the calling environment; the secret home replaces it."]
