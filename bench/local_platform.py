@@ -23,14 +23,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
-sys.path.insert(0, str(ROOT))
 
 from smartstack.aws import target_for  # noqa: E402
 from smartstack.config import resolve_settings  # noqa: E402
 from smartstack.local import platform  # noqa: E402
-from smartstack.stack import apply_environment, plan_environment  # noqa: E402
+from smartstack.local.processes import free_port  # noqa: E402
+from smartstack.stack import all_stacks, apply_stack, plan_stack  # noqa: E402
 from smartstack.state_backend import bootstrap  # noqa: E402
-from tests.conftest import free_port  # noqa: E402
 
 ENVS = ("dev", "staging", "prod")
 
@@ -42,20 +41,29 @@ def timed(fn: Callable[[], object]) -> float:
 
 
 def row(name: str, samples: list[float]) -> str:
-    return (f"{name:<34} {statistics.median(samples):>9.2f} {min(samples):>9.2f} "
-            f"{max(samples):>9.2f} {len(samples):>5}")
+    return (
+        f"{name:<34} {statistics.median(samples):>9.2f} {min(samples):>9.2f} "
+        f"{max(samples):>9.2f} {len(samples):>5}"
+    )
 
 
 def toolchain(cache: str | None = None) -> None:
     env = dict(os.environ) | ({"SMARTSTACK_CACHE": cache} if cache else {})
-    subprocess.run(["bash", str(ROOT / "scripts/build-toolchain.sh"), "all"], env=env,
-                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        ["bash", str(ROOT / "scripts/build-toolchain.sh"), "all"],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def one_round(results: dict[str, list[float]]) -> None:
     with tempfile.TemporaryDirectory() as state:
         settings = resolve_settings(
-            root=ROOT, moto_port=free_port(), postgres_port=free_port(),
+            root=ROOT,
+            moto_port=free_port(),
+            postgres_port=free_port(),
             environ={"SMARTSTACK_STATE_DIR": state, "HOME": os.environ["HOME"]},
         )
         try:
@@ -64,12 +72,14 @@ def one_round(results: dict[str, list[float]]) -> None:
             target = target_for(settings)
             results["bootstrap (empty AWS)"].append(timed(lambda: bootstrap(target, ENVS)))
             results["bootstrap (no-op)"].append(timed(lambda: bootstrap(target, ENVS)))
-            for env in ENVS:
-                results[f"init+apply {env} (from empty)"].append(
-                    timed(lambda env=env: apply_environment(settings, env, target)))
-            for env in ENVS:
-                results[f"init+plan {env} (no changes)"].append(
-                    timed(lambda env=env: plan_environment(settings, env, target)))
+            for stack in all_stacks(settings):
+                results[f"init+apply {stack} (from empty)"].append(
+                    timed(lambda stack=stack: apply_stack(settings, stack, target))
+                )
+            for stack in all_stacks(settings):
+                results[f"init+plan {stack} (no changes)"].append(
+                    timed(lambda stack=stack: plan_stack(settings, stack, target))
+                )
         finally:
             platform.down(settings, purge=True)
 
@@ -85,9 +95,15 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as cache:
             results["toolchain cold build"] = [timed(lambda: toolchain(cache))]
     results["toolchain warm check"] = [timed(toolchain) for _ in range(args.runs)]
-    for key in ["local up (cold)", "local up (already up)", "bootstrap (empty AWS)",
-                "bootstrap (no-op)", *(f"init+apply {e} (from empty)" for e in ENVS),
-                *(f"init+plan {e} (no changes)" for e in ENVS)]:
+    stacks = ("account", *ENVS)
+    for key in [
+        "local up (cold)",
+        "local up (already up)",
+        "bootstrap (empty AWS)",
+        "bootstrap (no-op)",
+        *(f"init+apply {s} (from empty)" for s in stacks),
+        *(f"init+plan {s} (no changes)" for s in stacks),
+    ]:
         results[key] = []
     for _ in range(args.runs):
         one_round(results)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from smartstack.errors import ConfigError, UsageError
-from smartstack.naming import check_environment_name
+from smartstack.naming import ACCOUNT_STACK, check_environment_name
 from smartstack.tfvars import read_tfvars
 
 # The values CloudWatch Logs accepts; the local AWS accepts any number.
@@ -56,7 +56,7 @@ class EnvironmentConfig:
 
 def environment_names(configs_dir: Path) -> tuple[str, ...]:
     """Environments in promotion order (dev before staging before prod)."""
-    configs = [load_environment(configs_dir, p.stem) for p in sorted(configs_dir.glob("*.tfvars"))]
+    configs = [load_environment(configs_dir, name) for name in _config_names(configs_dir)]
     ordered: list[str] = []
     remaining = {c.name: c for c in configs}
     while remaining:
@@ -74,11 +74,16 @@ def environment_names(configs_dir: Path) -> tuple[str, ...]:
     return tuple(ordered)
 
 
+def _config_names(configs_dir: Path) -> list[str]:
+    """Environment tfvars files; the account stack's settings may sit beside them."""
+    return sorted(p.stem for p in configs_dir.glob("*.tfvars") if p.stem != ACCOUNT_STACK)
+
+
 def load_environment(configs_dir: Path, name: str) -> EnvironmentConfig:
     check_environment_name(name)
     path = configs_dir / f"{name}.tfvars"
-    if not path.is_file():
-        known = sorted(p.stem for p in configs_dir.glob("*.tfvars"))
+    if name == ACCOUNT_STACK or not path.is_file():
+        known = _config_names(configs_dir)
         raise UsageError(
             f"unknown environment '{name}': known environments are {', '.join(known)}."
         )

@@ -9,7 +9,7 @@ from smartstack.aws import target_for
 from smartstack.config import Settings
 from smartstack.environments import environment_names
 from smartstack.local import platform
-from smartstack.stack import StackResult, apply_environment
+from smartstack.stack import StackResult, all_stacks, apply_stack
 from smartstack.state_backend import BootstrapReport, bootstrap
 
 
@@ -41,7 +41,7 @@ def main_job(settings: Settings, progress: Callable[[str], None]) -> MainJobResu
     progress("starting the local platform and bootstrapping the state backend")
     local = local_up(settings)
     results = []
-    for env in environment_names(settings.configs_dir):
-        progress(f"applying the {env} stack")
-        results.append(apply_environment(settings, env))
+    for stack in all_stacks(settings):
+        progress(f"applying the {stack} stack")
+        results.append(apply_stack(settings, stack))
     return MainJobResult(local, tuple(results))

@@ -1,30 +1,44 @@
-"""Use-cases over the OpenTofu stacks: plan and apply one environment.
+"""Use-cases over the OpenTofu stacks: plan and apply the account or an environment.
 
-A stack is a directory of ``.tf`` files; an environment is its tfvars file
-and its own state key in the S3 backend.  Plans are saved and the saved plan
+A stack is a directory of ``.tf`` files plus a tfvars file and its own state
+key in the S3 backend: ``account/`` once per AWS account, the root
+``infrastructure/`` once per environment.  Plans are saved and the saved plan
 is what gets applied, so what was summarised is exactly what runs.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
+import hcl2
 from botocore.exceptions import ClientError
 
 from smartstack.aws import AwsTarget, target_for
 from smartstack.config import Settings
 from smartstack.environments import environment_names, load_environment
-from smartstack.errors import NotRunningError
+from smartstack.errors import ConfigError, NotRunningError
+from smartstack.naming import ACCOUNT_STACK
+from smartstack.stack_inputs import prepare_environment_inputs
 from smartstack.state_backend import BackendLayout, backend_layout
 from smartstack.tofu import BackendConfig, PlanSummary, Tofu
 from smartstack.toolchain import toolchain
 
 
 @dataclass(frozen=True)
+class StackSpec:
+    """Which directory, tfvars file and extra variables make one stack's run."""
+
+    name: str  # "account" or an environment
+    directory: Path
+    var_file: Path
+    variables: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class StackResult:
-    environment: str
+    stack: str
     plan: PlanSummary
     applied: bool
     outputs: dict[str, object]
@@ -50,39 +64,73 @@ def backend_for(target: AwsTarget, layout: BackendLayout, stack: str) -> Backend
     )
 
 
-def environment_tofu(
-    settings: Settings, target: AwsTarget, env: str, log: Callable[[str], None] = lambda s: None
-) -> Tofu:
-    return Tofu(
-        toolchain=toolchain(settings).require(),
-        target=target,
-        stack_dir=settings.infrastructure_dir,
-        data_dir=settings.state_dir / "tofu" / "environments" / env,
-        label=f"stack {env}",
-        log=log,
+def declared_variables(directory: Path) -> set[str]:
+    """Names of the ``variable`` blocks of a stack (passing an undeclared -var is an error)."""
+    names: set[str] = set()
+    for path in sorted(directory.glob("*.tf")):
+        with path.open(encoding="utf-8") as handle:
+            for block in hcl2.load(handle).get("variable", []):
+                names.update(name.strip('"') for name in block)
+    return names
+
+
+def stack_spec(
+    settings: Settings, stack: str, layout: BackendLayout, target: AwsTarget
+) -> StackSpec:
+    """Everything one run needs; also writes the inputs OpenTofu reads but does not make."""
+    if stack == ACCOUNT_STACK:
+        directory = settings.infrastructure_dir / "account"
+        candidates = [settings.configs_dir / "account.tfvars", directory / "account.tfvars"]
+        var_file = next((p for p in candidates if p.is_file()), None)
+        if var_file is None:
+            raise ConfigError(f"no account.tfvars in {settings.configs_dir} or {directory}.")
+        offered = {"state_bucket": layout.bucket, "lock_table": layout.lock_table}
+    else:
+        directory = settings.infrastructure_dir
+        var_file = load_environment(settings.configs_dir, stack).tfvars_path
+        offered = prepare_environment_inputs(settings, target, stack)
+    declared = declared_variables(directory)
+    return StackSpec(
+        stack, directory, var_file, {k: v for k, v in offered.items() if k in declared}
     )
 
 
-def plan_environment(
-    settings: Settings, env: str, target: AwsTarget | None = None, destroy: bool = False
+def stack_tofu(settings: Settings, target: AwsTarget, spec: StackSpec) -> Tofu:
+    return Tofu(
+        toolchain=toolchain(settings).require(),
+        target=target,
+        stack_dir=spec.directory,
+        data_dir=settings.state_dir / "tofu" / spec.name,
+        label=f"stack {spec.name}",
+    )
+
+
+def all_stacks(settings: Settings) -> tuple[str, ...]:
+    """The account stack first, then the environments in promotion order."""
+    return (ACCOUNT_STACK, *environment_names(settings.configs_dir))
+
+
+def plan_stack(
+    settings: Settings, stack: str, target: AwsTarget | None = None, destroy: bool = False
 ) -> tuple[Tofu, PlanSummary]:
-    """init + plan, saving the plan beside the environment's data directory."""
-    config = load_environment(settings.configs_dir, env)
+    """init + plan, saving the plan in the stack's data directory."""
+    toolchain(settings).require()  # before any AWS call or generated input
     target = target or target_for(settings)
     layout = backend_layout(target, environment_names(settings.configs_dir), settings.project)
-    tofu = environment_tofu(settings, target, env)
-    tofu.init(backend_for(target, layout, env))
+    spec = stack_spec(settings, stack, layout, target)
+    tofu = stack_tofu(settings, target, spec)
+    tofu.init(backend_for(target, layout, stack))
     plan_file = tofu.data_dir / ("destroy.tfplan" if destroy else "apply.tfplan")
-    return tofu, tofu.plan(config.tfvars_path, plan_file, destroy=destroy)
+    return tofu, tofu.plan(spec.var_file, plan_file, spec.variables, destroy=destroy)
 
 
-def apply_environment(
-    settings: Settings, env: str, target: AwsTarget | None = None, destroy: bool = False
+def apply_stack(
+    settings: Settings, stack: str, target: AwsTarget | None = None, destroy: bool = False
 ) -> StackResult:
     """Plan, then apply that saved plan when it changes anything."""
     started = time.monotonic()
-    tofu, plan = plan_environment(settings, env, target, destroy=destroy)
+    tofu, plan = plan_stack(settings, stack, target, destroy=destroy)
     if plan.has_changes:
         tofu.apply(plan.plan_file)
     outputs = {} if destroy else tofu.output()
-    return StackResult(env, plan, plan.has_changes, outputs, time.monotonic() - started)
+    return StackResult(stack, plan, plan.has_changes, outputs, time.monotonic() - started)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,7 +69,6 @@ class Tofu:
     stack_dir: Path
     data_dir: Path
     label: str  # names the stack and environment in messages
-    log: Callable[[str], None] = lambda line: None
 
     def env(self) -> dict[str, str]:
         env = self.target.process_env()
@@ -96,13 +95,20 @@ class Tofu:
     def init(self, backend: BackendConfig) -> None:
         self.run("init", "-input=false", "-reconfigure", *backend.as_args())
 
-    def plan(self, var_file: Path, plan_file: Path, destroy: bool = False) -> PlanSummary:
+    def plan(
+        self,
+        var_file: Path,
+        plan_file: Path,
+        variables: Mapping[str, str] | None = None,
+        destroy: bool = False,
+    ) -> PlanSummary:
         args = [
             "plan",
             "-input=false",
             "-lock-timeout=0s",
             f"-var-file={var_file}",
             f"-out={plan_file}",
+            *(f"-var={k}={v}" for k, v in (variables or {}).items()),
         ]
         if destroy:
             args.append("-destroy")

@@ -42,13 +42,15 @@ FACTS = AccountFacts(
 
 def scoped_policy(env: str, parameter_glob: str | None = None) -> dict[str, Any]:
     acct, region, bucket = FACTS.account_id, FACTS.region, FACTS.state_bucket
+    ssm = f"arn:aws:ssm:{region}:{acct}:parameter"
+    logs = f"arn:aws:logs:{region}:{acct}:log-group"
     return {
         "Version": "2012-10-17",
         "Statement": [
             {
                 "Effect": "Allow",
                 "Action": ["ssm:GetParameter", "ssm:PutParameter"],
-                "Resource": f"arn:aws:ssm:{region}:{acct}:parameter/smartstack/{parameter_glob or env}/*",
+                "Resource": f"{ssm}/smartstack/{parameter_glob or env}/*",
             },
             {
                 "Effect": "Allow",
@@ -68,7 +70,7 @@ def scoped_policy(env: str, parameter_glob: str | None = None) -> dict[str, Any]
             {
                 "Effect": "Allow",
                 "Action": ["logs:FilterLogEvents", "logs:PutRetentionPolicy"],
-                "Resource": f"arn:aws:logs:{region}:{acct}:log-group:/aws/lambda/smartstack-{env}-*",
+                "Resource": f"{logs}:/aws/lambda/smartstack-{env}-*",
             },
             {
                 "Effect": "Allow",

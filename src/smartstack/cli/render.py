@@ -25,9 +25,7 @@ def render_bootstrap(console: Console, report: BootstrapReport) -> None:
 
 
 def render_stacks(console: Console, results: tuple[StackResult, ...] | list[StackResult]) -> None:
-    table = Table("environment", "plan", "applied", "seconds")
+    table = Table("stack", "plan", "applied", "seconds")
     for r in results:
-        table.add_row(
-            r.environment, r.plan.describe(), "yes" if r.applied else "no", f"{r.seconds:.1f}"
-        )
+        table.add_row(r.stack, r.plan.describe(), "yes" if r.applied else "no", f"{r.seconds:.1f}")
     console.print(table)

@@ -11,11 +11,13 @@ from smartstack.cli.context import run
 from smartstack.cli.output import Renderer
 from smartstack.cli.render import render_bootstrap, render_stacks
 from smartstack.config import Settings
-from smartstack.environments import environment_names
 from smartstack.provision import bootstrap_backend, main_job
-from smartstack.stack import apply_environment, plan_environment
+from smartstack.stack import all_stacks, apply_stack, plan_stack
 
-EnvArg = Annotated[str, typer.Argument(help="Environment: a file name in infrastructure/configs.")]
+StackArg = Annotated[
+    str,
+    typer.Argument(help="account, or an environment (a tfvars file in infrastructure/configs)."),
+]
 
 
 def bootstrap(ctx: typer.Context) -> None:
@@ -29,12 +31,12 @@ def bootstrap(ctx: typer.Context) -> None:
     run(ctx, action)
 
 
-def plan(ctx: typer.Context, env: EnvArg) -> None:
-    """Show what applying an environment's stack would add, change and destroy."""
+def plan(ctx: typer.Context, env: StackArg) -> None:
+    """Show what applying a stack would add, change and destroy."""
 
     def action(settings: Settings, out: Renderer) -> None:
         with out.step(f"planning {env}"):
-            _, summary = plan_environment(settings, env)
+            _, summary = plan_stack(settings, env)
         out.result(summary, lambda console: console.print(f"{env}: {summary.describe()}"))
 
     run(ctx, action)
@@ -42,16 +44,16 @@ def plan(ctx: typer.Context, env: EnvArg) -> None:
 
 def apply(
     ctx: typer.Context,
-    env: Annotated[str, typer.Argument(help="Environment, or 'all' for every one in order.")],
+    env: Annotated[str, typer.Argument(help="account, an environment, or 'all' (account first).")],
 ) -> None:
-    """Plan an environment's stack and apply exactly that saved plan."""
+    """Plan a stack and apply exactly that saved plan."""
 
     def action(settings: Settings, out: Renderer) -> None:
-        envs = environment_names(settings.configs_dir) if env == "all" else (env,)
+        stacks = all_stacks(settings) if env == "all" else (env,)
         results = []
-        for name in envs:
+        for name in stacks:
             with out.step(f"applying {name}"):
-                results.append(apply_environment(settings, name))
+                results.append(apply_stack(settings, name))
         out.result(results, lambda console: render_stacks(console, results))
 
     run(ctx, action)
