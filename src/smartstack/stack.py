@@ -114,7 +114,9 @@ def plan_stack(
     settings: Settings, stack: str, target: AwsTarget | None = None, destroy: bool = False
 ) -> tuple[Tofu, PlanSummary]:
     """init + plan, saving the plan in the stack's data directory."""
-    toolchain(settings).require()  # before any AWS call or generated input
+    if stack != ACCOUNT_STACK:
+        load_environment(settings.configs_dir, stack)  # bad input first, before anything
+    toolchain(settings).require()  # then tools, before any AWS call or generated input
     target = target or target_for(settings)
     layout = backend_layout(target, environment_names(settings.configs_dir), settings.project)
     spec = stack_spec(settings, stack, layout, target)
