@@ -69,6 +69,13 @@ class StateLockedError(SmartStackError):
     exit_code = ExitCode.LOCKED
 
 
+class LeaseHeldError(SmartStackError):
+    """Another deploy holds the environment's lease in the deployments table."""
+
+    code = "lease_held"
+    exit_code = ExitCode.LOCKED
+
+
 class ToolMissingError(SmartStackError):
     """A binary (tofu, go, initdb) is missing; the message says how to get it."""
 
