@@ -35,7 +35,8 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 
 def test_import_plans_then_applies(platform: Settings, aws: AwsTarget, tmp_path: Path) -> None:
     seed(make_store(aws, "dev", Redactor()), {"same-key": "same-value", "old-key": "old-value"})
-    path = write(tmp_path, "dev.env", "SAME_KEY=same-value\nOLD_KEY=new-value\nNEW_KEY=added-value\n")
+    text = "SAME_KEY=same-value\nOLD_KEY=new-value\nNEW_KEY=added-value\n"
+    path = write(tmp_path, "dev.env", text)
     seen: list[ImportPlan] = []
     result = import_file(platform, "dev", path, None, lambda p: seen.append(p) is None, Redactor())
     assert result.applied

@@ -21,6 +21,7 @@ from rich.table import Table
 from smartstack.cli.context import Globals, run
 from smartstack.cli.output import Renderer
 from smartstack.config import Settings
+from smartstack.errors import ExitCode
 from smartstack.secrets import service
 from smartstack.secrets.formats import Format
 from smartstack.secrets.importing import Action, ImportPlan, import_file
@@ -156,7 +157,7 @@ def history_command(ctx: typer.Context, env: EnvArg, key: KeyArg) -> None:
 
 @app.command("diff")
 def diff_command(ctx: typer.Context, env_a: EnvArg, env_b: EnvArg) -> None:
-    """Keys present in one environment and missing in the other (never values)."""
+    """Keys present in one environment and missing in the other (never values); exit 7 if any."""
     redactor = _globals(ctx).redactor
 
     def action(settings: Settings, out: Renderer) -> int:
@@ -167,13 +168,14 @@ def diff_command(ctx: typer.Context, env_a: EnvArg, env_b: EnvArg) -> None:
                 c.print(out.redact(f"missing in {env}: {', '.join(keys) if keys else 'none'}"))
             c.print(f"in both: {diff.in_both}")
 
-        out.result(diff, human)
-        return 1 if diff.only_in_a or diff.only_in_b else 0
+        code = int(ExitCode.DRIFT) if diff.only_in_a or diff.only_in_b else 0
+        out.result(diff, human, code)
+        return code
 
     run(ctx, action)
 
 
-@app.command("exec", context_settings={"allow_interspersed_args": False})
+@app.command("exec")
 def exec_command(
     ctx: typer.Context, env: EnvArg,
     command: Annotated[Optional[list[str]], typer.Argument(help="The command, after --.")] = None,  # noqa: UP045
