@@ -52,6 +52,9 @@ class EnvironmentConfig:
     log_retention_days: int
     promotes_from: str | None
     tfvars_path: Path
+    require_approval: bool = False
+    approver_must_differ: bool = False
+    deploy_branch: str = "main"
 
 
 def environment_names(configs_dir: Path) -> tuple[str, ...]:
@@ -93,7 +96,17 @@ def load_environment(configs_dir: Path, name: str) -> EnvironmentConfig:
         log_retention_days=_retention(path, values),
         promotes_from=values.get("promotes_from") or None,
         tfvars_path=path,
+        require_approval=_flag(path, values, "require_approval"),
+        approver_must_differ=_flag(path, values, "approver_must_differ"),
+        deploy_branch=str(values.get("deploy_branch", "main")),
     )
+
+
+def _flag(path: Path, values: dict[str, Any], name: str) -> bool:
+    value = values.get(name, False)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{path}: {name} = {value!r} must be true or false.")
+    return value
 
 
 def _environment_field(path: Path, values: dict[str, Any], name: str) -> str:

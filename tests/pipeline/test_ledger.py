@@ -6,27 +6,8 @@ import threading
 
 import pytest
 
-from smartstack.aws import AwsTarget
 from smartstack.errors import LeaseHeldError, UsageError
-from smartstack.ledger import Attempt, Ledger, StepRecord, deployments_table
-
-
-@pytest.fixture
-def ledger(aws: AwsTarget) -> Ledger:
-    """The table as the account stack makes it: string keys pk and sk."""
-    aws.client("dynamodb").create_table(
-        TableName=deployments_table(),
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    return Ledger(aws)
+from smartstack.ledger import Attempt, Ledger, StepRecord
 
 
 def test_history_is_newest_first_and_per_environment(ledger: Ledger) -> None:
