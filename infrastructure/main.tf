@@ -10,14 +10,39 @@ provider "aws" {
   }
 }
 
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+
+# Made by the account stack (infrastructure/account), which must be applied first.
+data "aws_kms_key" "environment" {
+  key_id = "alias/${local.name_prefix}"
+}
+
 locals {
   name_prefix      = "${var.project}-${var.environment}"
   parameter_prefix = "/${var.project}/${var.environment}"
+  account_id       = data.aws_caller_identity.current.account_id
+  kms_key_arn      = data.aws_kms_key.environment.arn
+  boundary_arn     = var.use_permissions_boundary ? "arn:${data.aws_partition.current.partition}:iam::${local.account_id}:policy/${local.name_prefix}-boundary" : ""
+
+  # Names are fixed here, not read back from the functions, so monitoring can
+  # create the log groups before the functions exist.
+  functions = {
+    api = {
+      function_name   = "${local.name_prefix}-api"
+      timeout_seconds = var.api_timeout_seconds
+    }
+    ai-processor = {
+      function_name   = "${local.name_prefix}-ai-processor"
+      timeout_seconds = var.ai_processor_timeout_seconds
+    }
+  }
 }
 
 # Describes the environment to the applications and the pipeline that read
 # Parameter Store; proves the provider, the backend and the endpoints work together.
 resource "aws_ssm_parameter" "environment" {
+  # checkov:skip=CKV2_AWS_34:non-secret settings (names, retention) that the pipeline and tests read without the environment key
   name        = "${local.parameter_prefix}/environment"
   description = "SmartStack ${var.environment}: settings the applications read at start."
   type        = "String"
@@ -28,7 +53,138 @@ resource "aws_ssm_parameter" "environment" {
   })
 }
 
-resource "aws_cloudwatch_log_group" "api" {
-  name              = "/aws/lambda/${local.name_prefix}-api"
-  retention_in_days = var.log_retention_days
+module "networking" {
+  source = "./modules/networking"
+
+  name_prefix         = local.name_prefix
+  vpc_cidr            = var.vpc_cidr
+  enable_nat_gateway  = var.enable_nat_gateway
+  single_nat_gateway  = var.single_nat_gateway
+  interface_endpoints = var.vpc_interface_endpoints
+}
+
+module "monitoring" {
+  source = "./modules/monitoring"
+
+  name_prefix                  = local.name_prefix
+  functions                    = local.functions
+  api_id                       = module.compute.api_id
+  api_name                     = "${local.name_prefix}-api"
+  log_retention_days           = var.log_retention_days
+  kms_key_arn                  = local.kms_key_arn
+  error_rate_threshold_percent = var.error_rate_threshold_percent
+  duration_threshold_fraction  = var.duration_threshold_fraction
+  api_5xx_threshold            = var.api_5xx_threshold
+  alarm_period_seconds         = var.alarm_period_seconds
+  alarm_evaluation_periods     = var.alarm_evaluation_periods
+  alert_emails                 = var.alert_emails
+}
+
+module "database" {
+  source = "./modules/database"
+
+  name_prefix              = local.name_prefix
+  parameter_path           = local.parameter_prefix
+  subnet_ids               = module.networking.private_subnet_ids
+  security_group_ids       = [module.networking.database_security_group_id]
+  kms_key_arn              = local.kms_key_arn
+  engine_version           = var.db_engine_version
+  instance_class           = var.db_instance_class
+  allocated_storage_gb     = var.db_allocated_storage
+  max_allocated_storage_gb = var.db_max_allocated_storage
+  multi_az                 = var.db_multi_az
+  deletion_protection      = var.db_deletion_protection
+  backup_retention_days    = var.db_backup_retention_days
+  performance_insights     = var.db_performance_insights
+  password_version         = var.db_password_version
+}
+
+module "storage" {
+  source = "./modules/storage"
+
+  name_prefix                        = local.name_prefix
+  kms_key_arn                        = local.kms_key_arn
+  noncurrent_version_expiration_days = var.data_noncurrent_version_expiration_days
+  force_destroy                      = var.data_bucket_force_destroy
+  tls_only_policy                    = var.tls_only_bucket_policies
+}
+
+module "compute" {
+  source = "./modules/compute"
+
+  name_prefix              = local.name_prefix
+  environment              = var.environment
+  parameter_path           = local.parameter_prefix
+  package_path             = var.lambda_package_path
+  handler                  = var.api_handler
+  runtime                  = var.lambda_runtime
+  memory_mb                = var.api_memory_mb
+  timeout_seconds          = var.api_timeout_seconds
+  function_log_group_arn   = module.monitoring.function_log_group_arns["api"]
+  access_log_group_arn     = module.monitoring.api_access_log_group_arn
+  kms_key_arn              = local.kms_key_arn
+  subnet_ids               = module.networking.private_subnet_ids
+  security_group_ids       = [module.networking.lambda_security_group_id]
+  vpc_arn                  = "arn:${data.aws_partition.current.partition}:ec2:${var.aws_region}:${local.account_id}:vpc/${module.networking.vpc_id}"
+  permissions_boundary_arn = local.boundary_arn
+  extra_policy_json        = data.aws_iam_policy_document.api.json
+  extra_environment_variables = {
+    DATA_BUCKET  = module.storage.data_bucket_name
+    AI_JOBS_URL  = module.ai_services.queue_url
+    DB_PARAMETER = "${local.parameter_prefix}/db-host"
+  }
+}
+
+module "ai_services" {
+  source = "./modules/ai-services"
+
+  name_prefix              = local.name_prefix
+  environment              = var.environment
+  parameter_path           = local.parameter_prefix
+  package_path             = var.lambda_package_path
+  handler                  = var.ai_processor_handler
+  runtime                  = var.lambda_runtime
+  memory_mb                = var.ai_processor_memory_mb
+  timeout_seconds          = var.ai_processor_timeout_seconds
+  max_receive_count        = var.ai_max_receive_count
+  batch_size               = var.ai_batch_size
+  bedrock_model_ids        = var.bedrock_model_ids
+  extra_policy_json        = data.aws_iam_policy_document.data_bucket.json
+  function_log_group_arn   = module.monitoring.function_log_group_arns["ai-processor"]
+  kms_key_arn              = local.kms_key_arn
+  subnet_ids               = module.networking.private_subnet_ids
+  security_group_ids       = [module.networking.lambda_security_group_id]
+  vpc_arn                  = "arn:${data.aws_partition.current.partition}:ec2:${var.aws_region}:${local.account_id}:vpc/${module.networking.vpc_id}"
+  permissions_boundary_arn = local.boundary_arn
+}
+
+# What the functions may do beyond their own logs, parameters and key.
+data "aws_iam_policy_document" "data_bucket" {
+  statement {
+    sid       = "DataBucketObjects"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+    resources = ["${module.storage.data_bucket_arn}/*"]
+  }
+
+  statement {
+    sid       = "DataBucketList"
+    actions   = ["s3:ListBucket"]
+    resources = [module.storage.data_bucket_arn]
+  }
+
+  statement {
+    sid       = "EnvironmentKeyEncrypt"
+    actions   = ["kms:GenerateDataKey"]
+    resources = [local.kms_key_arn]
+  }
+}
+
+data "aws_iam_policy_document" "api" {
+  source_policy_documents = [data.aws_iam_policy_document.data_bucket.json]
+
+  statement {
+    sid       = "SubmitAiJobs"
+    actions   = ["sqs:SendMessage", "sqs:GetQueueAttributes"]
+    resources = [module.ai_services.queue_arn]
+  }
 }

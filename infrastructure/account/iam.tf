@@ -1,0 +1,522 @@
+# smartstack-<env>-role: what the pipeline (GitHub Actions, environment <env>)
+# and the administrators act as for one environment. Every statement names that
+# environment's resources; nothing reaches another environment.
+
+data "aws_iam_policy_document" "env_trust" {
+  for_each = local.environments
+
+  statement {
+    sid     = "GitHubActionsEnvironment"
+    actions = ["sts:AssumeRoleWithWebIdentity"]
+
+    principals {
+      type        = "Federated"
+      identifiers = [aws_iam_openid_connect_provider.github.arn]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "token.actions.githubusercontent.com:aud"
+      values   = ["sts.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "token.actions.githubusercontent.com:sub"
+      values   = ["repo:${var.github_repository}:environment:${each.key}"]
+    }
+  }
+
+  statement {
+    sid     = "Administrators"
+    actions = ["sts:AssumeRole", "sts:TagSession"]
+
+    principals {
+      type        = "AWS"
+      identifiers = local.admins
+    }
+  }
+}
+
+resource "aws_iam_role" "env" {
+  for_each = local.environments
+
+  name                 = local.env[each.key].role_name
+  description          = "SmartStack ${each.key}: deploys and operates the ${each.key} environment only (ADR-007)."
+  assume_role_policy   = data.aws_iam_policy_document.env_trust[each.key].json
+  max_session_duration = 3600
+
+  tags = { Environment = each.key }
+}
+
+data "aws_iam_policy_document" "env_role" {
+  # checkov:skip=CKV_AWS_356:"*" only for actions without resource-level permissions (describe/list, log deliveries) or scoped by conditions (lambda:FunctionArn, aws:RequestTag/ResourceTag Environment)
+  for_each = local.environments
+
+  # --- Parameter Store: /<project>/<env>/* -----------------------------------
+  statement {
+    sid = "OwnParameters"
+    actions = [
+      "ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath", "ssm:GetParameterHistory",
+      "ssm:PutParameter", "ssm:DeleteParameter", "ssm:DeleteParameters",
+      "ssm:LabelParameterVersion", "ssm:UnlabelParameterVersion",
+      "ssm:AddTagsToResource", "ssm:RemoveTagsFromResource", "ssm:ListTagsForResource",
+    ]
+    resources = [local.env[each.key].parameter_arn, "${local.env[each.key].parameter_arn}/*"]
+  }
+
+  # --- OpenTofu state: its own key, its own lock items ------------------------
+  statement {
+    sid       = "OwnStateObject"
+    actions   = ["s3:GetObject", "s3:PutObject"]
+    resources = ["arn:${local.partition}:s3:::${local.state_bucket}/${local.env[each.key].state_key}"]
+  }
+
+  statement {
+    sid       = "ListOwnStatePrefix"
+    actions   = ["s3:ListBucket"]
+    resources = ["arn:${local.partition}:s3:::${local.state_bucket}"]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["env/${each.key}/*"]
+    }
+  }
+
+  statement {
+    sid       = "OwnStateLockItems"
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]
+    resources = ["arn:${local.partition}:dynamodb:${local.region}:${local.account_id}:table/${local.lock_table}"]
+
+    condition {
+      test     = "ForAllValues:StringEquals"
+      variable = "dynamodb:LeadingKeys"
+      values = [
+        "${local.state_bucket}/${local.env[each.key].state_key}",
+        "${local.state_bucket}/${local.env[each.key].state_key}-md5",
+      ]
+    }
+
+    condition {
+      test     = "Null"
+      variable = "dynamodb:LeadingKeys"
+      values   = ["false"]
+    }
+  }
+
+  statement {
+    sid       = "StateKeyThroughS3AndDynamoDB"
+    actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+    resources = [local.state_key_arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["s3.${local.region}.amazonaws.com", "dynamodb.${local.region}.amazonaws.com"]
+    }
+  }
+
+  # --- The environment's KMS key ----------------------------------------------
+  statement {
+    sid = "OwnKey"
+    actions = [
+      "kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo",
+      "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:DescribeKey",
+    ]
+    resources = [aws_kms_key.env[each.key].arn]
+  }
+
+  statement {
+    sid       = "OwnKeyGrantsForAwsServices"
+    actions   = ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"]
+    resources = [aws_kms_key.env[each.key].arn]
+
+    condition {
+      test     = "Bool"
+      variable = "kms:GrantIsForAWSResource"
+      values   = ["true"]
+    }
+  }
+
+  # --- Logs: /aws/lambda/<project>-<env>-* and /aws/apigateway/<project>-<env>-*
+  statement {
+    sid = "OwnLogGroups"
+    actions = [
+      "logs:CreateLogGroup", "logs:DeleteLogGroup", "logs:PutRetentionPolicy", "logs:DeleteRetentionPolicy",
+      "logs:AssociateKmsKey", "logs:DisassociateKmsKey",
+      "logs:TagResource", "logs:UntagResource", "logs:ListTagsForResource",
+      "logs:TagLogGroup", "logs:UntagLogGroup", "logs:ListTagsLogGroup",
+      "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams",
+      "logs:GetLogEvents", "logs:FilterLogEvents", "logs:StartQuery",
+    ]
+    resources = local.env[each.key].log_group_arns
+  }
+
+  # --- Resources named <project>-<env>-* ---------------------------------------
+  statement {
+    sid = "OwnFunctions"
+    actions = [
+      "lambda:CreateFunction", "lambda:DeleteFunction", "lambda:GetFunction", "lambda:GetFunctionConfiguration",
+      "lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration", "lambda:PublishVersion",
+      "lambda:ListVersionsByFunction", "lambda:CreateAlias", "lambda:UpdateAlias", "lambda:DeleteAlias",
+      "lambda:GetAlias", "lambda:ListAliases", "lambda:AddPermission", "lambda:RemovePermission",
+      "lambda:GetPolicy", "lambda:TagResource", "lambda:UntagResource", "lambda:ListTags",
+      "lambda:PutFunctionConcurrency", "lambda:DeleteFunctionConcurrency", "lambda:GetFunctionConcurrency",
+      "lambda:GetFunctionCodeSigningConfig", "lambda:GetRuntimeManagementConfig", "lambda:InvokeFunction",
+    ]
+    resources = ["arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:${local.env[each.key].prefix}-*"]
+  }
+
+  statement {
+    sid = "EventSourceMappingsOfOwnFunctions"
+    actions = [
+      "lambda:CreateEventSourceMapping", "lambda:GetEventSourceMapping",
+      "lambda:UpdateEventSourceMapping", "lambda:DeleteEventSourceMapping",
+    ]
+    resources = ["*"]
+
+    condition {
+      test     = "ArnLike"
+      variable = "lambda:FunctionArn"
+      values   = ["arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:${local.env[each.key].prefix}-*"]
+    }
+  }
+
+  statement {
+    sid = "OwnQueues"
+    actions = [
+      "sqs:CreateQueue", "sqs:DeleteQueue", "sqs:GetQueueAttributes", "sqs:SetQueueAttributes",
+      "sqs:GetQueueUrl", "sqs:TagQueue", "sqs:UntagQueue", "sqs:ListQueueTags",
+      "sqs:ListDeadLetterSourceQueues", "sqs:SendMessage",
+    ]
+    resources = ["arn:${local.partition}:sqs:${local.region}:${local.account_id}:${local.env[each.key].prefix}-*"]
+  }
+
+  statement {
+    sid = "OwnTopics"
+    actions = [
+      "sns:CreateTopic", "sns:DeleteTopic", "sns:GetTopicAttributes", "sns:SetTopicAttributes",
+      "sns:Subscribe", "sns:Unsubscribe", "sns:GetSubscriptionAttributes", "sns:ListSubscriptionsByTopic",
+      "sns:TagResource", "sns:UntagResource", "sns:ListTagsForResource",
+    ]
+    resources = ["arn:${local.partition}:sns:${local.region}:${local.account_id}:${local.env[each.key].prefix}-*"]
+  }
+
+  statement {
+    sid = "OwnBuckets"
+    actions = [
+      "s3:CreateBucket", "s3:DeleteBucket", "s3:ListBucket", "s3:ListBucketVersions",
+      "s3:GetBucket*", "s3:PutBucket*", "s3:DeleteBucketPolicy",
+      "s3:GetEncryptionConfiguration", "s3:PutEncryptionConfiguration",
+      "s3:GetLifecycleConfiguration", "s3:PutLifecycleConfiguration",
+      "s3:GetAccelerateConfiguration", "s3:GetReplicationConfiguration",
+    ]
+    resources = ["arn:${local.partition}:s3:::${local.env[each.key].prefix}-*"]
+  }
+
+  statement {
+    sid       = "OwnBucketObjects"
+    actions   = ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"]
+    resources = ["arn:${local.partition}:s3:::${local.env[each.key].prefix}-*/*"]
+  }
+
+  statement {
+    sid = "OwnDatabase"
+    actions = [
+      "rds:CreateDBInstance", "rds:DeleteDBInstance", "rds:ModifyDBInstance", "rds:RebootDBInstance",
+      "rds:DescribeDBInstances", "rds:CreateDBSubnetGroup", "rds:DeleteDBSubnetGroup",
+      "rds:ModifyDBSubnetGroup", "rds:DescribeDBSubnetGroups", "rds:CreateDBSnapshot",
+      "rds:AddTagsToResource", "rds:RemoveTagsFromResource", "rds:ListTagsForResource",
+    ]
+    resources = [
+      "arn:${local.partition}:rds:${local.region}:${local.account_id}:db:${local.env[each.key].prefix}-*",
+      "arn:${local.partition}:rds:${local.region}:${local.account_id}:subgrp:${local.env[each.key].prefix}-*",
+      "arn:${local.partition}:rds:${local.region}:${local.account_id}:snapshot:${local.env[each.key].prefix}-*",
+      "arn:${local.partition}:rds:${local.region}:${local.account_id}:pg:default.*",
+      "arn:${local.partition}:rds:${local.region}:${local.account_id}:og:default:*",
+    ]
+  }
+
+  statement {
+    sid = "OwnAlarms"
+    actions = [
+      "cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms",
+      "cloudwatch:TagResource", "cloudwatch:UntagResource", "cloudwatch:ListTagsForResource",
+    ]
+    resources = ["arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${local.env[each.key].prefix}-*"]
+  }
+
+  # Execution roles: only <project>-<env>-*, only with the environment's boundary,
+  # only passed to Lambda. The role itself and the boundary are denied below.
+  statement {
+    sid       = "CreateOwnRolesWithBoundary"
+    actions   = ["iam:CreateRole", "iam:PutRolePermissionsBoundary"]
+    resources = ["arn:${local.partition}:iam::${local.account_id}:role/${local.env[each.key].prefix}-*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PermissionsBoundary"
+      values   = [aws_iam_policy.boundary[each.key].arn]
+    }
+  }
+
+  statement {
+    sid = "ManageOwnRoles"
+    actions = [
+      "iam:GetRole", "iam:DeleteRole", "iam:UpdateRole", "iam:UpdateRoleDescription",
+      "iam:UpdateAssumeRolePolicy", "iam:TagRole", "iam:UntagRole", "iam:ListRoleTags",
+      "iam:PutRolePolicy", "iam:GetRolePolicy", "iam:DeleteRolePolicy", "iam:ListRolePolicies",
+      "iam:ListAttachedRolePolicies", "iam:ListInstanceProfilesForRole",
+    ]
+    resources = ["arn:${local.partition}:iam::${local.account_id}:role/${local.env[each.key].prefix}-*"]
+  }
+
+  statement {
+    sid       = "PassOwnRolesToLambda"
+    actions   = ["iam:PassRole"]
+    resources = ["arn:${local.partition}:iam::${local.account_id}:role/${local.env[each.key].prefix}-*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["lambda.amazonaws.com"]
+    }
+  }
+
+  statement {
+    sid    = "NoSelfEscalation"
+    effect = "Deny"
+    actions = [
+      "iam:DeleteRole", "iam:UpdateRole", "iam:UpdateAssumeRolePolicy", "iam:PutRolePolicy",
+      "iam:DeleteRolePolicy", "iam:AttachRolePolicy", "iam:DetachRolePolicy",
+      "iam:PutRolePermissionsBoundary", "iam:DeleteRolePermissionsBoundary", "iam:TagRole", "iam:UntagRole",
+      "iam:PassRole", "iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion",
+      "iam:SetDefaultPolicyVersion",
+    ]
+    resources = [aws_iam_role.env[each.key].arn, aws_iam_policy.boundary[each.key].arn]
+  }
+
+  # --- Tag-scoped: network and HTTP API (their ARNs carry no names) ------------
+  statement {
+    sid = "CreateNetworkTaggedForOwnEnvironment"
+    actions = [
+      "ec2:CreateVpc", "ec2:CreateSubnet", "ec2:CreateInternetGateway", "ec2:CreateRouteTable",
+      "ec2:CreateNatGateway", "ec2:AllocateAddress", "ec2:CreateSecurityGroup", "ec2:CreateVpcEndpoint",
+    ]
+    resources = ["*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/Environment"
+      values   = [each.key]
+    }
+  }
+
+  statement {
+    sid       = "TagNetworkOnCreate"
+    actions   = ["ec2:CreateTags"]
+    resources = ["*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "ec2:CreateAction"
+      values = [
+        "CreateVpc", "CreateSubnet", "CreateInternetGateway", "CreateRouteTable",
+        "CreateNatGateway", "AllocateAddress", "CreateSecurityGroup", "CreateVpcEndpoint",
+      ]
+    }
+  }
+
+  statement {
+    sid = "ChangeOwnNetwork"
+    actions = [
+      "ec2:DeleteVpc", "ec2:ModifyVpcAttribute", "ec2:DeleteSubnet", "ec2:ModifySubnetAttribute",
+      "ec2:AttachInternetGateway", "ec2:DetachInternetGateway", "ec2:DeleteInternetGateway",
+      "ec2:DeleteRouteTable", "ec2:CreateRoute", "ec2:ReplaceRoute", "ec2:DeleteRoute",
+      "ec2:AssociateRouteTable", "ec2:DisassociateRouteTable", "ec2:DeleteNatGateway",
+      "ec2:ReleaseAddress", "ec2:AssociateAddress", "ec2:DisassociateAddress",
+      "ec2:DeleteSecurityGroup", "ec2:AuthorizeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupEgress",
+      "ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress",
+      "ec2:UpdateSecurityGroupRuleDescriptionsIngress", "ec2:UpdateSecurityGroupRuleDescriptionsEgress",
+      "ec2:ModifySecurityGroupRules", "ec2:DeleteVpcEndpoints", "ec2:ModifyVpcEndpoint",
+      "ec2:CreateTags", "ec2:DeleteTags",
+    ]
+    resources = ["*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/Environment"
+      values   = [each.key]
+    }
+  }
+
+  statement {
+    sid       = "CreateHttpApiTaggedForOwnEnvironment"
+    actions   = ["apigateway:POST"]
+    resources = ["arn:${local.partition}:apigateway:${local.region}::/apis"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/Environment"
+      values   = [each.key]
+    }
+  }
+
+  statement {
+    sid       = "ChangeOwnHttpApi"
+    actions   = ["apigateway:GET", "apigateway:POST", "apigateway:PUT", "apigateway:PATCH", "apigateway:DELETE"]
+    resources = ["arn:${local.partition}:apigateway:${local.region}::/apis/*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/Environment"
+      values   = [each.key]
+    }
+  }
+
+  # --- Shared pipeline resources ----------------------------------------------
+  statement {
+    sid       = "ReadArtifacts"
+    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
+    resources = ["${aws_s3_bucket.artifacts.arn}/*"]
+  }
+
+  statement {
+    sid       = "ListArtifacts"
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.artifacts.arn]
+  }
+
+  statement {
+    sid       = "WriteOwnDeploymentRecords"
+    actions   = ["dynamodb:PutItem", "dynamodb:UpdateItem"]
+    resources = [aws_dynamodb_table.deployments.arn]
+
+    condition {
+      test     = "ForAllValues:StringEquals"
+      variable = "dynamodb:LeadingKeys"
+      values   = ["env#${each.key}"]
+    }
+
+    condition {
+      test     = "Null"
+      variable = "dynamodb:LeadingKeys"
+      values   = ["false"]
+    }
+  }
+
+  statement {
+    sid       = "ReadDeploymentRecords"
+    actions   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:DescribeTable"]
+    resources = [aws_dynamodb_table.deployments.arn]
+  }
+
+  statement {
+    sid       = "PipelineKeyThroughS3AndDynamoDB"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+    resources = [aws_kms_key.pipeline.arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["s3.${local.region}.amazonaws.com", "dynamodb.${local.region}.amazonaws.com"]
+    }
+  }
+
+  # --- Read-only calls without resource-level permissions -----------------------
+  statement {
+    sid = "DescribeWithoutResourceScope"
+    actions = [
+      "sts:GetCallerIdentity", "ec2:Describe*", "ssm:DescribeParameters", "logs:DescribeLogGroups",
+      "lambda:ListFunctions", "lambda:ListEventSourceMappings", "lambda:GetAccountSettings",
+      "sqs:ListQueues", "sns:ListTopics", "kms:ListAliases", "rds:DescribeDBEngineVersions",
+      "rds:DescribeOrderableDBInstanceOptions", "cloudwatch:DescribeAlarmsForMetric",
+      "tag:GetResources", "iam:ListPolicies",
+    ]
+    resources = ["*"]
+  }
+
+  # HTTP API access logging goes through CloudWatch Logs vended-log deliveries,
+  # which have no resource-level permissions.
+  statement {
+    sid = "ApiAccessLogDelivery"
+    actions = [
+      "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
+      "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies",
+    ]
+    resources = ["*"]
+  }
+}
+
+resource "aws_iam_role_policy" "env" {
+  for_each = local.environments
+
+  name   = "${local.env[each.key].prefix}-deploy"
+  role   = aws_iam_role.env[each.key].id
+  policy = data.aws_iam_policy_document.env_role[each.key].json
+}
+
+# The ceiling of every execution role the environment role creates: its own
+# logs, parameters, key, queues, buckets, models and network interfaces.
+data "aws_iam_policy_document" "boundary" {
+  # checkov:skip=CKV_AWS_111:a boundary grants nothing by itself; "*" only for Lambda's VPC network interface actions, which the execution roles scope to their VPC
+  # checkov:skip=CKV_AWS_356:a boundary grants nothing by itself; "*" only for Lambda's VPC network interface actions, which the execution roles scope to their VPC
+  for_each = local.environments
+
+  statement {
+    sid       = "OwnLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = local.env[each.key].log_group_arns
+  }
+
+  statement {
+    sid       = "OwnParameters"
+    actions   = ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"]
+    resources = [local.env[each.key].parameter_arn, "${local.env[each.key].parameter_arn}/*"]
+  }
+
+  statement {
+    sid       = "OwnKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [aws_kms_key.env[each.key].arn]
+  }
+
+  statement {
+    sid       = "OwnQueues"
+    actions   = ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
+    resources = ["arn:${local.partition}:sqs:${local.region}:${local.account_id}:${local.env[each.key].prefix}-*"]
+  }
+
+  statement {
+    sid       = "OwnBucketObjects"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket"]
+    resources = ["arn:${local.partition}:s3:::${local.env[each.key].prefix}-*", "arn:${local.partition}:s3:::${local.env[each.key].prefix}-*/*"]
+  }
+
+  statement {
+    sid       = "FoundationModels"
+    actions   = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+    resources = ["arn:${local.partition}:bedrock:${local.region}::foundation-model/*"]
+  }
+
+  statement {
+    sid = "VpcNetworkInterfaces"
+    actions = [
+      "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:DescribeNetworkInterfaces",
+      "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:AssignPrivateIpAddresses",
+      "ec2:UnassignPrivateIpAddresses",
+    ]
+    resources = ["*"]
+  }
+}
+
+resource "aws_iam_policy" "boundary" {
+  for_each = local.environments
+
+  name        = local.env[each.key].boundary_name
+  description = "Permissions boundary of every role the ${each.key} environment creates."
+  policy      = data.aws_iam_policy_document.boundary[each.key].json
+
+  tags = { Environment = each.key }
+}
