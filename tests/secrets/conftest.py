@@ -5,7 +5,6 @@ The KMS aliases are made with boto3 here, as the account stack will make them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -14,7 +13,7 @@ from smartstack.aws import AwsTarget
 from smartstack.naming import environment_key_alias
 from smartstack.redact import Redactor
 from smartstack.secrets.store import SsmSecretStore
-from tests.secrets.secrets_helpers import make_store, seed
+from tests.secrets.secrets_helpers import make_store
 
 ENVS = ("dev", "staging", "prod")
 
@@ -51,8 +50,3 @@ def ssm_calls(aws: AwsTarget) -> Any:
     client.meta.events.register("before-call.ssm", record)
     yield calls
     client.meta.events.unregister("before-call.ssm", record)
-
-
-@pytest.fixture
-def seeded(dev_store: SsmSecretStore) -> Callable[[dict[str, str]], None]:
-    return lambda values: seed(dev_store, values)

@@ -56,9 +56,28 @@ def test_a_whole_session_never_prints_a_value(
     session: Session, running_platform: Settings, tmp_path: Path
 ) -> None:
     values = {n: canary(n) for n in ("db", "api", "new", "changed", "badkey", "badenv",
-                                     "badfile", "badjson", "midway", "short")}
-    s = session
-    # The normal paths.
+                                     "badfile", "badjson", "midway")}
+    child_env, child_argv, exported = _normal_paths(session, values, tmp_path)
+    _failure_paths(session, values, tmp_path, running_platform)
+
+    output = b"".join(session.captured)
+    logs = b"".join(p.read_bytes() for p in _files(running_platform.state_dir))
+    for name, value in values.items():
+        assert value.encode() not in output, f"{name} leaked to stdout/stderr"
+        assert value.encode() not in logs, f"{name} leaked to a log file"
+    assert values["db"] not in child_argv.read_text()  # never in argv, only in the environment
+    assert values["db"] in exported.read_text()  # export was asked to write them to a file
+
+    # Asked for explicitly: the values do come out (and so the scan above could see them).
+    revealed = session.run("secrets", "get", "dev", "db-password", "--reveal", keep=False)
+    assert revealed.stdout.decode() == values["changed"] + "\n"
+    printed = session.run("secrets", "export", "dev", "--stdout", keep=False)
+    assert f'NEW_KEY="{values["new"]}"' in printed.stdout.decode()
+    assert json.loads(child_env.read_text())["DB_PASSWORD"] == values["db"]
+
+
+def _normal_paths(s: Session, values: dict[str, str], tmp_path: Path) -> tuple[Path, Path, Path]:
+    """set, get, list, history, diff, exec, export, import: human and --json."""
     assert s.run("secrets", "set", "dev", "db-password", stdin=values["db"]).returncode == 0
     assert s.run("--json", "secrets", "set", "dev", "api-key", "--description", "api",
                  stdin=values["api"] + "\n").returncode == 0
@@ -80,7 +99,12 @@ def test_a_whole_session_never_prints_a_value(
     good.write_text(f"DB_PASSWORD={values['changed']}\nNEW_KEY='{values['new']}'\n")
     assert s.run("secrets", "import", "dev", str(good), stdin="n\n").returncode != 0
     assert s.run("--json", "secrets", "import", "dev", str(good), "--yes").returncode == 0
-    # The failure paths.
+    return child_env, child_argv, exported
+
+
+def _failure_paths(s: Session, values: dict[str, str], tmp_path: Path,
+                   settings: Settings) -> None:
+    """Bad keys, unknown environments, bad files, a failure midway: errors carry no value."""
     failures = [
         (("secrets", "set", "dev", "../prod/db-password"), values["badkey"]),
         (("--json", "secrets", "set", "dev", "Bad_Key"), values["badkey"]),
@@ -100,27 +124,11 @@ def test_a_whole_session_never_prints_a_value(
     for path in (bad, bad_json):
         for fmt in ((), ("--json",)):
             assert s.run(*fmt, "secrets", "import", "dev", str(path), "--yes").returncode == 2
-    _pin_at_version_limit(running_platform, "pinned-key")
+    _pin_at_version_limit(settings, "pinned-key")
     midway = tmp_path / "midway.json"
     midway.write_text(f'{{"a-key": "{values["midway"]}", "pinned-key": "{values["midway"]}"}}')
     failed = s.run("--json", "secrets", "import", "dev", str(midway), "--yes")
     assert b"import_failed" in failed.stdout
-
-    output = b"".join(s.captured)
-    logs = b"".join(p.read_bytes() for p in _files(running_platform.state_dir))
-    for name, value in values.items():
-        assert value.encode() not in output, f"{name} leaked to stdout/stderr"
-        assert value.encode() not in logs, f"{name} leaked to a log file"
-    assert values["db"] not in child_argv.read_text()  # never in argv, only in the environment
-    assert values["changed"] not in exported.read_text()  # exported before the import
-    assert values["db"] in exported.read_text()
-
-    # Asked for explicitly: the values do come out (and so the scan above could see them).
-    revealed = s.run("secrets", "get", "dev", "db-password", "--reveal", keep=False)
-    assert revealed.stdout.decode() == values["changed"] + "\n"
-    printed = s.run("secrets", "export", "dev", "--stdout", keep=False)
-    assert f'NEW_KEY="{values["new"]}"' in printed.stdout.decode()
-    assert json.loads(child_env.read_text())["DB_PASSWORD"] == values["db"]
 
 
 def _pin_at_version_limit(settings: Settings, key: str) -> None:

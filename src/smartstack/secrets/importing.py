@@ -21,7 +21,7 @@ from smartstack.errors import SmartStackError, UsageError
 from smartstack.redact import Redactor
 from smartstack.secrets.errors import CancelledError, ImportFailedError
 from smartstack.secrets.formats import Format, format_for, parse
-from smartstack.secrets.service import _checked, aws_errors, open_store
+from smartstack.secrets.service import aws_errors, check_inputs, open_store
 from smartstack.secrets.store import SecretStore, SecretValue
 
 
@@ -83,7 +83,7 @@ def plan_import(store: SecretStore, source: str, wanted: dict[str, str],
 def import_file(settings: Settings, env: str, path: Path, fmt: Format | None,
                 confirm: Callable[[ImportPlan], bool], redactor: Redactor) -> ImportResult:
     """Validate, plan, confirm, apply; the environment is unchanged unless all succeed."""
-    _checked(settings, env)
+    check_inputs(settings, env)
     wanted = read_import_file(path, fmt)
     for value in wanted.values():
         redactor.register(value)

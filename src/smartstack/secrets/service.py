@@ -77,7 +77,7 @@ def open_store(settings: Settings, env: str, redactor: Redactor) -> SsmSecretSto
     return SsmSecretStore(env, clients, redactor, settings.project)
 
 
-def _checked(settings: Settings, env: str, key: str | None = None) -> None:
+def check_inputs(settings: Settings, env: str, key: str | None = None) -> None:
     """Environment and key checks: local, so they come before any AWS call."""
     load_environment(settings.configs_dir, env)
     if key is not None:
@@ -87,7 +87,7 @@ def _checked(settings: Settings, env: str, key: str | None = None) -> None:
 def set_secret(settings: Settings, env: str, key: str, value: str, description: str | None,
                redactor: Redactor) -> SecretChange:
     redactor.register(value)
-    _checked(settings, env, key)
+    check_inputs(settings, env, key)
     check_value(key, value)
     store = open_store(settings, env, redactor)
     with aws_errors(env):
@@ -99,7 +99,7 @@ def set_secret(settings: Settings, env: str, key: str, value: str, description: 
 def get_secret(settings: Settings, env: str, key: str, reveal: bool,
                redactor: Redactor) -> tuple[SecretMetadata, SecretValue | None]:
     """Metadata, and the value only when asked for by ``reveal``."""
-    _checked(settings, env, key)
+    check_inputs(settings, env, key)
     store = open_store(settings, env, redactor)
     with aws_errors(env):
         meta = store.describe(key)
@@ -108,7 +108,7 @@ def get_secret(settings: Settings, env: str, key: str, reveal: bool,
 
 
 def list_secrets(settings: Settings, env: str, redactor: Redactor) -> list[SecretMetadata]:
-    _checked(settings, env)
+    check_inputs(settings, env)
     store = open_store(settings, env, redactor)
     with aws_errors(env):
         return store.list_metadata()
@@ -116,7 +116,7 @@ def list_secrets(settings: Settings, env: str, redactor: Redactor) -> list[Secre
 
 def secret_history(settings: Settings, env: str, key: str,
                    redactor: Redactor) -> list[SecretMetadata]:
-    _checked(settings, env, key)
+    check_inputs(settings, env, key)
     store = open_store(settings, env, redactor)
     with aws_errors(env):
         return store.history(key)
@@ -125,7 +125,7 @@ def secret_history(settings: Settings, env: str, key: str,
 def delete_secret(settings: Settings, env: str, key: str, confirm: Callable[[str], bool],
                   redactor: Redactor) -> SecretChange:
     """Delete after ``confirm`` agrees; a missing key fails before the question."""
-    _checked(settings, env, key)
+    check_inputs(settings, env, key)
     store = open_store(settings, env, redactor)
     with aws_errors(env):
         meta = store.describe(key)
@@ -138,8 +138,8 @@ def delete_secret(settings: Settings, env: str, key: str, confirm: Callable[[str
 def diff_environments(settings: Settings, env_a: str, env_b: str,
                       redactor: Redactor) -> EnvironmentDiff:
     """Compare key sets only: values are never read."""
-    _checked(settings, env_a)
-    _checked(settings, env_b)
+    check_inputs(settings, env_a)
+    check_inputs(settings, env_b)
     keys: list[set[str]] = []
     for env in (env_a, env_b):
         store = open_store(settings, env, redactor)
@@ -151,7 +151,7 @@ def diff_environments(settings: Settings, env_a: str, env_b: str,
 
 def read_values(settings: Settings, env: str, redactor: Redactor) -> dict[str, str]:
     """Every value in the environment (batched reads), for export and exec."""
-    _checked(settings, env)
+    check_inputs(settings, env)
     store = open_store(settings, env, redactor)
     with aws_errors(env):
         return {k: v.value for k, v in store.read_all().items()}
