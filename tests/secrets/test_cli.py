@@ -144,10 +144,10 @@ def test_import_shows_the_plan_and_applies_with_yes(cli: Any, kms: AwsTarget,
     declined = cli("secrets", "import", "dev", str(path), input="n\n")
     assert declined.exit_code == ExitCode.FAILED
     assert "add       new-key" in declined.stderr and "unchanged kept-key" in declined.stderr
-    assert "plan: 1 add, 0 change, 1 unchanged" in declined.stderr
+    assert "plan: 1 add, 0 change, 0 delete, 1 unchanged" in declined.stderr
     applied = cli("secrets", "import", "dev", str(path), "--yes")
     assert applied.exit_code == 0
-    assert "1 added, 0 changed, 1 unchanged" in applied.stdout
+    assert "1 added, 0 changed, 0 deleted, 1 unchanged" in applied.stdout
     again = cli("secrets", "import", "dev", str(path), "--yes")
     assert "nothing to do" in again.stdout
     text = applied.stdout + applied.stderr + declined.stdout + declined.stderr

@@ -10,7 +10,7 @@ from smartstack.aws import AwsTarget
 from smartstack.config import Settings
 from smartstack.redact import Redactor
 from smartstack.secrets.errors import CancelledError, ImportFailedError, InvalidSecretsFileError
-from smartstack.secrets.importing import Action, ImportPlan, import_file
+from smartstack.secrets.importing import Action, ImportOptions, ImportPlan, import_file
 from tests.secrets.secrets_helpers import make_store, seed
 
 
@@ -38,7 +38,8 @@ def test_import_plans_then_applies(platform: Settings, aws: AwsTarget, tmp_path:
     text = "SAME_KEY=same-value\nOLD_KEY=new-value\nNEW_KEY=added-value\n"
     path = write(tmp_path, "dev.env", text)
     seen: list[ImportPlan] = []
-    result = import_file(platform, "dev", path, None, lambda p: seen.append(p) is None, Redactor())
+    result = import_file(platform, "dev", path, ImportOptions(),
+                         lambda p: seen.append(p) is None, Redactor())
     assert result.applied
     assert [(c.key, c.action) for c in seen[0].changes] == [
         ("new-key", Action.ADD), ("old-key", Action.CHANGE), ("same-key", Action.UNCHANGED)]
@@ -51,7 +52,8 @@ def test_import_with_nothing_to_change_asks_nothing(platform: Settings, aws: Aws
                                                     tmp_path: Path) -> None:
     seed(make_store(aws, "dev", Redactor()), {"same-key": "same-value"})
     path = write(tmp_path, "dev.json", '{"same-key": "same-value"}')
-    result = import_file(platform, "dev", path, None, lambda p: pytest.fail("asked"), Redactor())
+    result = import_file(platform, "dev", path, ImportOptions(),
+                         lambda p: pytest.fail("asked"), Redactor())
     assert not result.applied
 
 
@@ -59,7 +61,7 @@ def test_declined_import_changes_nothing(platform: Settings, aws: AwsTarget,
                                          tmp_path: Path) -> None:
     path = write(tmp_path, "dev.json", '{"new-key": "never-written"}')
     with pytest.raises(CancelledError):
-        import_file(platform, "dev", path, None, lambda p: False, Redactor())
+        import_file(platform, "dev", path, ImportOptions(), lambda p: False, Redactor())
     assert snapshot(aws) == {}
 
 
@@ -74,14 +76,15 @@ def test_a_bad_file_is_refused_before_anything_is_read_or_written(
     seed(make_store(aws, "dev", Redactor()), {"good-key": "original-value"})
     ssm_calls.clear()
     with pytest.raises(InvalidSecretsFileError, match="Nothing was changed"):
-        import_file(platform, "dev", write(tmp_path, "bad.env", text), None, yes, Redactor())
+        import_file(platform, "dev", write(tmp_path, "bad.env", text), ImportOptions(), yes,
+                    Redactor())
     assert ssm_calls == []
     assert snapshot(aws) == {"good-key": "original-value"}
 
 
 def test_a_missing_file_is_a_usage_error(platform: Settings, tmp_path: Path) -> None:
     with pytest.raises(Exception, match="cannot read"):
-        import_file(platform, "dev", tmp_path / "missing.env", None, yes, Redactor())
+        import_file(platform, "dev", tmp_path / "missing.env", ImportOptions(), yes, Redactor())
 
 
 def _pin_at_version_limit(aws: AwsTarget, key: str) -> None:
@@ -103,9 +106,35 @@ def test_a_failure_midway_rolls_back_to_the_previous_state(
     path = write(tmp_path, "dev.json", """{"a-key": "a-imported", "a-new": "a-new-imported",
         "b-key": "b-imported", "c-new": "c-new-imported", "z-key": "z-original"}""")
     with pytest.raises(ImportFailedError) as info:
-        import_file(platform, "dev", path, None, yes, Redactor())
+        import_file(platform, "dev", path, ImportOptions(), yes, Redactor())
     message = info.value.message
-    assert "failed writing 'b-key' (ParameterMaxVersionLimitExceeded)" in message
+    assert "failed at 'b-key' (ParameterMaxVersionLimitExceeded)" in message
     assert "dev is as it was" in message
     assert "imported" not in message and "original" not in message
     assert snapshot(aws) == before
+
+
+def test_prune_deletes_keys_missing_from_the_file(platform: Settings, aws: AwsTarget,
+                                                  tmp_path: Path) -> None:
+    seed(make_store(aws, "dev", Redactor()), {"kept-key": "kept-value", "gone-key": "gone-value"})
+    path = write(tmp_path, "dev.json", '{"kept-key": "kept-value", "new-key": "new-value"}')
+    seen: list[ImportPlan] = []
+    import_file(platform, "dev", path, ImportOptions(prune=True),
+                lambda p: seen.append(p) is None, Redactor())
+    assert [(c.key, c.action) for c in seen[0].changes] == [
+        ("gone-key", Action.DELETE), ("kept-key", Action.UNCHANGED), ("new-key", Action.ADD)]
+    assert snapshot(aws) == {"kept-key": "kept-value", "new-key": "new-value"}
+
+
+def test_a_failed_pruning_import_recreates_what_it_deleted(
+    platform: Settings, aws: AwsTarget, tmp_path: Path
+) -> None:
+    store = make_store(aws, "dev", Redactor())
+    store.write("a-gone", "a-gone-original", "arn:seed", "keep this description")
+    _pin_at_version_limit(aws, "b-key")
+    before = snapshot(aws)
+    path = write(tmp_path, "dev.json", '{"b-key": "b-imported", "c-new": "c-new-imported"}')
+    with pytest.raises(ImportFailedError, match="rolled back the 2 key"):
+        import_file(platform, "dev", path, ImportOptions(prune=True), yes, Redactor())
+    assert snapshot(aws) == before
+    assert store.describe("a-gone").description == "keep this description"

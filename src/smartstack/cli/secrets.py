@@ -24,7 +24,7 @@ from smartstack.config import Settings
 from smartstack.errors import ExitCode
 from smartstack.secrets import service
 from smartstack.secrets.formats import Format
-from smartstack.secrets.importing import Action, ImportPlan, import_file
+from smartstack.secrets.importing import Action, ImportOptions, ImportPlan, import_file
 from smartstack.secrets.store import SecretMetadata
 
 app = typer.Typer(help="Secrets per environment in Parameter Store (/smartstack/{env}/KEY).",
@@ -44,6 +44,8 @@ OutputOpt = Annotated[
 ALL = ("key", "version", "last change", "by", "description")
 LISTED = ("key", "version", "last change", "by")
 VERSIONS = ("version", "last change", "by", "description")
+_DONE = {Action.ADD: "added", Action.CHANGE: "changed", Action.DELETE: "deleted",
+         Action.UNCHANGED: "unchanged"}
 
 
 def _globals(ctx: typer.Context) -> Globals:
@@ -202,6 +204,7 @@ def import_command(
     ctx: typer.Context, env: EnvArg,
     file: Annotated[Path, typer.Argument(help="A dotenv (NAME=value) or .json file.")],
     fmt: FormatOpt = None,
+    prune: Annotated[bool, typer.Option(help="Also delete keys the file does not have.")] = False,
     yes: YesOpt = False,
 ) -> None:
     """Import all secrets of a file or none: shows the plan, asks, rolls back on failure."""
@@ -212,11 +215,11 @@ def import_command(
             _render_plan(out, plan)
             return yes or _confirm(f"apply {len(plan.writes)} change(s) to {env}?")
 
-        result = import_file(settings, env, file, fmt, confirm, redactor)
+        result = import_file(settings, env, file, ImportOptions(fmt, prune), confirm, redactor)
         plan = result.plan
-        line = (f"imported into {env}: {plan.count(Action.ADD)} added, "
-                f"{plan.count(Action.CHANGE)} changed, {plan.count(Action.UNCHANGED)} unchanged"
-                if result.applied else f"{env} already matches {plan.source}; nothing to do")
+        done = ", ".join(f"{plan.count(a)} {_DONE[a]}" for a in Action)
+        line = (f"imported into {env}: {done}" if result.applied
+                else f"{env} already matches {plan.source}; nothing to do")
         out.result(result, _line(out, line))
 
     run(ctx, action)

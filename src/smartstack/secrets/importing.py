@@ -1,16 +1,16 @@
 """``secrets import``: all or nothing.
 
 The whole file is validated before anything is read from AWS; the plan
-(add / change / unchanged, never values) is shown and confirmed before
+(add / change / delete with ``--prune`` / unchanged, never values) is shown and confirmed before
 anything is written; and when a write fails midway every key already touched
-is put back to its previous value, or deleted if it was new, so the
-environment ends as it was.
+is put back to its previous value, deleted if it was new, or recreated if it
+was deleted, so the environment ends as it was.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
@@ -28,7 +28,14 @@ from smartstack.secrets.store import SecretStore, SecretValue
 class Action(StrEnum):
     ADD = "add"
     CHANGE = "change"
+    DELETE = "delete"
     UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    format: Format | None = None  # None: by the file's suffix
+    prune: bool = False  # also delete keys the file does not have
 
 
 @dataclass(frozen=True)
@@ -66,31 +73,50 @@ def read_import_file(path: Path, fmt: Format | None) -> dict[str, str]:
     return parse(text, format_for(path, fmt), str(path))
 
 
-def plan_import(store: SecretStore, source: str, wanted: dict[str, str],
-                current: dict[str, SecretValue]) -> ImportPlan:
+@dataclass(frozen=True)
+class Snapshot:
+    """The environment before the import: what a rollback restores."""
+
+    values: dict[str, SecretValue] = field(repr=False)
+    descriptions: dict[str, str]
+
+
+def plan_import(env: str, source: str, wanted: dict[str, str], before: Snapshot,
+                prune: bool) -> ImportPlan:
+    """One change per key, sorted; with ``prune`` keys missing from the file are deleted."""
     changes = []
-    for key in sorted(wanted):
-        if key not in current:
+    for key in sorted(set(wanted) | (set(before.values) if prune else set())):
+        if key not in wanted:
+            action = Action.DELETE
+        elif key not in before.values:
             action = Action.ADD
-        elif current[key].value != wanted[key]:
+        elif before.values[key].value != wanted[key]:
             action = Action.CHANGE
         else:
             action = Action.UNCHANGED
         changes.append(PlannedChange(key, action))
-    return ImportPlan(store.env, source, tuple(changes))
+    return ImportPlan(env, source, tuple(changes))
 
 
-def import_file(settings: Settings, env: str, path: Path, fmt: Format | None,
+def take_snapshot(store: SecretStore, keys: list[str], prune: bool) -> Snapshot:
+    """Values of the file's keys (batched), or of the whole environment when pruning."""
+    if not prune:
+        return Snapshot(store.read(keys), {})
+    described = {m.key: m.description for m in store.list_metadata()}
+    return Snapshot(store.read_all(), described)
+
+
+def import_file(settings: Settings, env: str, path: Path, options: ImportOptions,
                 confirm: Callable[[ImportPlan], bool], redactor: Redactor) -> ImportResult:
     """Validate, plan, confirm, apply; the environment is unchanged unless all succeed."""
     check_inputs(settings, env)
-    wanted = read_import_file(path, fmt)
+    wanted = read_import_file(path, options.format)
     for value in wanted.values():
         redactor.register(value)
     store = open_store(settings, env, redactor)
     with aws_errors(env):
-        current = store.read(wanted)
-    plan = plan_import(store, str(path), wanted, current)
+        before = take_snapshot(store, sorted(wanted), options.prune)
+    plan = plan_import(env, str(path), wanted, before, options.prune)
     if not plan.writes:
         return ImportResult(plan, applied=False)
     if not confirm(plan):
@@ -98,37 +124,48 @@ def import_file(settings: Settings, env: str, path: Path, fmt: Format | None,
     with aws_errors(env):
         store.check_key_exists()
         who = store.caller()
-    apply_plan(store, plan, wanted, current, who)
+    apply_plan(store, plan, wanted, before, who)
     return ImportResult(plan, applied=True)
 
 
 def apply_plan(store: SecretStore, plan: ImportPlan, wanted: dict[str, str],
-               current: dict[str, SecretValue], who: str) -> None:
+               before: Snapshot, who: str) -> None:
+    """Write (or delete) key by key; on the first failure put everything back and raise."""
     touched: list[str] = []
     for key in plan.writes:
         touched.append(key)
         try:
-            store.write(key, wanted[key], who)
+            if key in wanted:
+                store.write(key, wanted[key], who)
+            else:
+                store.delete(key)
         except (ClientError, BotoCoreError, SmartStackError) as exc:
-            failed = rollback(store, touched, current, who)
+            failed = rollback(store, touched, before, who)
             raise ImportFailedError(_failure_message(store.env, key, exc, len(touched), failed)) \
                 from None
 
 
-def rollback(store: SecretStore, touched: list[str], before: dict[str, SecretValue],
-             who: str) -> list[str]:
-    """Bring each touched key back to ``before``; the keys that could not be restored."""
+def rollback(store: SecretStore, touched: list[str], before: Snapshot, who: str) -> list[str]:
+    """Bring each touched key back to ``before``; the keys that could not be restored.
+
+    Keys are compared with what is there now, so a write that failed halfway
+    (value stored, tags not) is undone too, and an untouched value is not
+    rewritten needlessly.
+    """
     failed: list[str] = []
     try:
         now = store.read(touched)
     except (ClientError, BotoCoreError):
         return list(touched)
     for key in touched:
+        old = before.values.get(key)
         try:
-            if key not in before and key in now:
+            if old is None and key in now:
                 store.delete(key)
-            elif key in before and (key not in now or now[key].value != before[key].value):
-                store.write(key, before[key].value, who)
+            elif old is not None and key not in now:
+                store.write(key, old.value, who, before.descriptions.get(key) or None)
+            elif old is not None and now[key].value != old.value:
+                store.write(key, old.value, who)
         except (ClientError, BotoCoreError, SmartStackError):
             failed.append(key)
     return failed
@@ -142,8 +179,8 @@ def _failure_message(env: str, key: str, exc: BaseException, touched: int,
         reason = exc.message
     else:
         reason = type(exc).__name__
-    head = f"import into {env} failed writing '{key}' ({reason})"
+    head = f"import into {env} failed at '{key}' ({reason})"
     if failed:
         return (f"{head}; could not restore {', '.join(failed)}: check them with "
                 f"`smartstack secrets history {env} KEY` and fix by hand.")
-    return f"{head}; rolled back the {touched} key(s) written, {env} is as it was."
+    return f"{head}; rolled back the {touched} key(s) touched, {env} is as it was."
