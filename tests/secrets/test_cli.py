@@ -178,3 +178,9 @@ def test_export_needs_a_destination_and_writes_a_private_file(
     assert exists.exit_code == ExitCode.USAGE
     printed = cli("secrets", "export", "dev", "--format", "json", "--stdout")
     assert json.loads(printed.stdout) == {"db-password": SECRET}
+
+
+def test_descriptions_are_printed_literally(cli: Any, kms: AwsTarget) -> None:
+    _set(cli, "dev", "db-password", SECRET, "--description", "[bold]primary[/] db")
+    shown = cli("secrets", "get", "dev", "db-password")
+    assert shown.exit_code == 0 and "[bold]primary[/] db" in shown.stdout

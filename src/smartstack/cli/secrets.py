@@ -17,6 +17,7 @@ import click
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from smartstack.cli.context import Globals, run
 from smartstack.cli.output import Renderer
@@ -41,7 +42,6 @@ OutputOpt = Annotated[
     Optional[Path],  # noqa: UP045
     typer.Option("--output", "-o", help="File to write (mode 0600)."),
 ]
-ALL = ("key", "version", "last change", "by", "description")
 LISTED = ("key", "version", "last change", "by")
 VERSIONS = ("version", "last change", "by", "description")
 _DONE = {Action.ADD: "added", Action.CHANGE: "changed", Action.DELETE: "deleted",
@@ -76,8 +76,15 @@ def _table(out: Renderer, rows: list[SecretMetadata], columns: tuple[str, ...]) 
     for m in rows:
         cells = {"key": m.key, "version": str(m.version), "last change": m.last_modified,
                  "by": m.modified_by, "description": m.description}
-        table.add_row(*(out.redact(cells[c]) for c in columns))
+        table.add_row(*(Text(out.redact(cells[c])) for c in columns))  # Text: no markup
     return lambda console: console.print(table)
+
+
+def _fields(out: Renderer, m: SecretMetadata) -> Callable[[Console], None]:
+    """One secret as ``name: value`` lines (a table would wrap long ARNs)."""
+    rows = [("key", m.key), ("version", str(m.version)), ("last change", m.last_modified),
+            ("by", m.modified_by), ("description", m.description or "-")]
+    return _line(out, "\n".join(f"{name + ':':<13}{value}" for name, value in rows))
 
 
 def _line(out: Renderer, text: str) -> Callable[[Console], None]:
@@ -110,7 +117,7 @@ def get_command(
     def action(settings: Settings, out: Renderer) -> None:
         meta, secret = service.get_secret(settings, env, key, reveal, redactor)
         if secret is None:
-            out.result(meta, _table(out, [meta], ALL))
+            out.result(meta, _fields(out, meta))
             return
         # Asked for explicitly: this one result is not masked.
         plain = Renderer(out.as_json)
@@ -167,8 +174,9 @@ def diff_command(ctx: typer.Context, env_a: EnvArg, env_b: EnvArg) -> None:
 
         def human(c: Console) -> None:
             for env, keys in ((env_b, diff.only_in_a), (env_a, diff.only_in_b)):
-                c.print(out.redact(f"missing in {env}: {', '.join(keys) if keys else 'none'}"))
-            c.print(f"in both: {diff.in_both}")
+                c.print(out.redact(f"missing in {env}: {', '.join(keys) if keys else 'none'}"),
+                        markup=False)
+            c.print(f"in both: {diff.in_both}", markup=False)
 
         code = int(ExitCode.DRIFT) if diff.only_in_a or diff.only_in_b else 0
         out.result(diff, human, code)
