@@ -7,6 +7,7 @@ applied once for the module; the tests then look at what exists.
 from __future__ import annotations
 
 import getpass
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -29,9 +30,20 @@ from smartstack.stack import (
     stack_tofu,
 )
 from smartstack.state_backend import backend_layout, bootstrap
+from tests.local.inventory import Inventory, alarm_dimensions, take_inventory
 
 ENVS = ("dev", "staging", "prod")
 STACKS = ("account", *ENVS)
+RETENTION = {"dev": 7, "staging": 14, "prod": 30}
+_ENV = r"(dev|staging|prod)"
+CONVENTION = {
+    "ssm": rf"^/smartstack/{_ENV}/[a-z0-9/_-]+$",
+    "log group": rf"^/aws/[a-z/-]+/smartstack-{_ENV}-[a-z0-9-]+$",
+    "kms alias": rf"^alias/smartstack-({_ENV}|tfstate)$",
+}
+DEFAULT_CONVENTION = (
+    rf"^smartstack-({_ENV}-[a-z0-9-]+|tfstate-[a-z0-9-]+|artifacts-[a-z0-9-]+|deployments)$"
+)
 
 Applied = tuple[AwsTarget, dict[str, StackResult]]
 
@@ -117,3 +129,73 @@ def _wait_for_prompt(proc: subprocess.Popen[str], timeout: float = 300) -> None:
         if seen.endswith("Enter a value: "):
             return
     raise AssertionError(f"the lock holder never asked for confirmation:\n{seen}")
+
+
+def _env_of(name: str) -> str | None:
+    match = re.search(r"smartstack[-/](dev|staging|prod)[-/]", name)
+    return match.group(1) if match else None
+
+
+def test_every_name_follows_the_convention(applied: Applied) -> None:
+    inventory = take_inventory(applied[0])
+    wrong = [
+        (kind, name)
+        for kind, names in inventory.names.items()
+        for name in names
+        if not re.fullmatch(CONVENTION.get(kind, DEFAULT_CONVENTION), name)
+    ]
+    assert wrong == []
+    for kind in ("lambda", "sqs", "sns", "rds", "http api", "log group", "alarm"):
+        per_env = {env: {n.replace(env, "<env>") for n in inventory.names[kind] if _env_of(n) == env}
+                   for env in ENVS}  # fmt: skip
+        assert per_env["dev"] and per_env["dev"] == per_env["staging"] == per_env["prod"], kind
+
+
+def test_every_log_group_keeps_its_environments_retention(applied: Applied) -> None:
+    retention = take_inventory(applied[0]).retention
+    assert retention
+    assert {g: r for g, r in retention.items() if r != RETENTION[_env_of(g) or ""]} == {}
+
+
+def _alarms_on(inventory: Inventory, dimension: str, value: str) -> list[dict[str, object]]:
+    return [a for a in inventory.alarms if alarm_dimensions(a).get(dimension) == value]
+
+
+def test_every_function_and_api_has_its_alarms(applied: Applied) -> None:
+    inventory = take_inventory(applied[0])
+    topics = {n for n in inventory.names["sns"] if n.endswith("-alerts")}
+    assert topics == {f"smartstack-{env}-alerts" for env in ENVS}
+    for function in inventory.names["lambda"]:
+        alarms = _alarms_on(inventory, "FunctionName", function)
+        kinds = sorted(str(a["AlarmName"]).rsplit("-", 2)[-1] for a in alarms)
+        assert {f"{function}-error-rate", f"{function}-duration"} <= {
+            str(a["AlarmName"]) for a in alarms
+        }, (function, kinds)
+        error_rate = next(a for a in alarms if str(a["AlarmName"]).endswith("error-rate"))
+        assert any("Expression" in m for m in error_rate["Metrics"])  # type: ignore[attr-defined]
+    for name, api_id in inventory.api_ids.items():
+        alarms = _alarms_on(inventory, "ApiId", api_id)
+        assert [a["AlarmName"] for a in alarms] == [f"{name}-5xx"]
+    for alarm in inventory.alarms:
+        env = _env_of(str(alarm["AlarmName"]))
+        assert [a.rsplit(":", 1)[-1] for a in alarm["AlarmActions"]] == [f"smartstack-{env}-alerts"]
+
+
+def test_destroying_dev_and_applying_it_again_leaves_the_others_alone(
+    running_platform: Settings, applied: Applied
+) -> None:
+    target, _ = applied
+    before = take_inventory(target)
+
+    destroyed = apply_stack(running_platform, "dev", target, destroy=True)
+    assert destroyed.plan.destroy > 0 and destroyed.plan.add == 0
+    after_destroy = take_inventory(target)
+    for kind, names in after_destroy.names.items():
+        assert not [n for n in names if _env_of(n) == "dev" and n != "smartstack-dev-role"], kind
+        others = [n for n in before.names[kind] if _env_of(n) in ("staging", "prod")]
+        assert [n for n in names if _env_of(n) in ("staging", "prod")] == others, kind
+
+    apply_stack(running_platform, "dev", target)
+    again = take_inventory(target)
+    for kind, names in before.names.items():
+        assert sorted(again.names[kind]) == sorted(names), kind
