@@ -140,6 +140,24 @@ class Tofu:
                 f"(operation {fields.get('Operation', '?')}, lock id {fields.get('ID', '?')}); "
                 "wait for it, or if that run is dead: tofu force-unlock <lock id>."
             )
-        errors = [ln.strip() for ln in output.splitlines() if ln.strip().startswith("Error:")]
-        detail = errors[0] if errors else (output.strip().splitlines() or ["no output"])[-1]
-        return CommandFailedError(f"{self.label}: tofu {args[0]} failed: {detail}")
+        log = self.data_dir / f"tofu-{args[0]}.log"
+        log.write_text(output)
+        return CommandFailedError(
+            f"{self.label}: tofu {args[0]} failed: {first_error(output)} (full output: {log})"
+        )
+
+
+def first_error(output: str) -> str:
+    """``summary: detail`` of the first diagnostic, without its source snippet."""
+    lines = output.splitlines()
+    for index, line in enumerate(lines):
+        if line.startswith("Error: "):
+            summary = line.removeprefix("Error: ").strip()
+            for detail in lines[index + 1 :]:
+                if detail.startswith("Error: "):
+                    break
+                if detail.strip() and not detail[0].isspace() and detail[0] not in "│╷╵":
+                    return f"{summary}: {detail.strip()}"
+            return summary
+    tail = [ln for ln in lines if ln.strip()]
+    return tail[-1].strip() if tail else "no output"
