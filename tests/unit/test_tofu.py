@@ -35,6 +35,7 @@ def test_backend_arguments_use_path_style_only_for_custom_endpoints() -> None:
     assert "-backend-config=dynamodb_table=lock" in args
     assert "-backend-config=encrypt=true" in args
     assert not [a for a in args if "use_path_style" in a]
-    assert "-backend-config=use_path_style=true" in BackendConfig(
-        "b", "k", "us-east-1", "lock", "arn:k", True
-    ).as_args()
+    assert (
+        "-backend-config=use_path_style=true"
+        in BackendConfig("b", "k", "us-east-1", "lock", "arn:k", True).as_args()
+    )
