@@ -56,5 +56,16 @@ if [ ! -d "$iam_tool/node_modules/@cloud-copilot/iam-simulate" ]; then
     (cd "$iam_tool" && npm ci --silent --no-audit --no-fund)
 fi
 
+# checkov, in a virtual environment of its own, keyed by version.
+source "$repo/scripts/versions.env"
+checkov_venv=${SMARTSTACK_CACHE:-$HOME/.cache/smartstack}/checkov-$CHECKOV_VERSION
+if [ ! -f "$checkov_venv/.complete" ]; then
+    log "installing checkov $CHECKOV_VERSION in its own virtual environment"
+    rm -rf "$checkov_venv"  # virtual environments cannot be moved, so no build-then-rename
+    "$python" -m venv "$checkov_venv"
+    "$checkov_venv/bin/pip" install -q "checkov==$CHECKOV_VERSION"
+    touch "$checkov_venv/.complete"
+fi
+
 # OpenTofu, the AWS provider and the Lambda RIE, cached outside the repo.
 bash "$repo/scripts/build-toolchain.sh" all

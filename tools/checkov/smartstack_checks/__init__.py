@@ -1,0 +1,1 @@
+"""SmartStack's own checkov checks (loaded with --external-checks-dir tools/checkov)."""
