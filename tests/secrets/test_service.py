@@ -183,3 +183,12 @@ def test_child_environment_warns_when_a_secret_replaces_a_variable() -> None:
                                     warnings.append)
     assert env == {"HOME": "secret-home", "X": "1"}
     assert warnings == ["HOME is set in the calling environment; the secret home replaces it."]
+
+
+def test_with_roles_enabled_commands_act_as_the_environment_role(platform: Settings) -> None:
+    """SMARTSTACK_ASSUME_ROLES=1: the change is recorded as made by smartstack-dev-role."""
+    with_roles = dataclasses.replace(platform, assume_roles=True)
+    r = Redactor()
+    service.set_secret(with_roles, "dev", "db-password", "set-through-role", None, r)
+    meta, _ = service.get_secret(with_roles, "dev", "db-password", False, r)
+    assert ":assumed-role/smartstack-dev-role/" in meta.modified_by
