@@ -42,6 +42,7 @@ OutputOpt = Annotated[
     Optional[Path],  # noqa: UP045
     typer.Option("--output", "-o", help="File to write (mode 0600)."),
 ]
+Printer = Callable[[Console], None]
 LISTED = ("key", "version", "last change", "by")
 VERSIONS = ("version", "last change", "by", "description")
 _DONE = {Action.ADD: "added", Action.CHANGE: "changed", Action.DELETE: "deleted",
@@ -69,8 +70,7 @@ def _read_value() -> str:
     return value[:-2] if value.endswith("\r\n") else value.removesuffix("\n")
 
 
-def _table(out: Renderer, rows: list[SecretMetadata], columns: tuple[str, ...]) -> Callable[
-        [Console], None]:
+def _table(out: Renderer, rows: list[SecretMetadata], columns: tuple[str, ...]) -> Printer:
     """A printer of metadata rows, every cell masked."""
     table = Table(*columns)
     for m in rows:
@@ -80,14 +80,14 @@ def _table(out: Renderer, rows: list[SecretMetadata], columns: tuple[str, ...]) 
     return lambda console: console.print(table)
 
 
-def _fields(out: Renderer, m: SecretMetadata) -> Callable[[Console], None]:
+def _fields(out: Renderer, m: SecretMetadata) -> Printer:
     """One secret as ``name: value`` lines (a table would wrap long ARNs)."""
     rows = [("key", m.key), ("version", str(m.version)), ("last change", m.last_modified),
             ("by", m.modified_by), ("description", m.description or "-")]
     return _line(out, "\n".join(f"{name + ':':<13}{value}" for name, value in rows))
 
 
-def _line(out: Renderer, text: str) -> Callable[[Console], None]:
+def _line(out: Renderer, text: str) -> Printer:
     return lambda console: console.print(out.redact(text), markup=False)
 
 
@@ -100,6 +100,7 @@ def set_command(
     redactor = _globals(ctx).redactor
 
     def action(settings: Settings, out: Renderer) -> None:
+        service.check_inputs(settings, env, key)  # before asking for the value
         change = service.set_secret(settings, env, key, _read_value(), description, redactor)
         out.result(change, _line(out, f"set {env}/{key}: version {change.version}"))
 
