@@ -8,13 +8,14 @@ used for failures too.  Logs and progress go to stderr.
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO, cast
 
 from rich.console import Console
 
@@ -38,14 +39,43 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
+class RedactingStream(io.TextIOBase):
+    """A text stream that masks secrets on the way to the real one.
+
+    The real stream is looked up at each write (``sys.stdout`` may be swapped,
+    as test runners do), so every byte a Console prints passes the redactor.
+    """
+
+    def __init__(self, stream: Callable[[], TextIO], redact: Callable[[str], str]) -> None:
+        super().__init__()
+        self._stream = stream
+        self._redact = redact
+
+    def write(self, text: str) -> int:
+        self._stream().write(self._redact(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self._stream().flush()
+
+    def isatty(self) -> bool:
+        return self._stream().isatty()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self._stream(), "encoding", "utf-8") or "utf-8"
+
+
 class Renderer:
-    """Renders results and errors for people or for scripts."""
+    """Renders results and errors for people or for scripts; everything is redacted."""
 
     def __init__(self, as_json: bool, redact: Callable[[str], str] = lambda s: s) -> None:
         self.as_json = as_json
         self.redact = redact
-        self.out = Console(highlight=False, soft_wrap=True)
-        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
+        out = cast(TextIO, RedactingStream(lambda: sys.stdout, redact))
+        err = cast(TextIO, RedactingStream(lambda: sys.stderr, redact))
+        self.out = Console(file=out, highlight=False, soft_wrap=True)
+        self.err = Console(file=err, highlight=False, soft_wrap=True)
 
     def result(
         self, data: Any, human: Callable[[Console], None], code: int = ExitCode.OK
