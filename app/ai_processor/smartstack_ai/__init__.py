@@ -1,0 +1,1 @@
+"""SmartStack's AI processor: SQS jobs in, model output into PostgreSQL ``ai_results``."""

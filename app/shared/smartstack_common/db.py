@@ -1,0 +1,89 @@
+"""PostgreSQL through pg8000 (pure Python: the zip carries no compiled code).
+
+One connection per container, opened on first use and reopened once when it
+has gone away (the database restarted, the container was frozen for a while).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import pg8000.native
+from pg8000.exceptions import DatabaseError as PgDatabaseError
+from pg8000.exceptions import InterfaceError
+
+from smartstack_common.config import ServiceSettings
+
+CONNECT_TIMEOUT_SECONDS = 3
+
+
+class DatabaseError(Exception):
+    """The database could not be reached or refused the statement; ``kind`` says which."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def database_error_kind(exc: BaseException) -> str:
+    """A short, secret-free word for what went wrong, for /health and the logs."""
+    if isinstance(exc, DatabaseError):
+        return exc.kind
+    if isinstance(exc, InterfaceError | OSError | TimeoutError):
+        return "unreachable"
+    if isinstance(exc, PgDatabaseError):
+        code = exc.args[0].get("C", "") if exc.args and isinstance(exc.args[0], dict) else ""
+        return {
+            "28P01": "auth_failed",
+            "28000": "auth_failed",
+            "3D000": "missing_database",
+            "42P01": "missing_table",
+        }.get(code, "error")
+    return "error"
+
+
+class Database:
+    def __init__(self, settings: ServiceSettings) -> None:
+        self._settings = settings
+        self._conn: pg8000.native.Connection | None = None
+
+    def _connect(self) -> pg8000.native.Connection:
+        s = self._settings
+        try:
+            return pg8000.native.Connection(
+                user=s.db_username,
+                password=s.db_password,
+                host=s.db_host,
+                port=s.db_port,
+                database=s.db_name,
+                timeout=CONNECT_TIMEOUT_SECONDS,
+                application_name="smartstack",
+            )
+        except Exception as exc:
+            raise DatabaseError(
+                database_error_kind(exc), f"cannot connect: {type(exc).__name__}"
+            ) from exc
+
+    def run(self, sql: str, **params: Any) -> list[list[Any]]:
+        """Run one statement (autocommit) and return its rows."""
+        for attempt in (1, 2):
+            if self._conn is None:
+                self._conn = self._connect()
+            try:
+                return list(self._conn.run(sql, **params) or [])
+            except (InterfaceError, OSError) as exc:  # the connection went away
+                self.close()
+                if attempt == 2:
+                    raise DatabaseError(
+                        "unreachable", f"connection lost: {type(exc).__name__}"
+                    ) from exc
+            except PgDatabaseError as exc:
+                raise DatabaseError(database_error_kind(exc), "statement failed") from exc
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+            self._conn = None

@@ -1,0 +1,162 @@
+"""The API's built artifact, run in the Lambda RIE against the local AWS and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from smartstack.aws import AwsTarget
+from smartstack.build import Manifest
+from smartstack.lambda_runner import LocalLambda, http_event
+from smartstack.local.processes import free_port
+from smartstack.migrations import run_migrations
+from tests.app.helpers import PREFIX, put_settings, start
+
+
+@pytest.fixture
+def migrated(database: str) -> str:
+    run_migrations(database)
+    return database
+
+
+@pytest.fixture
+def api(
+    release: tuple[Manifest, Path], aws: AwsTarget, rie: Path, tmp_path: Path
+) -> Iterator[LocalLambda]:
+    with start(release, "api", aws, rie, tmp_path / "api.log") as fn:
+        yield fn
+
+
+def call(fn: LocalLambda, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    response = fn.invoke(http_event(method, path, body))
+    return response["statusCode"], json.loads(response["body"])
+
+
+def test_health_reports_the_release_the_database_and_the_secret(
+    api: LocalLambda, aws: AwsTarget, migrated: str, release: tuple[Manifest, Path]
+) -> None:
+    put_settings(aws, migrated)
+
+    status, body = call(api, "GET", "/health")
+
+    assert (status, body) == (
+        200,
+        {
+            "status": "ok",
+            "release": release[0].release,
+            "environment": "test",
+            "database": "ok",
+            "secret": "readable",
+        },
+    )
+
+
+def test_health_is_503_when_the_database_is_unreachable(
+    api: LocalLambda, aws: AwsTarget, migrated: str
+) -> None:
+    put_settings(aws, migrated, port=free_port())
+
+    status, body = call(api, "GET", "/health")
+
+    assert status == 503
+    assert body["status"] == "degraded"
+    assert body["database"] == "unreachable"
+    assert body["secret"] == "readable"
+
+
+def test_health_is_503_when_the_secret_is_missing(
+    api: LocalLambda, aws: AwsTarget, migrated: str
+) -> None:
+    put_settings(aws, migrated)
+    aws.client("ssm").delete_parameter(Name=PREFIX + "db-password")
+
+    status, body = call(api, "GET", "/health")
+
+    assert status == 503
+    assert (body["secret"], body["database"]) == ("unreadable", "unconfigured")
+
+
+def test_settings_are_read_once_per_container(
+    api: LocalLambda, aws: AwsTarget, migrated: str
+) -> None:
+    put_settings(aws, migrated)
+    assert call(api, "GET", "/health")[0] == 200
+    ssm = aws.client("ssm")
+    names = [p["Name"] for p in ssm.get_parameters_by_path(Path=PREFIX)["Parameters"]]
+    ssm.delete_parameters(Names=names)
+
+    assert call(api, "GET", "/health")[0] == 200
+
+
+def test_items_are_created_and_listed(api: LocalLambda, aws: AwsTarget, migrated: str) -> None:
+    put_settings(aws, migrated)
+
+    status, created = call(api, "POST", "/items", {"name": "  first item "})
+    assert status == 201
+    assert created["name"] == "first item"
+    call(api, "POST", "/items", {"name": "second"})
+    status, listed = call(api, "GET", "/items")
+
+    assert status == 200
+    assert [i["name"] for i in listed["items"]] == ["first item", "second"]
+    assert listed["items"][0]["id"] == created["id"]
+    with psycopg.connect(migrated) as conn:
+        assert conn.execute("SELECT count(*) FROM items").fetchone() == (2,)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"name": ""}, "'name' must be a non-empty string"),
+        ({"name": 7}, "'name' must be a non-empty string"),
+        ({"name": "x" * 201}, "at most 200 characters"),
+        ({"name": "a", "admin": True}, "unknown field(s): admin"),
+        (["a"], "send a JSON object"),
+        ("{not json", "the body must be JSON"),
+    ],
+)
+def test_invalid_items_are_refused_with_400(
+    api: LocalLambda, aws: AwsTarget, migrated: str, body: Any, message: str
+) -> None:
+    put_settings(aws, migrated)
+
+    status, answer = call(api, "POST", "/items", body)
+
+    assert status == 400
+    assert message in answer["message"]
+    with psycopg.connect(migrated) as conn:
+        assert conn.execute("SELECT count(*) FROM items").fetchone() == (0,)
+
+
+def test_items_answer_503_without_the_database(
+    api: LocalLambda, aws: AwsTarget, migrated: str
+) -> None:
+    put_settings(aws, migrated, port=free_port())
+
+    status, body = call(api, "GET", "/items")
+
+    assert (status, body) == (503, {"message": "database unavailable", "database": "unreachable"})
+
+
+def test_logs_are_json_and_never_contain_the_secret(
+    api: LocalLambda, aws: AwsTarget, migrated: str
+) -> None:
+    password = put_settings(aws, migrated)
+    call(api, "GET", "/health")
+    call(api, "POST", "/items", {"name": "logged"})
+    call(api, "POST", "/items", {"name": ""})
+    call(api, "GET", "/nowhere")
+
+    logs = api.logs()
+    records = [json.loads(line) for line in logs.splitlines() if line.startswith("{")]
+
+    assert password not in logs
+    assert {r["message"] for r in records} >= {"request", "item created"}
+    assert {r["service"] for r in records} == {"smartstack-api"}
+    assert all(r["environment"] == "test" and r["release"] for r in records)
+    assert [r["status"] for r in records if r["message"] == "request"] == [200, 201, 400, 404]
