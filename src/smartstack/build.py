@@ -165,7 +165,7 @@ def build_release(
         vendor = _vendor(root / REQUIREMENTS, Path(tmp) / "vendor", wheel_cache)
         artifacts = tuple(
             _build_service(root, service, vendor, release_file.encode(), out_dir)
-            for service in SERVICES
+            for service in sorted(SERVICES, key=lambda s: s.name)
         )
     manifest = Manifest(release, commit, _branch(root), artifacts)
     (out_dir / "manifest.json").write_text(manifest.to_json())
@@ -208,7 +208,15 @@ def deterministic_zip(entries: Mapping[str, bytes]) -> bytes:
 def _package_files(root: Path, package: str) -> dict[str, bytes]:
     """The package's tracked (and, when dirty, untracked) files, named from its parent."""
     listed = _git(
-        root, "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", package
+        root,
+        "ls-files",
+        "-z",
+        "--cached",
+        "--others",
+        "--exclude-standard",
+        "--",
+        package,
+        raw=True,
     )
     parent = (root / package).parent
     files: dict[str, bytes] = {}
@@ -300,7 +308,7 @@ def _filtered_record(record: bytes, kept: Iterable[str]) -> bytes:
 # --- git ----------------------------------------------------------------------------------
 
 
-def _git(root: Path, *args: str) -> str:
+def _git(root: Path, *args: str, raw: bool = False) -> str:
     try:
         result = subprocess.run(
             ["git", "-C", str(root), *args], capture_output=True, text=True, check=False
@@ -312,12 +320,12 @@ def _git(root: Path, *args: str) -> str:
             f"{root} is not a git checkout with a commit ({_last_line(result.stderr)}); "
             "build from a clone of the repository."
         )
-    return result.stdout.strip() if args[0] != "ls-files" else result.stdout
+    return result.stdout if raw else result.stdout.strip()
 
 
 def dirty_paths(root: Path) -> list[str]:
     """Paths ``git status --porcelain`` reports (modified, staged or untracked)."""
-    status = _git(root, "status", "--porcelain", "--untracked-files=all")
+    status = _git(root, "status", "--porcelain", "--untracked-files=all", raw=True)
     return [line[3:] for line in status.splitlines() if line.strip()]
 
 
