@@ -168,18 +168,32 @@ data "aws_iam_policy_document" "env_role" {
     resources = ["arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:${local.env[each.key].prefix}-*"]
   }
 
+  # Event source mappings have UUID ARNs: created only for the environment's
+  # functions and tagged for it, then changed only while tagged for it.
   statement {
-    sid = "EventSourceMappingsOfOwnFunctions"
-    actions = [
-      "lambda:CreateEventSourceMapping", "lambda:GetEventSourceMapping",
-      "lambda:UpdateEventSourceMapping", "lambda:DeleteEventSourceMapping",
-    ]
+    sid       = "CreateEventSourceMappingsForOwnFunctions"
+    actions   = ["lambda:CreateEventSourceMapping"]
     resources = ["*"]
 
     condition {
       test     = "ArnLike"
       variable = "lambda:FunctionArn"
       values   = ["arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:${local.env[each.key].prefix}-*"]
+    }
+  }
+
+  statement {
+    sid = "ChangeOwnEventSourceMappings"
+    actions = [
+      "lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping", "lambda:DeleteEventSourceMapping",
+      "lambda:TagResource", "lambda:UntagResource", "lambda:ListTags",
+    ]
+    resources = ["arn:${local.partition}:lambda:${local.region}:${local.account_id}:event-source-mapping:*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/Environment"
+      values   = [each.key]
     }
   }
 
@@ -353,8 +367,8 @@ data "aws_iam_policy_document" "env_role" {
 
   statement {
     sid       = "CreateHttpApiTaggedForOwnEnvironment"
-    actions   = ["apigateway:POST"]
-    resources = ["arn:${local.partition}:apigateway:${local.region}::/apis"]
+    actions   = ["apigateway:POST", "apigateway:PUT"]
+    resources = ["arn:${local.partition}:apigateway:${local.region}::/apis", "arn:${local.partition}:apigateway:${local.region}::/tags/*"]
 
     condition {
       test     = "StringEquals"
@@ -366,7 +380,7 @@ data "aws_iam_policy_document" "env_role" {
   statement {
     sid       = "ChangeOwnHttpApi"
     actions   = ["apigateway:GET", "apigateway:POST", "apigateway:PUT", "apigateway:PATCH", "apigateway:DELETE"]
-    resources = ["arn:${local.partition}:apigateway:${local.region}::/apis/*"]
+    resources = ["arn:${local.partition}:apigateway:${local.region}::/apis/*", "arn:${local.partition}:apigateway:${local.region}::/tags/*"]
 
     condition {
       test     = "StringEquals"
