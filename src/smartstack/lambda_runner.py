@@ -15,6 +15,7 @@ found in the tool's own virtual environment.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import shutil
@@ -26,12 +27,16 @@ import urllib.error
 import urllib.request
 import zipfile
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from smartstack.errors import CommandFailedError, NotRunningError, ToolMissingError
+from botocore.exceptions import ClientError
+
+from smartstack.aws import AwsTarget
+from smartstack.errors import CommandFailedError, NotRunningError, ToolMissingError, UsageError
 from smartstack.local import processes
 
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
@@ -48,6 +53,39 @@ class FunctionError(CommandFailedError):
     def __init__(self, message: str, error: Mapping[str, Any]) -> None:
         super().__init__(message)
         self.error = dict(error)
+
+
+@dataclass(frozen=True)
+class DeployedFunction:
+    """What the Lambda API says about a deployed function: what a local run must reproduce."""
+
+    name: str
+    handler: str
+    runtime: str
+    code_sha256: str  # hex, comparable with a manifest's artifact digest
+    timeout_seconds: int
+    environment: Mapping[str, str] = field(repr=False)  # may hold settings; not printed
+
+
+def deployed_function(target: AwsTarget, function_name: str) -> DeployedFunction:
+    """The deployed configuration of ``function_name`` (handler, environment, code digest)."""
+    try:
+        config = target.client("lambda").get_function_configuration(FunctionName=function_name)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code == "ResourceNotFoundException":
+            raise UsageError(
+                f"function {function_name} is not deployed; deploy the release first."
+            ) from exc
+        raise
+    return DeployedFunction(
+        name=function_name,
+        handler=str(config.get("Handler", "")),
+        runtime=str(config.get("Runtime", "")),
+        code_sha256=base64.b64decode(config.get("CodeSha256", "")).hex(),
+        timeout_seconds=int(config.get("Timeout", 30)),
+        environment=dict(config.get("Environment", {}).get("Variables", {})),
+    )
 
 
 class LocalLambda:
@@ -93,6 +131,40 @@ class LocalLambda:
         except BaseException:
             self.close()
             raise
+
+    @classmethod
+    def deployed(
+        cls,
+        target: AwsTarget,
+        function_name: str,
+        zip_path: Path,
+        rie: Path,
+        *,
+        log_file: Path | None = None,
+    ) -> LocalLambda:
+        """Run ``zip_path`` as the deployed ``function_name``: its handler and environment.
+
+        Refuses a zip whose sha256 is not the deployed code's, so a smoke test
+        always exercises the bytes that were deployed.
+        """
+        fn = deployed_function(target, function_name)
+        digest = hashlib.sha256(zip_path.read_bytes()).hexdigest()
+        if digest != fn.code_sha256:
+            raise CommandFailedError(
+                f"{zip_path.name} (sha256 {digest[:12]}) is not the code deployed to "
+                f"{function_name} (sha256 {fn.code_sha256[:12] or 'none'}); "
+                "fetch the deployed release's artifact."
+            )
+        return cls(
+            zip_path,
+            fn.handler,
+            fn.environment,
+            rie,
+            aws_variables=target.variables,
+            function_name=function_name,
+            timeout_seconds=fn.timeout_seconds,
+            log_file=log_file,
+        )
 
     def _start(self, rie: Path, env: dict[str, str]) -> None:
         argv = [

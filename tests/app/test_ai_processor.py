@@ -97,6 +97,19 @@ def test_a_redelivered_job_is_stored_once(
     assert results(migrated) == [("j-1", "second", "echo", "echo: second")]
 
 
+def test_a_bedrock_model_id_is_called_through_bedrock_runtime(
+    processor: LocalLambda, aws: AwsTarget, migrated: str
+) -> None:
+    # The local AWS answers InvokeModel with an empty result: the request path is
+    # real (request body parsed by the local bedrock-runtime), the answer empty.
+    model = "anthropic.claude-3-haiku-20240307-v1:0"
+    put_settings(aws, migrated, **{"ai-model": model})
+    event, _ = queued(aws, [job("j-1", "hello")])
+
+    assert processor.invoke(event) == {"batchItemFailures": []}
+    assert results(migrated) == [("j-1", "hello", model, "")]
+
+
 def test_an_unusable_model_fails_the_whole_batch(
     processor: LocalLambda, aws: AwsTarget, migrated: str
 ) -> None:

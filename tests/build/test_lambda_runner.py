@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from smartstack.aws import AwsTarget
 from smartstack.build import deterministic_zip
 from smartstack.config import Settings
-from smartstack.errors import ToolMissingError
-from smartstack.lambda_runner import FunctionError, LocalLambda, http_event, sqs_event
+from smartstack.errors import CommandFailedError, ToolMissingError, UsageError
+from smartstack.lambda_runner import (
+    FunctionError,
+    LocalLambda,
+    deployed_function,
+    http_event,
+    sqs_event,
+)
 from smartstack.local.processes import port_in_use
 from smartstack.toolchain import toolchain
 
@@ -158,3 +166,68 @@ def test_sqs_event_has_one_record_per_message() -> None:
     assert record["messageId"] == "m-1" and record["body"] == "{}"
     assert record["eventSource"] == "aws:sqs" and record["eventSourceARN"] == arn
     assert record["awsRegion"] == "eu-west-1"
+
+
+# --- the deployed function's configuration ------------------------------------------------
+
+
+def deploy(aws: AwsTarget, artifact: Path) -> str:
+    """The probe created as a function in the local AWS (which stores it but cannot run it)."""
+    role = aws.client("iam").create_role(
+        RoleName="smartstack-test-probe",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "lambda.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        ),
+    )["Role"]["Arn"]
+    aws.client("lambda").create_function(
+        FunctionName="smartstack-test-probe",
+        Runtime="python3.11",
+        Role=role,
+        Handler="probe.handler.handler",
+        Code={"ZipFile": artifact.read_bytes()},
+        Timeout=12,
+        Environment={"Variables": {"ENVIRONMENT": "test", "PARAMETER_PREFIX": "/smartstack/test/"}},
+    )
+    return "smartstack-test-probe"
+
+
+def test_a_deployed_function_runs_with_its_deployed_configuration(
+    aws: AwsTarget, artifact: Path, rie: Path
+) -> None:
+    name = deploy(aws, artifact)
+    deployed = deployed_function(aws, name)
+    assert deployed.code_sha256 == hashlib.sha256(artifact.read_bytes()).hexdigest()
+
+    with LocalLambda.deployed(aws, name, artifact, rie) as fn:
+        env = fn.invoke({})["env"]
+
+    assert env["ENVIRONMENT"] == "test" and env["PARAMETER_PREFIX"] == "/smartstack/test/"
+    assert env["_HANDLER"] == "probe.handler.handler"
+    assert env["AWS_LAMBDA_FUNCTION_NAME"] == name
+    assert env["AWS_LAMBDA_FUNCTION_TIMEOUT"] == "12"
+    assert env["AWS_ENDPOINT_URL"] == aws.variables["AWS_ENDPOINT_URL"]
+
+
+def test_a_zip_that_is_not_the_deployed_code_is_refused(
+    aws: AwsTarget, artifact: Path, rie: Path, tmp_path: Path
+) -> None:
+    name = deploy(aws, artifact)
+    other = tmp_path / "other.zip"
+    other.write_bytes(deterministic_zip({"probe/__init__.py": b"# another build\n"}))
+
+    with pytest.raises(CommandFailedError, match="is not the code deployed to smartstack-test"):
+        LocalLambda.deployed(aws, name, other, rie)
+
+
+def test_an_undeployed_function_is_named(aws: AwsTarget, artifact: Path, rie: Path) -> None:
+    with pytest.raises(UsageError, match="function smartstack-test-nothing is not deployed"):
+        LocalLambda.deployed(aws, "smartstack-test-nothing", artifact, rie)
