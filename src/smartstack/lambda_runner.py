@@ -15,10 +15,12 @@ found in the tool's own virtual environment.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -248,7 +250,11 @@ class LocalLambda:
 
     def close(self) -> None:
         if self._proc is not None:
-            processes.terminate(self._proc.pid, timeout=5)
+            pid = self._proc.pid
+            processes.terminate(pid, timeout=5)
+            # The RIE leads its own process group: end a runtime process it left behind.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
             self._proc.wait(timeout=5)
             self._proc = None
         # A log_file given by the caller lives elsewhere and outlives the function.
@@ -373,11 +379,15 @@ def _top_level_paths(roots: Iterable[str]) -> set[Path]:
         for req in dist.requires or []:
             if "extra ==" not in req:
                 todo.append(_requirement_name(req))
-        for file in dist.files or []:
-            first = file.parts[0]
-            if first.endswith((".dist-info", ".egg-info")) or first in ("..", "__pycache__"):
+        tops = {f.parts[0] for f in dist.files or []}
+        tops |= set((dist.read_text("top_level.txt") or "").split())
+        for top in tops:
+            if top.endswith((".dist-info", ".egg-info")) or top in ("..", "__pycache__"):
                 continue
-            paths.add(Path(str(dist.locate_file(first))))
+            located = Path(str(dist.locate_file(top)))
+            for candidate in (located, located.with_name(located.name + ".py")):
+                if candidate.exists():
+                    paths.add(candidate)
     return paths
 
 
