@@ -11,11 +11,11 @@ import psycopg
 import pytest
 
 from smartstack.aws import AwsTarget
-from smartstack.build import Manifest
+from smartstack.build import Manifest, fetch_artifact, load_release, publish_release
 from smartstack.lambda_runner import LocalLambda, http_event
 from smartstack.local.processes import free_port
 from smartstack.migrations import run_migrations
-from tests.app.helpers import PREFIX, put_settings, start
+from tests.app.helpers import ENVIRONMENT, PREFIX, put_settings, start
 
 
 @pytest.fixture
@@ -160,3 +160,34 @@ def test_logs_are_json_and_never_contain_the_secret(
     assert {r["service"] for r in records} == {"smartstack-api"}
     assert all(r["environment"] == "test" and r["release"] for r in records)
     assert [r["status"] for r in records if r["message"] == "request"] == [200, 201, 400, 404]
+
+
+def test_the_published_release_runs_as_the_deployed_function(
+    aws: AwsTarget, migrated: str, release: tuple[Manifest, Path], rie: Path, tmp_path: Path
+) -> None:
+    """The local smoke test in small: publish, deploy from the bucket, run what was deployed."""
+    manifest, out = release
+    aws.client("s3").create_bucket(Bucket="smartstack-artifacts")
+    publish_release(aws, "smartstack-artifacts", manifest, out)
+    put_settings(aws, migrated)
+    role = aws.client("iam").create_role(
+        RoleName="smartstack-test-api",
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
+    )["Role"]["Arn"]
+    published = load_release(aws, "smartstack-artifacts", manifest.release).artifact("api")
+    aws.client("lambda").create_function(
+        FunctionName="smartstack-test-api",
+        Runtime=manifest.runtime,
+        Role=role,
+        Handler=published.handler,
+        Code={"S3Bucket": "smartstack-artifacts", "S3Key": published.key},
+        Environment={"Variables": {"ENVIRONMENT": ENVIRONMENT, "PARAMETER_PREFIX": PREFIX}},
+    )
+    zip_path = fetch_artifact(aws, "smartstack-artifacts", published, tmp_path)
+
+    with LocalLambda.deployed(aws, "smartstack-test-api", zip_path, rie) as fn:
+        status, health = call(fn, "GET", "/health")
+
+    assert status == 200
+    assert health["release"] == manifest.release
+    assert (health["database"], health["secret"]) == ("ok", "readable")
