@@ -37,6 +37,8 @@ RUNTIME = "python3.11"
 RELEASE_ID_LENGTH = 12
 MANIFEST_VERSION = 1
 REQUIREMENTS = "app/requirements.txt"
+MIGRATIONS = "migrations"
+MIGRATIONS_DIR = "app/migrations"
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 _FILE_MODE = 0o100644 << 16  # regular file, rw-r--r--
 _COMPILED = (".so", ".pyd", ".dylib", ".dll")
@@ -89,6 +91,13 @@ class Manifest:
     created_from: str | None
     artifacts: tuple[Artifact, ...]
     runtime: str = RUNTIME
+    # app/migrations as released: every environment migrates with the same scripts.
+    migrations: Artifact | None = None
+
+    @property
+    def stored(self) -> tuple[Artifact, ...]:
+        """Every file of the release in the bucket: the Lambda zips and the migrations."""
+        return self.artifacts + ((self.migrations,) if self.migrations else ())
 
     def artifact(self, name: str) -> Artifact:
         for artifact in self.artifacts:
@@ -107,6 +116,11 @@ class Manifest:
             "artifacts": {
                 a.name: {k: v for k, v in asdict(a).items() if k != "name"} for a in self.artifacts
             },
+            "migrations": (
+                {k: v for k, v in asdict(self.migrations).items() if k not in ("name", "handler")}
+                if self.migrations
+                else None
+            ),
         }
         return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
@@ -118,12 +132,24 @@ class Manifest:
                 Artifact(name, str(a["sha256"]), int(a["size"]), str(a["key"]), str(a["handler"]))
                 for name, a in sorted(data["artifacts"].items())
             )
+            migrations = data.get("migrations")
             return cls(
                 release=str(data["release"]),
                 commit=str(data["commit"]),
                 created_from=data.get("created_from"),
                 artifacts=artifacts,
                 runtime=str(data.get("runtime", RUNTIME)),
+                migrations=(
+                    Artifact(
+                        MIGRATIONS,
+                        str(migrations["sha256"]),
+                        int(migrations["size"]),
+                        str(migrations["key"]),
+                        "",
+                    )
+                    if migrations
+                    else None
+                ),
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ConfigError(f"not a release manifest ({exc}); rebuild the release.") from exc
@@ -167,7 +193,10 @@ def build_release(
             _build_service(root, service, vendor, release_file.encode(), out_dir)
             for service in sorted(SERVICES, key=lambda s: s.name)
         )
-    manifest = Manifest(release, commit, _branch(root), artifacts)
+        migrations = _store(
+            MIGRATIONS, deterministic_zip(_package_files(root, MIGRATIONS_DIR)), "", out_dir
+        )
+    manifest = Manifest(release, commit, _branch(root), artifacts, migrations=migrations)
     (out_dir / "manifest.json").write_text(manifest.to_json())
     return manifest
 
@@ -185,11 +214,13 @@ def _build_service(
             f"service {service.name}: handler module {handler_module} is not in "
             f"{', '.join(service.packages)}; commit it or fix the handler."
         )
-    data = deterministic_zip(entries)
-    path = out_dir / f"{service.name}.zip"
-    path.write_bytes(data)
+    return _store(service.name, deterministic_zip(entries), service.handler, out_dir)
+
+
+def _store(name: str, data: bytes, handler: str, out_dir: Path) -> Artifact:
+    (out_dir / f"{name}.zip").write_bytes(data)
     digest = hashlib.sha256(data).hexdigest()
-    return Artifact(service.name, digest, len(data), f"artifacts/{digest}.zip", service.handler)
+    return Artifact(name, digest, len(data), f"artifacts/{digest}.zip", handler)
 
 
 def deterministic_zip(entries: Mapping[str, bytes]) -> bytes:
@@ -358,7 +389,7 @@ def publish_release(target: AwsTarget, bucket: str, manifest: Manifest, out_dir:
     s3 = target.client("s3")
     _require_bucket(s3, bucket)
     uploaded: list[str] = []
-    for artifact in manifest.artifacts:
+    for artifact in manifest.stored:
         data = (out_dir / artifact.file_name).read_bytes()
         if hashlib.sha256(data).hexdigest() != artifact.sha256:
             raise UsageError(
@@ -378,7 +409,7 @@ def publish_release(target: AwsTarget, bucket: str, manifest: Manifest, out_dir:
     key = manifest_key(manifest.release)
     if _head(s3, bucket, key) is not None:
         published = load_release(target, bucket, manifest.release)
-        if published.artifacts != manifest.artifacts:
+        if published.stored != manifest.stored:
             raise CommandFailedError(
                 f"release {manifest.release} is already published with other artifacts; "
                 "releases are immutable: commit the change and build a new release."
@@ -422,6 +453,24 @@ def fetch_artifact(target: AwsTarget, bucket: str, artifact: Artifact, dest_dir:
     path = dest_dir / artifact.file_name
     path.write_bytes(data)
     return path
+
+
+def unpack_migrations(zip_path: Path, dest_dir: Path) -> Path:
+    """Unpack a release's migrations zip; returns the Alembic script location to migrate with."""
+    with zipfile.ZipFile(zip_path) as archive:
+        names = archive.namelist()
+        if f"{MIGRATIONS}/env.py" not in names or any(n.startswith(("/", "..")) for n in names):
+            raise CommandFailedError(f"{zip_path} is not a release's migrations; rebuild it.")
+        archive.extractall(dest_dir)
+    return dest_dir / MIGRATIONS
+
+
+def fetch_migrations(target: AwsTarget, bucket: str, manifest: Manifest, dest_dir: Path) -> Path:
+    """The release's migrations from the bucket, unpacked: pass to ``run_migrations``."""
+    if manifest.migrations is None:
+        raise UsageError(f"release {manifest.release} carries no migrations; build a new release.")
+    zip_path = fetch_artifact(target, bucket, manifest.migrations, dest_dir)
+    return unpack_migrations(zip_path, dest_dir)
 
 
 def _require_bucket(s3: Any, bucket: str) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from smartstack.build import Manifest, unpack_migrations
 from smartstack.errors import NotRunningError
 from smartstack.local.processes import free_port
 from smartstack.migrations import (
@@ -103,6 +104,16 @@ def test_a_failure_after_earlier_runs_keeps_the_schema_they_made(
 
     assert current_revision(database) == "0002"
     assert "half_done" not in tables(database)
+
+
+def test_the_migrations_of_a_built_release_run(
+    database: str, release: tuple[Manifest, Path], tmp_path: Path
+) -> None:
+    manifest, out = release
+    assert manifest.migrations is not None
+    scripts = unpack_migrations(out / manifest.migrations.file_name, tmp_path)
+
+    assert run_migrations(database, script_location=scripts) == ["0001", "0002"]
 
 
 def test_an_unreachable_database_says_where_and_what_to_do() -> None:

@@ -16,6 +16,7 @@ from smartstack.build import (
     Manifest,
     build_release,
     fetch_artifact,
+    fetch_migrations,
     load_release,
     publish_release,
     release_id_for,
@@ -66,7 +67,7 @@ def test_the_same_commit_builds_the_same_bytes_anywhere(
 
     assert again == manifest
     assert (tmp_path / "out" / "manifest.json").read_bytes() == (out / "manifest.json").read_bytes()
-    for artifact in manifest.artifacts:
+    for artifact in manifest.stored:
         data = (tmp_path / "out" / artifact.file_name).read_bytes()
         assert hashlib.sha256(data).hexdigest() == artifact.sha256
         assert data == (out / artifact.file_name).read_bytes()
@@ -88,6 +89,8 @@ def test_the_manifest_names_the_commit_and_every_artifact(
     assert manifest.artifact("api").handler == "smartstack_api.handler.handler"
     assert manifest.artifact("ai-processor").handler == "smartstack_ai.handler.handler"
     assert Manifest.from_json((out / "manifest.json").read_text()) == manifest
+    assert manifest.migrations is not None
+    assert manifest.migrations.key == f"artifacts/{manifest.migrations.sha256}.zip"
     with pytest.raises(UsageError, match="has no artifact 'web'"):
         manifest.artifact("web")
 
@@ -119,6 +122,30 @@ def test_zips_hold_source_and_pure_python_deps_only(
         for record in [n for n in names if n.endswith(".dist-info/RECORD")]:
             listed = [line.split(",")[0] for line in archive.read(record).decode().splitlines()]
             assert set(listed) <= set(names), f"{record} lists files that do not ship"
+
+
+def test_the_migrations_ship_as_their_own_artifact(built: tuple[Manifest, Path]) -> None:
+    manifest, out = built
+    assert manifest.migrations is not None
+    names = list(entries(out / manifest.migrations.file_name))
+
+    assert "migrations/env.py" in names and "migrations/script.py.mako" in names
+    assert "migrations/versions/0001_items.py" in names
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+
+
+def test_migrations_keep_their_digest_across_commits_that_do_not_touch_them(
+    built: tuple[Manifest, Path], tmp_path: Path
+) -> None:
+    manifest, _ = built
+    repo = clone(tmp_path / "repo")
+    (repo / "app" / "api" / "smartstack_api" / "items.py").write_text("# changed\n")
+    git(repo, "commit", "-qam", "change the API only")
+
+    later = build_release(repo, tmp_path / "out")
+
+    assert later.migrations == manifest.migrations
+    assert later.artifact("api").sha256 != manifest.artifact("api").sha256
 
 
 def test_a_dirty_tree_is_refused_naming_what_is_dirty(tmp_path: Path) -> None:
@@ -211,9 +238,10 @@ def test_publish_uploads_each_artifact_once_by_digest(
     second = publish_release(aws, bucket, manifest, out)
 
     assert first == [
-        *(a.key for a in manifest.artifacts),
+        *(a.key for a in manifest.stored),
         f"releases/{manifest.release}/manifest.json",
     ]
+    assert len(first) == 4
     assert second == []
     listed = aws.client("s3").list_objects_v2(Bucket=bucket)["Contents"]
     assert sorted(o["Key"] for o in listed) == sorted(first)
@@ -231,6 +259,21 @@ def test_published_artifacts_come_back_byte_for_byte(
     assert path.read_bytes() == (out / "api.zip").read_bytes()
 
 
+def test_the_released_migrations_come_back_ready_to_run(
+    aws: AwsTarget, bucket: str, built: tuple[Manifest, Path], tmp_path: Path
+) -> None:
+    manifest, out = built
+    publish_release(aws, bucket, manifest, out)
+
+    scripts = fetch_migrations(aws, bucket, manifest, tmp_path)
+
+    assert (scripts / "env.py").is_file()
+    assert sorted(p.name for p in (scripts / "versions").iterdir()) == [
+        "0001_items.py",
+        "0002_ai_results.py",
+    ]
+
+
 def test_an_unknown_release_is_named(aws: AwsTarget, bucket: str) -> None:
     with pytest.raises(UsageError, match="release r-000000000000 is not published"):
         load_release(aws, bucket, "r-000000000000")
@@ -240,7 +283,7 @@ def test_a_zip_that_does_not_match_the_manifest_is_not_published(
     aws: AwsTarget, bucket: str, built: tuple[Manifest, Path], tmp_path: Path
 ) -> None:
     manifest, out = built
-    for artifact in manifest.artifacts:
+    for artifact in manifest.stored:
         (tmp_path / artifact.file_name).write_bytes((out / artifact.file_name).read_bytes())
     (tmp_path / "api.zip").write_bytes(b"tampered")
 
