@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import subprocess
 import zipfile
 from pathlib import Path
@@ -81,7 +82,9 @@ def test_the_manifest_names_the_commit_and_every_artifact(
 
     assert manifest.commit == commit
     assert manifest.release == release_id_for(commit) == f"r-{commit[:12]}"
-    assert manifest.created_from == git(repo, "rev-parse", "--abbrev-ref", "HEAD")
+    branch = git(repo, "rev-parse", "--abbrev-ref", "HEAD")  # "HEAD" when detached
+    named = os.environ.get("SMARTSTACK_BRANCH") or os.environ.get("GITHUB_REF_NAME")
+    assert manifest.created_from == (named or (None if branch == "HEAD" else branch))
     assert [a.name for a in manifest.artifacts] == ["ai-processor", "api"]
     for artifact in manifest.artifacts:
         assert artifact.key == f"artifacts/{artifact.sha256}.zip"
