@@ -81,6 +81,17 @@ def test_health_is_503_when_the_secret_is_missing(
     assert (body["secret"], body["database"]) == ("unreadable", "unconfigured")
 
 
+def test_db_port_is_optional(api: LocalLambda, aws: AwsTarget, migrated: str) -> None:
+    put_settings(aws, migrated)
+    aws.client("ssm").delete_parameter(Name=PREFIX + "db-port")
+
+    _, body = call(api, "GET", "/health")
+
+    # Settings load without it (the default 5432 is tried), so the database is configured.
+    assert body["secret"] == "readable"
+    assert body["database"] != "unconfigured"
+
+
 def test_settings_are_read_once_per_container(
     api: LocalLambda, aws: AwsTarget, migrated: str
 ) -> None:
