@@ -7,6 +7,7 @@ applied once for the module; the tests then look at what exists.
 from __future__ import annotations
 
 import getpass
+import json
 import re
 import subprocess
 import time
@@ -19,6 +20,7 @@ import pytest
 from smartstack.aws import AwsTarget, target_for
 from smartstack.config import Settings
 from smartstack.errors import StateLockedError
+from smartstack.isolation import AccountFacts, IamSimulateEvaluator, evaluate, render_matrix
 from smartstack.local import platform
 from smartstack.stack import (
     StackResult,
@@ -30,6 +32,7 @@ from smartstack.stack import (
     stack_tofu,
 )
 from smartstack.state_backend import backend_layout, bootstrap
+from tests.conftest import ROOT
 from tests.local.inventory import Inventory, alarm_dimensions, take_inventory
 
 ENVS = ("dev", "staging", "prod")
@@ -203,3 +206,28 @@ def test_destroying_dev_and_applying_it_again_leaves_the_others_alone(
     again = take_inventory(target)
     for kind, names in before.names.items():
         assert sorted(again.names[kind]) == sorted(names), kind
+
+
+def test_each_role_reaches_only_its_own_environment(applied: Applied) -> None:
+    """The account stack's rendered policies, judged by a real IAM evaluator.
+
+    moto does not enforce resource-level IAM, so this cannot be asked of it.
+    """
+    target, results = applied
+    outputs = results["account"].outputs
+    policies: dict[str, object] = outputs["role_policies"]  # type: ignore[assignment]
+    key_policies: dict[str, str] = outputs["kms_key_policies"]  # type: ignore[assignment]
+    facts = AccountFacts(
+        account_id=target.account_id(),
+        region=target.region,
+        state_bucket=str(outputs["state_bucket"]),
+        lock_table=str(outputs["lock_table"]),
+        kms_key_arns=outputs["kms_key_arns"],  # type: ignore[arg-type]
+        kms_key_policies={e: json.loads(p) for e, p in key_policies.items()},
+    )
+    identity = {env: [json.loads(str(policy))] for env, policy in policies.items()}
+    evaluator = IamSimulateEvaluator(ROOT / "tools" / "iam-simulate")
+    outcomes = evaluate(evaluator, facts, ENVS, identity)
+    print(render_matrix(outcomes))
+    assert len(outcomes) == 3 * 3 * 10
+    assert render_matrix([o for o in outcomes if not o.correct]).count("\n") == 0
