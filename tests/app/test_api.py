@@ -92,6 +92,15 @@ def test_db_port_is_optional(api: LocalLambda, aws: AwsTarget, migrated: str) ->
     assert body["database"] != "unconfigured"
 
 
+def test_db_sslmode_require_is_honoured(api: LocalLambda, aws: AwsTarget, migrated: str) -> None:
+    # The local PostgreSQL has no TLS: a function told to require it must not connect.
+    put_settings(aws, migrated, **{"db-sslmode": "require"})
+
+    status, body = call(api, "GET", "/health")
+
+    assert (status, body["database"], body["secret"]) == (503, "unreachable", "readable")
+
+
 def test_settings_are_read_once_per_container(
     api: LocalLambda, aws: AwsTarget, migrated: str
 ) -> None:

@@ -15,6 +15,7 @@ from functools import cache
 from aws_lambda_powertools.utilities import parameters
 
 DEFAULT_DB_PORT = 5432
+SSL_MODES = ("disable", "require")
 _REQUIRED = ("db-host", "db-name", "db-username", "db-password")
 
 
@@ -38,6 +39,7 @@ class ServiceSettings:
     db_name: str
     db_username: str
     db_password: str = field(repr=False)  # never printed, never logged
+    db_sslmode: str = "disable"  # "require" for RDS (rds.force_ssl): encrypted, not verified
     extra: dict[str, str] = field(default_factory=dict, repr=False)
 
     def get(self, key: str, default: str | None = None) -> str | None:
@@ -75,6 +77,11 @@ def load_settings() -> ServiceSettings:
         port = int(values.get("db-port") or DEFAULT_DB_PORT)
     except ValueError as exc:
         raise SettingsError(f"{prefix}db-port is not a number", secret_readable=True) from exc
+    sslmode = values.get("db-sslmode") or "disable"
+    if sslmode not in SSL_MODES:
+        raise SettingsError(
+            f"{prefix}db-sslmode must be one of {', '.join(SSL_MODES)}", secret_readable=True
+        )
     return ServiceSettings(
         environment=environment(),
         prefix=prefix,
@@ -83,5 +90,6 @@ def load_settings() -> ServiceSettings:
         db_name=values["db-name"],
         db_username=values["db-username"],
         db_password=values["db-password"],
+        db_sslmode=sslmode,
         extra={k: v for k, v in values.items() if not k.startswith("db-")},
     )

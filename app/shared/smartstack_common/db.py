@@ -7,6 +7,7 @@ has gone away (the database restarted, the container was frozen for a while).
 from __future__ import annotations
 
 import contextlib
+import ssl
 from typing import Any
 
 import pg8000.native
@@ -43,6 +44,16 @@ def database_error_kind(exc: BaseException) -> str:
     return "error"
 
 
+def _ssl_context(mode: str) -> ssl.SSLContext | None:
+    """``require`` as libpq means it: encrypted, the server certificate not verified."""
+    if mode != "require":
+        return None
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
 class Database:
     def __init__(self, settings: ServiceSettings) -> None:
         self._settings = settings
@@ -59,6 +70,7 @@ class Database:
                 database=s.db_name,
                 timeout=CONNECT_TIMEOUT_SECONDS,
                 application_name="smartstack",
+                ssl_context=_ssl_context(s.db_sslmode),
             )
         except Exception as exc:
             raise DatabaseError(
