@@ -72,3 +72,8 @@ def role_name(env: str, project: str = DEFAULT_PROJECT) -> str:
 def environment_key_alias(env: str, project: str = DEFAULT_PROJECT) -> str:
     """The environment's customer-managed KMS key (made by the account stack)."""
     return f"alias/{project}-{check_environment_name(env)}"
+
+
+def artifacts_bucket_name(account_id: str, region: str, project: str = DEFAULT_PROJECT) -> str:
+    """The pipeline's artifacts bucket (account stack): one per account and region."""
+    return f"{project}-artifacts-{account_id}-{region}"

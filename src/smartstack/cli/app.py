@@ -45,11 +45,12 @@ def main_options(
 
 
 def _register() -> None:
-    from smartstack.cli import local, secrets, stack
+    from smartstack.cli import local, release, secrets, stack
 
     app.add_typer(local.app, name="local")
     app.add_typer(secrets.app, name="secrets")
     stack.register(app)
+    release.register(app)
 
 
 _register()
