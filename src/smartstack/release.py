@@ -6,9 +6,10 @@ import shutil
 from dataclasses import dataclass
 
 from smartstack.aws import target_for
-from smartstack.build import Manifest, build_release, publish_release
+from smartstack.build import Manifest, build_release
 from smartstack.config import Settings
 from smartstack.naming import artifacts_bucket_name
+from smartstack.release_store import publish_release
 
 
 @dataclass(frozen=True)

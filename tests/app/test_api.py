@@ -11,10 +11,11 @@ import psycopg
 import pytest
 
 from smartstack.aws import AwsTarget
-from smartstack.build import Manifest, fetch_artifact, load_release, publish_release
+from smartstack.build import Manifest
 from smartstack.lambda_runner import LocalLambda, http_event
 from smartstack.local.processes import free_port
 from smartstack.migrations import run_migrations
+from smartstack.release_store import fetch_artifact, load_release, publish_release
 from tests.app.helpers import ENVIRONMENT, PREFIX, put_settings, start
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from smartstack.build import Manifest, unpack_migrations
+from smartstack.build import Manifest
 from smartstack.errors import NotRunningError
 from smartstack.local.processes import free_port
 from smartstack.migrations import (
@@ -17,6 +17,7 @@ from smartstack.migrations import (
     current_revision,
     run_migrations,
 )
+from smartstack.release_store import unpack_migrations
 
 BROKEN = '''"""broken: a revision that fails halfway.
 

@@ -13,16 +13,14 @@ from pathlib import Path
 import pytest
 
 from smartstack.aws import AwsTarget
-from smartstack.build import (
-    Manifest,
-    build_release,
+from smartstack.build import Manifest, build_release, release_id_for
+from smartstack.errors import UsageError
+from smartstack.release_store import (
     fetch_artifact,
     fetch_migrations,
     load_release,
     publish_release,
-    release_id_for,
 )
-from smartstack.errors import UsageError
 
 ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "smartstack-artifacts-test"
