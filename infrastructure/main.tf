@@ -1,5 +1,6 @@
 provider "aws" {
-  region = var.aws_region
+  region            = var.aws_region
+  s3_use_path_style = var.s3_use_path_style
 
   default_tags {
     tags = {
@@ -78,6 +79,7 @@ module "monitoring" {
   alarm_period_seconds         = var.alarm_period_seconds
   alarm_evaluation_periods     = var.alarm_evaluation_periods
   alert_emails                 = var.alert_emails
+  enable_alarms                = var.enable_alarms
 }
 
 module "database" {

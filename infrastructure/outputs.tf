@@ -72,6 +72,11 @@ output "alerts_topic_arn" {
 }
 
 output "alarms" {
-  description = "Alarm names: per function error_rate and duration, and the API's 5xx alarm."
-  value       = module.monitoring.alarm_names
+  description = "Every alarm definition by name: each function's error-rate and duration alarms, the API's 5xx alarm (created = enable_alarms)."
+  value       = module.monitoring.alarms
+}
+
+output "alarm_arns" {
+  description = "ARNs of the alarms that exist."
+  value       = module.monitoring.alarm_arns
 }

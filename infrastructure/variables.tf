@@ -82,15 +82,15 @@ variable "lambda_runtime" {
 }
 
 variable "api_handler" {
-  description = "Handler of the API function."
+  description = "Handler of the API function (index.handler is the runner's placeholder package; set the application's handler here when its package uses another)."
   type        = string
-  default     = "smartstack_app.api.handler"
+  default     = "index.handler"
 }
 
 variable "ai_processor_handler" {
-  description = "Handler of the AI processor function."
+  description = "Handler of the AI processor (index.handler is the runner's placeholder package)."
   type        = string
-  default     = "smartstack_app.ai_processor.handler"
+  default     = "index.handler"
 }
 
 variable "api_memory_mb" {
@@ -349,6 +349,18 @@ variable "alert_emails" {
 
 variable "use_permissions_boundary" {
   description = "Give the execution roles the account stack's smartstack-<env>-boundary (the env role may only create roles that carry it)."
+  type        = bool
+  default     = true
+}
+
+variable "s3_use_path_style" {
+  description = "Address S3 buckets by path instead of by host name: true only against a custom endpoint such as the local AWS (the runner sets it when AWS_ENDPOINT_URL is set)."
+  type        = bool
+  default     = false
+}
+
+variable "enable_alarms" {
+  description = "Create the CloudWatch alarms. Keep true; false only against the local AWS (moto cannot serve CloudWatch in the AWS provider's CBOR protocol)."
   type        = bool
   default     = true
 }

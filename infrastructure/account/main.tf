@@ -1,5 +1,6 @@
 provider "aws" {
-  region = var.aws_region
+  region            = var.aws_region
+  s3_use_path_style = var.s3_use_path_style
 
   default_tags {
     tags = {

@@ -135,3 +135,9 @@ variable "deployments_table_deletion_protection" {
   type        = bool
   default     = true
 }
+
+variable "s3_use_path_style" {
+  description = "Address S3 buckets by path instead of by host name: true only against a custom endpoint such as the local AWS (the runner sets it when AWS_ENDPOINT_URL is set)."
+  type        = bool
+  default     = false
+}

@@ -1,12 +1,17 @@
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
 locals {
-  identifier = "${var.name_prefix}-db"
+  identifier   = "${var.name_prefix}-db"
+  password_arn = "arn:${data.aws_partition.current.partition}:ssm:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:parameter${var.parameter_path}/db-password"
 }
 
 # Written by the pipeline before the first apply (SecureString, environment key).
 # Ephemeral: OpenTofu reads it at plan and apply but never stores it in the plan
 # or the state; it reaches RDS through the write-only password_wo.
 ephemeral "aws_ssm_parameter" "password" {
-  name            = "${var.parameter_path}/db-password"
+  arn             = local.password_arn
   with_decryption = true
 }
 

@@ -23,13 +23,41 @@ output "alerts_topic_arn" {
   value       = aws_sns_topic.alerts.arn
 }
 
-output "alarm_names" {
-  description = "Alarms by function short name (error-rate, duration) plus the API's 5xx alarm under 'api-5xx'."
+output "alarms" {
+  description = "Every alarm by name (function error-rate and duration alarms, the API's 5xx alarm): metric, dimensions, threshold, and whether it exists (enable_alarms)."
   value = merge(
-    { for k, f in var.functions : k => {
-      error_rate = aws_cloudwatch_metric_alarm.error_rate[k].alarm_name
-      duration   = aws_cloudwatch_metric_alarm.duration[k].alarm_name
+    { for k, f in var.functions : "${f.function_name}-error-rate" => {
+      kind       = "error-rate"
+      function   = f.function_name
+      metric     = "AWS/Lambda Errors / Invocations * 100"
+      dimensions = { FunctionName = f.function_name }
+      threshold  = var.error_rate_threshold_percent
+      created    = var.enable_alarms
     } },
-    { api-5xx = { api_5xx = aws_cloudwatch_metric_alarm.api_5xx.alarm_name } },
+    { for k, f in var.functions : "${f.function_name}-duration" => {
+      kind       = "duration"
+      function   = f.function_name
+      metric     = "AWS/Lambda Duration p99 (ms)"
+      dimensions = { FunctionName = f.function_name }
+      threshold  = floor(f.timeout_seconds * 1000 * var.duration_threshold_fraction)
+      created    = var.enable_alarms
+    } },
+    { "${var.api_name}-5xx" = {
+      kind       = "api-5xx"
+      function   = ""
+      metric     = "AWS/ApiGateway 5xx"
+      dimensions = { ApiId = var.api_id }
+      threshold  = var.api_5xx_threshold
+      created    = var.enable_alarms
+    } },
+  )
+}
+
+output "alarm_arns" {
+  description = "ARNs of the alarms that exist, by name."
+  value = merge(
+    { for k, a in aws_cloudwatch_metric_alarm.error_rate : a.alarm_name => a.arn },
+    { for k, a in aws_cloudwatch_metric_alarm.duration : a.alarm_name => a.arn },
+    { for a in aws_cloudwatch_metric_alarm.api_5xx : a.alarm_name => a.arn },
   )
 }
