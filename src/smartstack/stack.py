@@ -89,6 +89,8 @@ def stack_spec(
         directory = settings.infrastructure_dir
         var_file = load_environment(settings.configs_dir, stack).tfvars_path
         offered = prepare_environment_inputs(settings, target, stack)
+    # A custom endpoint (the local AWS) serves buckets by path, not by host name.
+    offered["s3_use_path_style"] = "true" if target.has_custom_endpoint else "false"
     declared = declared_variables(directory)
     return StackSpec(
         stack, directory, var_file, {k: v for k, v in offered.items() if k in declared}

@@ -46,7 +46,8 @@ class MotoServer:
 
     def healthy(self) -> bool:
         try:
-            with urllib.request.urlopen(f"{self.url}/moto-api/data.json", timeout=2) as resp:
+            # The dashboard page is static; data.json would serialise every resource.
+            with urllib.request.urlopen(f"{self.url}/moto-api/", timeout=5) as resp:
                 return bool(resp.status == 200)
         except (urllib.error.URLError, OSError):
             return False
@@ -76,7 +77,7 @@ class MotoServer:
         processes.terminate(pid)
         return True
 
-    def _wait_healthy(self, timeout: float = 30.0) -> None:
+    def _wait_healthy(self, timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.healthy():
