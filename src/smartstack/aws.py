@@ -53,6 +53,12 @@ class AwsTarget:
         )
 
     @property
+    def limits(self) -> frozenset[str]:
+        """Features the target's endpoints cannot serve (empty for AWS itself)."""
+        raw = self.variables.get("SMARTSTACK_AWS_LIMITS", "")
+        return frozenset(item for item in raw.split(",") if item)
+
+    @property
     def has_custom_endpoint(self) -> bool:
         return any(k.startswith("AWS_ENDPOINT_URL") for k in self.variables)
 

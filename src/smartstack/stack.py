@@ -91,6 +91,8 @@ def stack_spec(
         offered = prepare_environment_inputs(settings, target, stack)
     # A custom endpoint (the local AWS) serves buckets by path, not by host name.
     offered["s3_use_path_style"] = "true" if target.has_custom_endpoint else "false"
+    # Alarms are created wherever the endpoint can take them (not on the local AWS).
+    offered["enable_alarms"] = "false" if "cloudwatch-cbor" in target.limits else "true"
     declared = declared_variables(directory)
     return StackSpec(
         stack, directory, var_file, {k: v for k, v in offered.items() if k in declared}

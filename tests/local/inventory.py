@@ -54,12 +54,3 @@ def _pages(client: Any, operation: str, key: str) -> list[Any]:
     for page in client.get_paginator(operation).paginate():
         items.extend(page.get(key, []))
     return items
-
-
-def alarm_dimensions(alarm: dict[str, Any]) -> dict[str, str]:
-    """Dimensions of a plain alarm or of every metric inside a metric-math alarm."""
-    dims = {d["Name"]: d["Value"] for d in alarm.get("Dimensions", [])}
-    for query in alarm.get("Metrics", []):
-        metric = query.get("MetricStat", {}).get("Metric", {})
-        dims.update({d["Name"]: d["Value"] for d in metric.get("Dimensions", [])})
-    return dims

@@ -15,6 +15,9 @@ from smartstack.errors import NotRunningError
 from smartstack.local.moto import MotoServer
 from smartstack.local.postgres import PostgresServer
 
+# The AWS provider speaks CloudWatch's CBOR protocol, which the moto server does not serve.
+LOCAL_AWS_LIMITS = ("cloudwatch-cbor",)
+
 # Not secrets: the local AWS accepts any credentials, these only satisfy the SDKs.
 _LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "smartstack-local", "AWS_SECRET_ACCESS_KEY": "local"}
 
@@ -107,6 +110,8 @@ def write_endpoints(settings: Settings, url: str) -> None:
         f"AWS_REGION={settings.region}",
         f"AWS_DEFAULT_REGION={settings.region}",
         *(f"{k}={v}" for k, v in _LOCAL_CREDENTIALS.items()),
+        "# What this local AWS cannot serve (see docs/local-platform.md).",
+        f"SMARTSTACK_AWS_LIMITS={','.join(LOCAL_AWS_LIMITS)}",
     ]
     tmp = settings.endpoints_file.with_suffix(".tmp")
     tmp.write_text("\n".join(lines) + "\n")
