@@ -167,32 +167,47 @@ resource "aws_vpc_security_group_egress_rule" "lambda_https" {
   cidr_ipv4         = "0.0.0.0/0"
 }
 
-# Rules that reference a security group carry no description: moto drops it,
-# which would show as a change on every plan.
+# moto drops the description of rules that reference a security group; ignoring
+# later description changes keeps plans clean there (set once, at creation).
 resource "aws_vpc_security_group_egress_rule" "lambda_postgres" {
   security_group_id            = aws_security_group.lambda.id
+  description                  = "PostgreSQL to the database"
   ip_protocol                  = "tcp"
   from_port                    = 5432
   to_port                      = 5432
   referenced_security_group_id = aws_security_group.database.id
+
+  lifecycle {
+    ignore_changes = [description]
+  }
 }
 
 resource "aws_vpc_security_group_ingress_rule" "database_from_lambda" {
   security_group_id            = aws_security_group.database.id
+  description                  = "PostgreSQL from the functions"
   ip_protocol                  = "tcp"
   from_port                    = 5432
   to_port                      = 5432
   referenced_security_group_id = aws_security_group.lambda.id
+
+  lifecycle {
+    ignore_changes = [description]
+  }
 }
 
 resource "aws_vpc_security_group_ingress_rule" "endpoints_from_lambda" {
   count = length(var.interface_endpoints) > 0 ? 1 : 0
 
   security_group_id            = aws_security_group.endpoints[0].id
+  description                  = "HTTPS from the functions"
   ip_protocol                  = "tcp"
   from_port                    = 443
   to_port                      = 443
   referenced_security_group_id = aws_security_group.lambda.id
+
+  lifecycle {
+    ignore_changes = [description]
+  }
 }
 
 resource "aws_vpc_endpoint" "interface" {
