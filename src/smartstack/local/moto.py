@@ -1,5 +1,8 @@
 """The local AWS: a moto server on loopback, seeded so ids repeat run to run.
 
+It runs through :mod:`smartstack.local.moto_server`, which fixes two places
+where moto departs from AWS in ways the AWS provider trips over.
+
 moto keeps everything in memory.  When it restarts, every bucket, table and
 parameter is gone, which is why ``local up`` bootstraps the state backend
 again each time it starts a fresh server.
@@ -20,7 +23,7 @@ from smartstack.errors import CommandFailedError, PortInUseError
 from smartstack.local import processes
 
 SEED = 42
-_MARKER = "moto.server"
+_MARKER = "smartstack.local.moto_server"
 ACCOUNT_ID = "123456789012"
 
 
@@ -62,7 +65,7 @@ class MotoServer:
                 "with --moto-port / SMARTSTACK_MOTO_PORT."
             )
         self.stop()
-        argv = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
+        argv = [sys.executable, "-m", _MARKER, "-H", "127.0.0.1", "-p", str(self.port)]
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         processes.spawn(argv, self.log_file, self.pid_file, env)
         self._wait_healthy()
