@@ -43,7 +43,7 @@ _ENV = r"(dev|staging|prod)"
 CONVENTION = {
     "ssm": rf"^/smartstack/{_ENV}/[a-z0-9/_-]+$",
     "log group": rf"^/aws/[a-z/-]+/smartstack-{_ENV}-[a-z0-9-]+$",
-    "kms alias": rf"^alias/smartstack-({_ENV}|tfstate)$",
+    "kms alias": rf"^alias/smartstack-({_ENV}|tfstate|pipeline)$",
 }
 # Made by the account stack or before the dev stack (its generated password), not by it.
 OUTLIVE_DEV_STACK = {"smartstack-dev-role", "alias/smartstack-dev", "/smartstack/dev/db-password"}
