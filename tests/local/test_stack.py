@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from smartstack.aws import AwsTarget, target_for
+from smartstack.aws import AwsTarget, read_env_file, target_for
 from smartstack.config import Settings
 from smartstack.errors import StateLockedError
 from smartstack.isolation import AccountFacts, IamSimulateEvaluator, evaluate, render_matrix
@@ -165,8 +165,8 @@ def test_every_log_group_keeps_its_environments_retention(applied: Applied) -> N
     assert {g: r for g, r in retention.items() if r != RETENTION[_env_of(g) or ""]} == {}
 
 
-def _planned_alarms(settings: Settings, target: AwsTarget, env: str, tmp: Path) -> list[Any]:
-    """The alarm resources OpenTofu would create for ``env``, from a real plan.
+def _plan_json(settings: Settings, target: AwsTarget, env: str, tmp: Path) -> dict[str, Any]:
+    """A real plan of ``env`` with the alarms on, as ``tofu show -json`` renders it.
 
     The local AWS cannot take CloudWatch alarms from the AWS provider (it speaks
     CloudWatch's CBOR protocol, which moto does not serve), so the stacks are
@@ -180,10 +180,14 @@ def _planned_alarms(settings: Settings, target: AwsTarget, env: str, tmp: Path) 
     plan = tofu.plan(
         spec.var_file, tmp / f"{env}.tfplan", spec.variables | {"enable_alarms": "true"}
     )
-    shown = json.loads(tofu.run("show", "-json", str(plan.plan_file)))
+    shown: dict[str, Any] = json.loads(tofu.run("show", "-json", str(plan.plan_file)))
+    return shown
+
+
+def _planned_alarms(settings: Settings, target: AwsTarget, env: str, tmp: Path) -> list[Any]:
     return [
         change["change"]["after"]
-        for change in shown["resource_changes"]
+        for change in _plan_json(settings, target, env, tmp)["resource_changes"]
         if change["type"] == "aws_cloudwatch_metric_alarm"
     ]
 
@@ -265,3 +269,33 @@ def test_each_role_reaches_only_its_own_environment(applied: Applied) -> None:
     print(render_matrix(outcomes))
     assert len(outcomes) == 3 * 3 * 10
     assert render_matrix([o for o in outcomes if not o.correct]).count("\n") == 0
+
+
+def _retention_check(plan_file: Path, expected: int) -> dict[str, int]:
+    """Our checkov check (CKV_SSTK_1) on a resolved plan: passed and failed counts."""
+    version = read_env_file((ROOT / "scripts/versions.env").read_text())["CHECKOV_VERSION"]
+    checkov = Path.home() / ".cache/smartstack" / f"checkov-{version}" / "bin" / "checkov"
+    result = subprocess.run(
+        [str(checkov), "-f", str(plan_file), "--framework", "terraform_plan", "--skip-download",
+         "--external-checks-dir", str(ROOT / "tools" / "checkov"), "--check", "CKV_SSTK_1",
+         "-o", "json", "--quiet"],
+        capture_output=True, text=True, check=False, cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "HOME": "/tmp",
+             "SMARTSTACK_EXPECTED_RETENTION": str(expected)},
+    )  # fmt: skip
+    report = json.loads(result.stdout)
+    summary = (report[0] if isinstance(report, list) else report)["summary"]
+    return {"passed": summary["passed"], "failed": summary["failed"]}
+
+
+def test_the_adr_retention_check_holds_on_each_resolved_plan(
+    running_platform: Settings, applied: Applied, tmp_path: Path
+) -> None:
+    target, _ = applied
+    for env in ENVS:
+        plan_file = tmp_path / f"{env}.json"
+        plan_file.write_text(json.dumps(_plan_json(running_platform, target, env, tmp_path)))
+        right = _retention_check(plan_file, RETENTION[env])
+        assert right["failed"] == 0 and right["passed"] >= 3, (env, right)
+        wrong = _retention_check(plan_file, 365)
+        assert wrong["failed"] == right["passed"], (env, wrong)
