@@ -23,6 +23,7 @@ from smartstack.config import Settings
 from smartstack.errors import NotRunningError
 from smartstack.naming import role_name
 
+LOCAL_AWS_NOT_RUNNING = "the local AWS is not running: start it with `smartstack local up`."
 _RETRIES = Config(retries={"mode": "adaptive", "max_attempts": 8})
 
 
@@ -57,6 +58,10 @@ class AwsTarget:
         """Features the target's endpoints cannot serve (empty for AWS itself)."""
         raw = self.variables.get("SMARTSTACK_AWS_LIMITS", "")
         return frozenset(item for item in raw.split(",") if item)
+
+    def uses_tls(self, service: str) -> bool:
+        """Whether requests to ``service`` travel over TLS (always true on AWS itself)."""
+        return (self.endpoint_url(service) or "https://").startswith("https://")
 
     @property
     def has_custom_endpoint(self) -> bool:
@@ -114,7 +119,7 @@ def target_for(settings: Settings) -> AwsTarget:
     if settings.target == "aws":
         return AwsTarget({k: v for k, v in os.environ.items() if k.startswith("AWS_")})
     if not settings.endpoints_file.is_file():
-        raise NotRunningError("the local AWS is not running: start it with `smartstack local up`.")
+        raise NotRunningError(LOCAL_AWS_NOT_RUNNING)
     target = AwsTarget(read_env_file(settings.endpoints_file.read_text()))
     endpoint = target.endpoint_url("sts") or ""
     if not _reachable(endpoint):

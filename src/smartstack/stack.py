@@ -92,8 +92,7 @@ def stack_spec(
     # A custom endpoint (the local AWS) serves buckets by path, not by host name.
     offered["s3_use_path_style"] = "true" if target.has_custom_endpoint else "false"
     # Under a TLS-only policy every request over a plain-HTTP endpoint is denied (see bootstrap).
-    tls = (target.endpoint_url("s3") or "https://").startswith("https://")
-    offered["tls_only_bucket_policies"] = "true" if tls else "false"
+    offered["tls_only_bucket_policies"] = "true" if target.uses_tls("s3") else "false"
     # Alarms are created wherever the endpoint can take them (not on the local AWS).
     offered["enable_alarms"] = "false" if "cloudwatch-cbor" in target.limits else "true"
     declared = declared_variables(directory)

@@ -127,10 +127,10 @@ def _ensure_bucket(target: AwsTarget, report: BootstrapReport) -> None:
         report.note(bucket, "created", "state bucket")
         fresh = True
     ensures = [_ensure_versioning, _ensure_encryption, _ensure_public_access_block]
-    endpoint = target.endpoint_url("s3") or "https://"
-    if endpoint.startswith("https://"):
+    if target.uses_tls("s3"):
         ensures.append(_ensure_tls_policy)
     else:
+        endpoint = target.endpoint_url("s3")
         # Under a TLS-only policy every request over this endpoint would be
         # denied, ours included (and moto denies even more: it ignores the condition).
         report.skipped.append(f"TLS-only bucket policy: the endpoint {endpoint} is plain HTTP")

@@ -23,6 +23,7 @@ class Toolchain:
     cli_config: Path
     provider: Path
     lambda_rie: Path
+    checkov: Path
 
     def missing(self) -> list[Path]:
         return [
@@ -48,6 +49,7 @@ def toolchain(settings: Settings) -> Toolchain:
         tofu_version = pins["OPENTOFU_VERSION"]
         provider_version = pins["AWS_PROVIDER_VERSION"]
         rie_version = pins["LAMBDA_RIE_MODULE_VERSION"]
+        checkov_version = pins["CHECKOV_VERSION"]
     except (OSError, KeyError) as exc:
         raise ConfigError(f"{versions_file}: missing or incomplete ({exc}).") from exc
     cache = settings.cache_dir
@@ -61,4 +63,5 @@ def toolchain(settings: Settings) -> Toolchain:
         cli_config=cache / "tofu.rc",
         provider=provider_dir / f"terraform-provider-aws_v{provider_version}_x5",
         lambda_rie=cache / "bin" / f"aws-lambda-rie-{rie_version}",
+        checkov=cache / f"checkov-{checkov_version}" / "bin" / "checkov",
     )

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from smartstack.aws import read_env_file
 from smartstack.config import Settings
 from smartstack.toolchain import toolchain
 from tests.conftest import ROOT
@@ -48,8 +47,7 @@ def test_tofu_validate(settings: Settings, tmp_path: Path, stack: str) -> None:
 
 
 def _checkov(settings: Settings, env: str, expected: str, *extra: str) -> dict[str, Any]:
-    version = read_env_file((ROOT / "scripts/versions.env").read_text())["CHECKOV_VERSION"]
-    checkov = settings.cache_dir / f"checkov-{version}" / "bin" / "checkov"
+    checkov = toolchain(settings).checkov
     assert checkov.is_file(), "checkov is installed by scripts/setup.sh"
     result = subprocess.run(
         [str(checkov), "-d", str(INFRA), "--framework", "terraform", "--skip-download",

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from smartstack.aws import AwsTarget, read_env_file, target_for
+from smartstack.aws import AwsTarget, target_for
 from smartstack.config import Settings
 from smartstack.errors import StateLockedError
 from smartstack.isolation import AccountFacts, IamSimulateEvaluator, evaluate, render_matrix
@@ -33,6 +33,7 @@ from smartstack.stack import (
     stack_tofu,
 )
 from smartstack.state_backend import backend_layout, bootstrap
+from smartstack.toolchain import toolchain
 from tests.conftest import ROOT
 from tests.local.inventory import take_inventory
 
@@ -271,10 +272,9 @@ def test_each_role_reaches_only_its_own_environment(applied: Applied) -> None:
     assert render_matrix([o for o in outcomes if not o.correct]).count("\n") == 0
 
 
-def _retention_check(plan_file: Path, expected: int) -> dict[str, int]:
+def _retention_check(settings: Settings, plan_file: Path, expected: int) -> dict[str, int]:
     """Our checkov check (CKV_SSTK_1) on a resolved plan: passed and failed counts."""
-    version = read_env_file((ROOT / "scripts/versions.env").read_text())["CHECKOV_VERSION"]
-    checkov = Path.home() / ".cache/smartstack" / f"checkov-{version}" / "bin" / "checkov"
+    checkov = toolchain(settings).checkov
     result = subprocess.run(
         [str(checkov), "-f", str(plan_file), "--framework", "terraform_plan", "--skip-download",
          "--external-checks-dir", str(ROOT / "tools" / "checkov"), "--check", "CKV_SSTK_1",
@@ -295,7 +295,7 @@ def test_the_adr_retention_check_holds_on_each_resolved_plan(
     for env in ENVS:
         plan_file = tmp_path / f"{env}.json"
         plan_file.write_text(json.dumps(_plan_json(running_platform, target, env, tmp_path)))
-        right = _retention_check(plan_file, RETENTION[env])
+        right = _retention_check(running_platform, plan_file, RETENTION[env])
         assert right["failed"] == 0 and right["passed"] >= 3, (env, right)
-        wrong = _retention_check(plan_file, 365)
+        wrong = _retention_check(running_platform, plan_file, 365)
         assert wrong["failed"] == right["passed"], (env, wrong)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from smartstack.aws import read_env_file
+from smartstack.aws import LOCAL_AWS_NOT_RUNNING, read_env_file
 from smartstack.config import Settings
 from smartstack.errors import NotRunningError
 from smartstack.local.moto import MotoServer
@@ -121,5 +121,5 @@ def write_endpoints(settings: Settings, url: str) -> None:
 def endpoint_variables(settings: Settings) -> dict[str, str]:
     """The variables `up` wrote, for shells: eval "$(smartstack local env)"."""
     if not settings.endpoints_file.is_file():
-        raise NotRunningError("the local AWS is not running: start it with `smartstack local up`.")
+        raise NotRunningError(LOCAL_AWS_NOT_RUNNING)
     return read_env_file(settings.endpoints_file.read_text())
