@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Builds OpenTofu, the hashicorp/aws provider and the Lambda Runtime Interface
-# Emulator from their Go modules, once per pinned version, into a cache outside
-# the repo. Re-running is cheap: every artifact already built is skipped.
+# Builds OpenTofu, the hashicorp/aws provider, the Lambda Runtime Interface
+# Emulator and actionlint from their Go modules, once per pinned version, into a
+# cache outside the repo. Re-running is cheap: every artifact already built is skipped.
 #
 # Layout under $SMARTSTACK_CACHE (default ~/.cache/smartstack):
 #   bin/tofu-<ver>                      OpenTofu
 #   bin/aws-lambda-rie-<modver>         Lambda RIE
+#   bin/actionlint-<ver>                actionlint (lints .github/workflows)
 #   plugins/registry.opentofu.org/hashicorp/aws/<ver>/linux_amd64/...  provider mirror
 #   tofu.rc                             CLI config: filesystem mirror only
 set -euo pipefail
@@ -89,6 +90,15 @@ build_rie() {
     (cd "$src" && go mod download && build_with_progress "Lambda RIE" "$out" "-s -w" ./cmd/aws-lambda-rie)
 }
 
+build_actionlint() {
+    local out=$bin/actionlint-$ACTIONLINT_VERSION
+    if [ -x "$out" ]; then log "actionlint $ACTIONLINT_VERSION present"; return; fi
+    local src=$work/actionlint-$ACTIONLINT_VERSION
+    fetch_module github.com/rhysd/actionlint "v$ACTIONLINT_VERSION" "$src"
+    (cd "$src" && go mod download && build_with_progress "actionlint $ACTIONLINT_VERSION" "$out" \
+        "-s -w -X github.com/rhysd/actionlint.version=$ACTIONLINT_VERSION" ./cmd/actionlint)
+}
+
 write_cli_config() {
     cat > "$cache/tofu.rc.tmp" <<RC
 # Written by scripts/build-toolchain.sh: providers come only from the local mirror.
@@ -106,8 +116,9 @@ case "${1:-all}" in
     tofu) build_tofu ;;
     provider) build_provider ;;
     rie) build_rie ;;
-    all) build_tofu; build_rie; build_provider ;;
-    *) die "unknown part '${1}'; use tofu, provider, rie or all." ;;
+    actionlint) build_actionlint ;;
+    all) build_tofu; build_rie; build_actionlint; build_provider ;;
+    *) die "unknown part '${1}'; use tofu, provider, rie, actionlint or all." ;;
 esac
 write_cli_config
 log "toolchain ready in $cache"

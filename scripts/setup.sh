@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything SmartStack needs on a fresh Debian machine, idempotently:
 # PostgreSQL from Debian's packages, the Python virtual environment, and the
-# pinned Go-built toolchain (OpenTofu, the AWS provider, the Lambda RIE).
+# pinned Go-built toolchain (OpenTofu, the AWS provider, the Lambda RIE, actionlint).
 # Safe to run again: each step is skipped when already done.
 set -euo pipefail
 
@@ -67,5 +67,5 @@ if [ ! -f "$checkov_venv/.complete" ]; then
     touch "$checkov_venv/.complete"
 fi
 
-# OpenTofu, the AWS provider and the Lambda RIE, cached outside the repo.
+# OpenTofu, the AWS provider, the Lambda RIE and actionlint, cached outside the repo.
 bash "$repo/scripts/build-toolchain.sh" all

@@ -1,4 +1,4 @@
-"""Where the pinned OpenTofu, AWS provider and Lambda RIE live.
+"""Where the pinned OpenTofu, AWS provider, Lambda RIE, checkov and actionlint live.
 
 ``scripts/versions.env`` pins them and ``scripts/build-toolchain.sh`` builds
 them into the cache; this module only finds the results and says how to get
@@ -24,6 +24,7 @@ class Toolchain:
     provider: Path
     lambda_rie: Path
     checkov: Path
+    actionlint: Path
 
     def missing(self) -> list[Path]:
         return [
@@ -50,6 +51,7 @@ def toolchain(settings: Settings) -> Toolchain:
         provider_version = pins["AWS_PROVIDER_VERSION"]
         rie_version = pins["LAMBDA_RIE_MODULE_VERSION"]
         checkov_version = pins["CHECKOV_VERSION"]
+        actionlint_version = pins["ACTIONLINT_VERSION"]
     except (OSError, KeyError) as exc:
         raise ConfigError(f"{versions_file}: missing or incomplete ({exc}).") from exc
     cache = settings.cache_dir
@@ -64,4 +66,5 @@ def toolchain(settings: Settings) -> Toolchain:
         provider=provider_dir / f"terraform-provider-aws_v{provider_version}_x5",
         lambda_rie=cache / "bin" / f"aws-lambda-rie-{rie_version}",
         checkov=cache / f"checkov-{checkov_version}" / "bin" / "checkov",
+        actionlint=cache / "bin" / f"actionlint-{actionlint_version}",
     )

@@ -24,8 +24,11 @@ def test_a_warm_cache_builds_nothing(settings: Settings) -> None:
     result = _run(env)
     assert result.returncode == 0, result.stderr
     assert "building" not in result.stderr and "downloading" not in result.stderr
-    assert result.stderr.count(" present") == 3
-    assert toolchain(settings).missing() == []
+    assert result.stderr.count(" present") == 4
+    tools = toolchain(settings)
+    assert tools.missing() == []
+    assert "[toolchain] actionlint " in result.stderr  # ... <version> present
+    assert tools.actionlint.is_file()
 
 
 def test_without_go_it_says_what_is_missing(tmp_path: Path) -> None:
