@@ -35,6 +35,10 @@ MANIFEST_VERSION = 1
 REQUIREMENTS = "app/requirements.txt"
 MIGRATIONS = "migrations"
 MIGRATIONS_DIR = "app/migrations"
+# The OpenTofu code and the tool pins it was tested with: deploys apply the
+# release's own infrastructure, not whatever the deploying checkout holds.
+INFRASTRUCTURE = "infrastructure"
+INFRASTRUCTURE_FILES = ("infrastructure", "scripts/versions.env")
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 _FILE_MODE = 0o100644 << 16  # regular file, rw-r--r--
 _COMPILED = (".so", ".pyd", ".dylib", ".dll")
@@ -89,11 +93,14 @@ class Manifest:
     runtime: str = RUNTIME
     # app/migrations as released: every environment migrates with the same scripts.
     migrations: Artifact | None = None
+    # infrastructure/ and the tool pins as released: every environment applies the same code.
+    infrastructure: Artifact | None = None
 
     @property
     def stored(self) -> tuple[Artifact, ...]:
-        """Every file of the release in the bucket: the Lambda zips and the migrations."""
-        return self.artifacts + ((self.migrations,) if self.migrations else ())
+        """Every file of the release in the bucket: Lambda zips, migrations, infrastructure."""
+        extras = (self.migrations, self.infrastructure)
+        return self.artifacts + tuple(a for a in extras if a is not None)
 
     def artifact(self, name: str) -> Artifact:
         for artifact in self.artifacts:
@@ -112,11 +119,8 @@ class Manifest:
             "artifacts": {
                 a.name: {k: v for k, v in asdict(a).items() if k != "name"} for a in self.artifacts
             },
-            "migrations": (
-                {k: v for k, v in asdict(self.migrations).items() if k not in ("name", "handler")}
-                if self.migrations
-                else None
-            ),
+            "migrations": _extra_json(self.migrations),
+            "infrastructure": _extra_json(self.infrastructure),
         }
         return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
@@ -128,27 +132,29 @@ class Manifest:
                 Artifact(name, str(a["sha256"]), int(a["size"]), str(a["key"]), str(a["handler"]))
                 for name, a in sorted(data["artifacts"].items())
             )
-            migrations = data.get("migrations")
             return cls(
                 release=str(data["release"]),
                 commit=str(data["commit"]),
                 created_from=data.get("created_from"),
                 artifacts=artifacts,
                 runtime=str(data.get("runtime", RUNTIME)),
-                migrations=(
-                    Artifact(
-                        MIGRATIONS,
-                        str(migrations["sha256"]),
-                        int(migrations["size"]),
-                        str(migrations["key"]),
-                        "",
-                    )
-                    if migrations
-                    else None
-                ),
+                migrations=_extra_from_json(MIGRATIONS, data.get("migrations")),
+                infrastructure=_extra_from_json(INFRASTRUCTURE, data.get("infrastructure")),
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ConfigError(f"not a release manifest ({exc}); rebuild the release.") from exc
+
+
+def _extra_json(artifact: Artifact | None) -> dict[str, object] | None:
+    if artifact is None:
+        return None
+    return {k: v for k, v in asdict(artifact).items() if k not in ("name", "handler")}
+
+
+def _extra_from_json(name: str, data: dict[str, object] | None) -> Artifact | None:
+    if not data:
+        return None
+    return Artifact(name, str(data["sha256"]), int(str(data["size"])), str(data["key"]), "")
 
 
 def release_id_for(commit: str) -> str:
@@ -192,7 +198,11 @@ def build_release(
         migrations = _store(
             MIGRATIONS, deterministic_zip(_package_files(root, MIGRATIONS_DIR)), "", out_dir
         )
-    manifest = Manifest(release, commit, _branch(root), artifacts, migrations=migrations)
+        infrastructure = _store(INFRASTRUCTURE, _infrastructure_zip(root), "", out_dir)
+    manifest = Manifest(
+        release, commit, _branch(root), artifacts, migrations=migrations,
+        infrastructure=infrastructure,
+    )  # fmt: skip
     (out_dir / "manifest.json").write_text(manifest.to_json())
     return manifest
 
@@ -211,6 +221,17 @@ def _build_service(
             f"{', '.join(service.packages)}; commit it or fix the handler."
         )
     return _store(service.name, deterministic_zip(entries), service.handler, out_dir)
+
+
+def _infrastructure_zip(root: Path) -> bytes:
+    """The stacks' code and tfvars, and the tool pins, named from the repository root."""
+    entries: dict[str, bytes] = {}
+    for item in INFRASTRUCTURE_FILES:
+        parent = Path(item).parent
+        for name, data in _package_files(root, item).items():
+            if not name.endswith(".md"):
+                entries[(parent / name).as_posix()] = data
+    return deterministic_zip(entries)
 
 
 def _store(name: str, data: bytes, handler: str, out_dir: Path) -> Artifact:

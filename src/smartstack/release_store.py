@@ -15,7 +15,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from smartstack.aws import AwsTarget
-from smartstack.build import MIGRATIONS, Artifact, Manifest
+from smartstack.build import INFRASTRUCTURE, MIGRATIONS, Artifact, Manifest
 from smartstack.errors import CommandFailedError, UsageError
 
 
@@ -98,14 +98,26 @@ def fetch_artifact(target: AwsTarget, bucket: str, artifact: Artifact, dest_dir:
     return path
 
 
-def unpack_migrations(zip_path: Path, dest_dir: Path) -> Path:
-    """Unpack a release's migrations zip; returns the Alembic script location to migrate with."""
+def _unpack(zip_path: Path, dest_dir: Path, required: tuple[str, ...], what: str) -> None:
     with zipfile.ZipFile(zip_path) as archive:
         names = archive.namelist()
-        if f"{MIGRATIONS}/env.py" not in names or any(n.startswith(("/", "..")) for n in names):
-            raise CommandFailedError(f"{zip_path} is not a release's migrations; rebuild it.")
+        unsafe = any(n.startswith("/") or ".." in n.split("/") for n in names)
+        if unsafe or not set(required) <= set(names):
+            raise CommandFailedError(f"{zip_path} is not a release's {what}; rebuild it.")
         archive.extractall(dest_dir)
+
+
+def unpack_migrations(zip_path: Path, dest_dir: Path) -> Path:
+    """Unpack a release's migrations zip; returns the Alembic script location to migrate with."""
+    _unpack(zip_path, dest_dir, (f"{MIGRATIONS}/env.py",), "migrations")
     return dest_dir / MIGRATIONS
+
+
+def unpack_infrastructure(zip_path: Path, dest_dir: Path) -> Path:
+    """Unpack a release's infrastructure; returns the root to run its stacks from."""
+    required = (f"{INFRASTRUCTURE}/main.tf", "scripts/versions.env")
+    _unpack(zip_path, dest_dir, required, "infrastructure")
+    return dest_dir
 
 
 def fetch_migrations(target: AwsTarget, bucket: str, manifest: Manifest, dest_dir: Path) -> Path:

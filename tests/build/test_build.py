@@ -146,7 +146,24 @@ def test_migrations_keep_their_digest_across_commits_that_do_not_touch_them(
     later = build_release(repo, tmp_path / "out")
 
     assert later.migrations == manifest.migrations
+    assert later.infrastructure == manifest.infrastructure
     assert later.artifact("api").sha256 != manifest.artifact("api").sha256
+
+
+def test_the_infrastructure_ships_with_the_release(
+    built: tuple[Manifest, Path], repo: Path
+) -> None:
+    """Deploys apply the release's own stacks and pins, not the deploying checkout's."""
+    manifest, out = built
+    assert manifest.infrastructure is not None
+    zipped = entries(out / manifest.infrastructure.file_name)
+    with zipfile.ZipFile(out / manifest.infrastructure.file_name) as archive:
+        assert archive.read("scripts/versions.env") == (repo / "scripts/versions.env").read_bytes()
+        main = archive.read("infrastructure/main.tf")
+    assert main == (repo / "infrastructure/main.tf").read_bytes()
+    assert {"infrastructure/configs/prod.tfvars", "infrastructure/account/iam.tf"} <= set(zipped)
+    assert "infrastructure/modules/database/main.tf" in zipped
+    assert not [n for n in zipped if ".terraform" in n or n.endswith(".md")]
 
 
 def test_a_dirty_tree_is_refused_naming_what_is_dirty(tmp_path: Path) -> None:
@@ -242,7 +259,7 @@ def test_publish_uploads_each_artifact_once_by_digest(
         *(a.key for a in manifest.stored),
         f"releases/{manifest.release}/manifest.json",
     ]
-    assert len(first) == 4
+    assert len(first) == 5  # two functions, migrations, infrastructure, the manifest
     assert second == []
     listed = aws.client("s3").list_objects_v2(Bucket=bucket)["Contents"]
     assert sorted(o["Key"] for o in listed) == sorted(first)
