@@ -58,6 +58,12 @@ variable "approver_must_differ" {
   default     = false
 }
 
+variable "protect_from_destroy" {
+  description = "Deploy policy: a deploy whose plan destroys or replaces anything stops unless run with --allow-destroy (prod: true). Read by the pipeline."
+  type        = bool
+  default     = false
+}
+
 # --- code -------------------------------------------------------------------
 
 variable "lambda_package_path" {
@@ -82,15 +88,15 @@ variable "lambda_runtime" {
 }
 
 variable "api_handler" {
-  description = "Handler of the API function (index.handler is the runner's placeholder package; set the application's handler here when its package uses another)."
+  description = "Handler of the API function; the runner offers it from the build's service table, so the stack and the released zip agree."
   type        = string
-  default     = "index.handler"
+  default     = "smartstack_api.handler.handler"
 }
 
 variable "ai_processor_handler" {
-  description = "Handler of the AI processor (index.handler is the runner's placeholder package)."
+  description = "Handler of the AI processor; offered by the runner like api_handler."
   type        = string
-  default     = "index.handler"
+  default     = "smartstack_ai.handler.handler"
 }
 
 variable "api_memory_mb" {

@@ -402,9 +402,19 @@ data "aws_iam_policy_document" "env_role" {
     resources = [aws_s3_bucket.artifacts.arn]
   }
 
+  # Releases are built once, by the environment main deploys to, and promoted as they are.
+  dynamic "statement" {
+    for_each = each.key == var.release_publisher ? [1] : []
+    content {
+      sid       = "PublishReleases"
+      actions   = ["s3:PutObject"]
+      resources = ["${aws_s3_bucket.artifacts.arn}/artifacts/*", "${aws_s3_bucket.artifacts.arn}/releases/*"]
+    }
+  }
+
   statement {
     sid       = "WriteOwnDeploymentRecords"
-    actions   = ["dynamodb:PutItem", "dynamodb:UpdateItem"]
+    actions   = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
     resources = [aws_dynamodb_table.deployments.arn]
 
     condition {

@@ -36,6 +36,17 @@ variable "environments" {
   }
 }
 
+variable "release_publisher" {
+  description = "The environment whose role builds and publishes releases to the artifacts bucket (the one main deploys to); the others only read them."
+  type        = string
+  default     = "dev"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9]{1,15}$", var.release_publisher))
+    error_message = "release_publisher must be an environment name such as dev."
+  }
+}
+
 variable "github_repository" {
   description = "GitHub repository <owner>/<repo> whose deployment environments may assume the roles."
   type        = string

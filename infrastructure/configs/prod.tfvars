@@ -7,6 +7,7 @@ log_retention_days = 30
 promotes_from        = "staging"
 require_approval     = true
 approver_must_differ = true
+protect_from_destroy = true
 
 # Functions
 api_memory_mb                = 1024

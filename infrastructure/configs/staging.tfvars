@@ -7,6 +7,7 @@ log_retention_days = 14
 promotes_from        = "dev"
 require_approval     = false
 approver_must_differ = false
+protect_from_destroy = false
 
 # Functions
 api_memory_mb                = 512

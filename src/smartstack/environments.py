@@ -55,6 +55,7 @@ class EnvironmentConfig:
     require_approval: bool = False
     approver_must_differ: bool = False
     deploy_branch: str = "main"
+    protect_from_destroy: bool = False
 
 
 def environment_names(configs_dir: Path) -> tuple[str, ...]:
@@ -99,6 +100,7 @@ def load_environment(configs_dir: Path, name: str) -> EnvironmentConfig:
         require_approval=_flag(path, values, "require_approval"),
         approver_must_differ=_flag(path, values, "approver_must_differ"),
         deploy_branch=str(values.get("deploy_branch", "main")),
+        protect_from_destroy=_flag(path, values, "protect_from_destroy"),
     )
 
 

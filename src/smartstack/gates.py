@@ -34,9 +34,7 @@ def check_gates(config: EnvironmentConfig, ledger: Ledger, release: str, branch:
         reason = f"built from {branch}"
     else:
         source = config.promotes_from
-        passed = [
-            a for a in ledger.history(source) if a.release == release and a.outcome == "succeeded"
-        ]
+        passed = ledger.succeeded(source, release)
         if not passed:
             raise GateError(
                 f"{release} has not passed {source}; deploy it to {source} first "

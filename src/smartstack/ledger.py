@@ -63,6 +63,16 @@ class Attempt:
     steps: list[StepRecord] = field(default_factory=list)
     outcome: str = "running"  # succeeded, failed, rolled back
     finished: str = ""
+    kind: str = "deploy"  # deploy, rollback
+    # The version each function's `live` alias points at after this attempt: what a
+    # rollback moves back to.
+    versions: dict[str, str] = field(default_factory=dict)
+    # Hash of everything the infra step applied (code, tfvars, inputs, state version):
+    # an unchanged fingerprint lets the next deploy skip planning.
+    infra_fingerprint: str = ""
+
+    def step(self, name: str) -> StepRecord | None:
+        return next((s for s in self.steps if s.name == name), None)
 
 
 @dataclass(frozen=True)
@@ -110,13 +120,38 @@ class Ledger:
                 "outcome": {"S": attempt.outcome},
                 "finished": {"S": attempt.finished},
                 "steps": {"L": steps},
+                "kind": {"S": attempt.kind},
+                "versions": {"M": {k: {"S": v} for k, v in attempt.versions.items()}},
+                "infra_fingerprint": {"S": attempt.infra_fingerprint},
             },
         )
 
-    def history(self, env: str, limit: int = 50) -> list[Attempt]:
-        """Newest first."""
+    def history(self, env: str, limit: int | None = 50) -> list[Attempt]:
+        """Newest first; ``limit=None`` reads every page."""
         items = self._query(env, "deploy#", limit=limit, newest_first=True)
         return [_attempt_from_item(env, item) for item in items]
+
+    def succeeded(self, env: str, release: str) -> list[Attempt]:
+        """Every successful deploy of ``release`` to ``env``, newest first (all pages)."""
+        return [
+            a
+            for a in self.history(env, limit=None)
+            if a.release == release and a.kind == "deploy" and a.outcome == "succeeded"
+        ]
+
+    def current(self, env: str) -> Attempt | None:
+        """The attempt that put the running release in place (a deploy or a rollback)."""
+        for attempt in self.history(env, limit=None):
+            if attempt.outcome == "succeeded":
+                return attempt
+        return None
+
+    def approvals(self, env: str) -> list[Approval]:
+        items = self._query(env, "approval#", limit=None, newest_first=False)
+        return [
+            Approval(env, item["sk"]["S"].split("#", 1)[1], item["approver"]["S"], item["at"]["S"])
+            for item in items
+        ]
 
     def approve(self, env: str, release: str, approver: str) -> Approval:
         approval = Approval(env, release, approver, _now())
@@ -201,15 +236,26 @@ class Ledger:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
 
-    def _query(self, env: str, prefix: str, limit: int, newest_first: bool) -> list[dict[str, Any]]:
-        response = self.ddb.query(
-            TableName=self.table,
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
-            ExpressionAttributeValues={":pk": {"S": _pk(env)}, ":prefix": {"S": prefix}},
-            ScanIndexForward=not newest_first,
-            Limit=limit,
-        )
-        return list(response.get("Items", []))
+    def _query(
+        self, env: str, prefix: str, limit: int | None, newest_first: bool
+    ) -> list[dict[str, Any]]:
+        args: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": {":pk": {"S": _pk(env)}, ":prefix": {"S": prefix}},
+            "ScanIndexForward": not newest_first,
+            "ConsistentRead": True,
+        }
+        items: list[dict[str, Any]] = []
+        while True:
+            if limit is not None:
+                args["Limit"] = limit - len(items)
+            response = self.ddb.query(**args)
+            items.extend(response.get("Items", []))
+            last = response.get("LastEvaluatedKey")
+            if not last or (limit is not None and len(items) >= limit):
+                return items
+            args["ExclusiveStartKey"] = last
 
 
 def _attempt_from_item(env: str, item: dict[str, Any]) -> Attempt:
@@ -232,4 +278,7 @@ def _attempt_from_item(env: str, item: dict[str, Any]) -> Attempt:
         steps,
         item["outcome"]["S"],
         item["finished"]["S"],
+        item.get("kind", {}).get("S", "deploy"),
+        {k: v["S"] for k, v in item.get("versions", {}).get("M", {}).items()},
+        item.get("infra_fingerprint", {}).get("S", ""),
     )

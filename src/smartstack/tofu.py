@@ -51,6 +51,13 @@ class PlanSummary:
     change: int
     destroy: int
     plan_file: Path
+    # (action, resource address) of every change, e.g. ("update", "module.x.aws_y.z").
+    changes: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def destroyed(self) -> tuple[str, ...]:
+        """Addresses the plan deletes, replacements included."""
+        return tuple(a for action, a in self.changes if action in ("delete", "replace"))
 
     @property
     def has_changes(self) -> bool:
@@ -118,11 +125,17 @@ class Tofu:
     def summarize(self, plan_file: Path) -> PlanSummary:
         plan = json.loads(self.run("show", "-json", str(plan_file)))
         counts = {"create": 0, "update": 0, "delete": 0}
+        changes: list[tuple[str, str]] = []
         for change in plan.get("resource_changes", []):
-            for action in change["change"]["actions"]:
-                if action in counts:
-                    counts[action] += 1
-        return PlanSummary(counts["create"], counts["update"], counts["delete"], plan_file)
+            actions = [a for a in change["change"]["actions"] if a in counts]
+            for action in actions:
+                counts[action] += 1
+            if actions:
+                action = "replace" if len(actions) == 2 else actions[0]
+                changes.append((action, change["address"]))
+        return PlanSummary(
+            counts["create"], counts["update"], counts["delete"], plan_file, tuple(changes)
+        )
 
     def apply(self, plan_file: Path) -> None:
         self.run("apply", "-input=false", "-lock-timeout=0s", str(plan_file))
