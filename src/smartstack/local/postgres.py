@@ -3,18 +3,28 @@
 ``initdb`` and ``postgres`` refuse to run as root.  When we are root (CI, these
 sessions) the server runs as the unprivileged ``postgres`` user, and its
 directory lives under ``/var/lib/smartstack`` because root's home is not
-traversable by other users.  Authentication is ``trust`` on 127.0.0.1 only:
-this server holds nothing but local test data.
+traversable by other users.
+
+It listens on 127.0.0.1 only and stands in for RDS (the moto launcher creates
+each instance's role and database here), so it behaves as RDS PostgreSQL 15+
+does where the applications can tell: TLS is on, with a self-signed
+certificate made here, and every role but the admin must come over TLS and log
+in with its password (SCRAM-SHA-256), as with ``rds.force_ssl``.  The admin
+``postgres`` keeps ``trust`` on 127.0.0.1 and the socket: the tool's admin DSN
+has no password.  Every start rewrites these settings, so a data directory
+made by an older version gets them too.
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import os
 import pwd
 import shutil
 import subprocess
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +32,28 @@ from smartstack.errors import CommandFailedError, PortInUseError, ToolMissingErr
 from smartstack.local import processes
 
 _SERVICE_USER = "postgres"
+
+# Rewritten at every start; the first matching line decides.  Roles other than the
+# admin reach the server only over TLS (no line matches them otherwise).
+_HBA = """\
+# Written by smartstack at every start: edits are lost.
+# TYPE   DATABASE  USER      ADDRESS       METHOD
+local    all       postgres                trust
+host     all       postgres  127.0.0.1/32  trust
+hostssl  all       all       127.0.0.1/32  scram-sha-256
+"""
+
+_SETTINGS_FILE = "smartstack.conf"
+_SETTINGS = """\
+# Written by smartstack at every start: edits are lost.
+ssl = on
+ssl_cert_file = 'server.crt'
+ssl_key_file = 'server.key'
+password_encryption = 'scram-sha-256'
+"""
+_INCLUDE = f"include_if_exists = '{_SETTINGS_FILE}'"
+
+_CERT_DAYS = 3650
 
 
 def _bindir() -> Path:
@@ -78,15 +110,18 @@ class PostgresServer:
         return result.returncode == 0
 
     def start(self) -> bool:
-        """Initialise on first use and start; returns True when it was not running."""
+        """Initialise on first use and start; returns True when it was not running.
+
+        A server already running from an older version's data directory gets the
+        TLS and authentication settings too, by a reload.
+        """
         if self.healthy():
+            if self._configure():
+                self._run("pg_ctl", "reload", "-D", str(self.data_dir))
             return False
-        if self.pid() is None and processes.port_in_use(self.port):
-            raise PortInUseError(
-                f"port {self.port} is taken by another process; free it or pick another "
-                "with --postgres-port / SMARTSTACK_POSTGRES_PORT."
-            )
+        self.check_port()
         self._init()
+        self._configure()
         options = f"-p {self.port} -h 127.0.0.1 -k {self.base}"
         self._run(
             "pg_ctl",
@@ -102,6 +137,14 @@ class PostgresServer:
             options,
         )
         return True
+
+    def check_port(self) -> None:
+        """Refuse a port another process holds (ours may hold it)."""
+        if self.pid() is None and processes.port_in_use(self.port):
+            raise PortInUseError(
+                f"port {self.port} is taken by another process; free it or pick another "
+                "with --postgres-port / SMARTSTACK_POSTGRES_PORT."
+            )
 
     def stop(self) -> bool:
         if self.pid() is None:
@@ -134,6 +177,48 @@ class PostgresServer:
             "--no-instructions",
         )
 
+    def _configure(self) -> bool:
+        """TLS and authentication; returns True when a file changed."""
+        changed = self._ensure_certificate()
+        changed |= self._write(self.data_dir / _SETTINGS_FILE, _SETTINGS.encode(), 0o600)
+        conf = self.data_dir / "postgresql.conf"
+        text = conf.read_text()
+        if _INCLUDE not in text.splitlines():
+            addition = f"\n# TLS and authentication, kept by smartstack\n{_INCLUDE}\n"
+            changed |= self._write(conf, (text + addition).encode(), 0o600)
+        changed |= self._write(self.data_dir / "pg_hba.conf", _HBA.encode(), 0o600)
+        return changed
+
+    def _ensure_certificate(self) -> bool:
+        """A self-signed certificate for localhost and 127.0.0.1, unless a valid one is there."""
+        from cryptography import x509  # the `local` extra: only the local platform needs it
+
+        cert_file, key_file = self.data_dir / "server.crt", self.data_dir / "server.key"
+        if key_file.is_file() and cert_file.is_file():
+            cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
+            if cert.not_valid_after_utc > datetime.now(UTC) + timedelta(days=1):
+                return False
+        cert_pem, key_pem = _self_signed_certificate()
+        self._write(key_file, key_pem, 0o600)  # the server refuses a key others can read
+        self._write(cert_file, cert_pem, 0o644)
+        return True
+
+    def _write(self, path: Path, content: bytes, mode: int) -> bool:
+        """Replace ``path`` atomically, owned by the server's user; False when unchanged."""
+        if path.is_file() and path.read_bytes() == content:
+            return False
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.unlink(missing_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        with os.fdopen(fd, "wb") as f:
+            f.write(content)
+        os.chmod(tmp, mode)
+        if os.geteuid() == 0:
+            user = pwd.getpwnam(_SERVICE_USER)
+            os.chown(tmp, user.pw_uid, user.pw_gid)
+        tmp.replace(path)
+        return True
+
     def _run(self, tool: str, *args: str) -> None:
         argv = [str(_bindir() / tool), *args]
         kwargs: dict[str, Any] = {}
@@ -148,3 +233,38 @@ class PostgresServer:
                 f"{tool} failed for the local PostgreSQL on port {self.port}: "
                 f"{detail[-1] if detail else 'no output'} (log: {self.log_file})."
             )
+
+
+def _self_signed_certificate() -> tuple[bytes, bytes]:
+    """A new EC key and a self-signed certificate for localhost / 127.0.0.1, as PEM."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=_CERT_DAYS))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return cert.public_bytes(serialization.Encoding.PEM), key_pem
