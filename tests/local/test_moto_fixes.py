@@ -1,8 +1,21 @@
-"""The two moto fixes, against the running local AWS: without them these fail."""
+"""The three moto fixes, against the running local AWS: without them these fail."""
 
 from __future__ import annotations
 
+import uuid
+from pathlib import Path
+from typing import Any
+
+import boto3
+import psycopg
+import pytest
+from botocore.exceptions import ClientError
+
 from smartstack.aws import AwsTarget
+from smartstack.config import Settings
+from smartstack.local import platform
+from smartstack.local.moto import MotoServer
+from smartstack.local.processes import free_port
 
 
 def test_each_database_gets_its_own_resource_id(aws: AwsTarget) -> None:
@@ -29,3 +42,181 @@ def test_tags_sent_at_bucket_creation_are_kept(aws: AwsTarget) -> None:
     )
     tags = s3.get_bucket_tagging(Bucket="smartstack-dev-data-test")["TagSet"]
     assert tags == [{"Key": "Environment", "Value": "dev"}]
+
+
+# --- RDS PostgreSQL instances are databases in the local PostgreSQL --------------------------
+
+
+def _instance(rds: Any, name: str, password: str) -> dict[str, Any]:
+    created: dict[str, Any] = rds.create_db_instance(
+        DBInstanceIdentifier=f"{name.replace('_', '-')}-db", Engine="postgres",
+        DBInstanceClass="db.t4g.micro", AllocatedStorage=20, DBName=name,
+        MasterUsername=name, MasterUserPassword=password,
+    )["DBInstance"]  # fmt: skip
+    return created
+
+
+def _connect(
+    endpoint: dict[str, Any], name: str, password: str, sslmode: str, dbname: str | None = None
+) -> Any:
+    """As the master user ``name`` to the database of that name (or ``dbname``)."""
+    return psycopg.connect(
+        host=endpoint["Address"], port=endpoint["Port"], dbname=dbname or name, user=name,
+        password=password, sslmode=sslmode, connect_timeout=5,
+    )  # fmt: skip
+
+
+def _admin(settings: Settings) -> Any:
+    return psycopg.connect(platform.postgres_server(settings).dsn, autocommit=True)
+
+
+@pytest.fixture
+def name() -> str:
+    return f"t_{uuid.uuid4().hex[:12]}"
+
+
+def test_a_postgres_instance_is_a_database_its_master_user_logs_in_to(
+    aws: AwsTarget, running_platform: Settings, name: str
+) -> None:
+    rds, password = aws.client("rds"), f"pw-{uuid.uuid4().hex}"
+    created = _instance(rds, name, password)
+
+    pg_port = platform.postgres_server(running_platform).port
+    assert created["Endpoint"]["Address"] == "127.0.0.1"
+    assert created["Endpoint"]["Port"] == pg_port
+    described = rds.describe_db_instances(DBInstanceIdentifier=created["DBInstanceIdentifier"])
+    instance = described["DBInstances"][0]
+    assert (instance["Endpoint"], instance["DbInstancePort"]) == (created["Endpoint"], pg_port)
+
+    with _connect(created["Endpoint"], name, password, sslmode="require") as conn:
+        row = conn.execute(
+            "SELECT current_user, current_database(), ssl FROM pg_stat_ssl"
+            " WHERE pid = pg_backend_pid()"
+        ).fetchone()
+        conn.execute("CREATE TABLE owned_by_the_master_user (id int)")
+    assert row == (name, name, True)
+
+
+def test_a_wrong_password_or_no_tls_is_refused(
+    aws: AwsTarget, running_platform: Settings, name: str
+) -> None:
+    password = f"pw-{uuid.uuid4().hex}"
+    endpoint = _instance(aws.client("rds"), name, password)["Endpoint"]
+
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        _connect(endpoint, name, "not-the-password", sslmode="require")
+    # As RDS PostgreSQL 15+ (rds.force_ssl): the right password without TLS is refused too.
+    with pytest.raises(psycopg.OperationalError, match="no encryption"):
+        _connect(endpoint, name, password, sslmode="disable")
+
+
+def test_another_instance_s_master_user_cannot_connect(
+    aws: AwsTarget, running_platform: Settings, name: str
+) -> None:
+    rds, password = aws.client("rds"), f"pw-{uuid.uuid4().hex}"
+    endpoint = _instance(rds, name, password)["Endpoint"]
+    _instance(rds, f"{name}_b", password)
+
+    with pytest.raises(psycopg.OperationalError, match="permission denied"):
+        _connect(endpoint, f"{name}_b", password, sslmode="require", dbname=name)
+
+
+def test_modify_changes_the_master_password(
+    aws: AwsTarget, running_platform: Settings, name: str
+) -> None:
+    rds, old, new = aws.client("rds"), f"pw-{uuid.uuid4().hex}", f"pw-{uuid.uuid4().hex}"
+    created = _instance(rds, name, old)
+
+    rds.modify_db_instance(
+        DBInstanceIdentifier=created["DBInstanceIdentifier"],
+        MasterUserPassword=new,
+        ApplyImmediately=True,
+    )
+
+    with _connect(created["Endpoint"], name, new, sslmode="require") as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        _connect(created["Endpoint"], name, old, sslmode="require")
+
+
+def test_delete_drops_the_database_and_the_role(
+    aws: AwsTarget, running_platform: Settings, name: str
+) -> None:
+    rds, password = aws.client("rds"), f"pw-{uuid.uuid4().hex}"
+    created = _instance(rds, name, password)
+    session = _connect(created["Endpoint"], name, password, sslmode="require")  # kept open
+
+    rds.delete_db_instance(
+        DBInstanceIdentifier=created["DBInstanceIdentifier"], SkipFinalSnapshot=True
+    )
+
+    session.close()
+    with _admin(running_platform) as admin:
+        databases = admin.execute("SELECT datname FROM pg_database").fetchall()
+        roles = admin.execute("SELECT rolname FROM pg_roles").fetchall()
+    assert (name,) not in databases
+    assert (name,) not in roles
+
+
+def test_creating_again_keeps_the_data_and_takes_the_new_password(
+    aws: AwsTarget, running_platform: Settings, name: str
+) -> None:
+    # moto forgets everything when it restarts (here: a reset); the database outlives it.
+    rds, first, second = aws.client("rds"), f"pw-{uuid.uuid4().hex}", f"pw-{uuid.uuid4().hex}"
+    endpoint = _instance(rds, name, first)["Endpoint"]
+    with _connect(endpoint, name, first, sslmode="require") as conn:
+        conn.execute("CREATE TABLE kept (id int)")
+        conn.execute("INSERT INTO kept VALUES (7)")
+    platform.moto_server(running_platform).reset()
+
+    _instance(rds, name, second)
+
+    with _connect(endpoint, name, second, sslmode="require") as conn:
+        assert conn.execute("SELECT id FROM kept").fetchall() == [(7,)]
+
+
+def test_passwords_reach_no_log(aws: AwsTarget, running_platform: Settings, name: str) -> None:
+    rds, password = aws.client("rds"), f"pw-{uuid.uuid4().hex}"
+    with _admin(running_platform) as admin:  # the server logs every role statement it gets
+        admin.execute("ALTER ROLE postgres SET log_statement = 'ddl'")
+    try:
+        identifier = _instance(rds, name, password)["DBInstanceIdentifier"]
+        rds.modify_db_instance(
+            DBInstanceIdentifier=identifier,
+            MasterUserPassword=f"{password}-2",
+            ApplyImmediately=True,
+        )
+    finally:
+        with _admin(running_platform) as admin:
+            admin.execute("ALTER ROLE postgres RESET log_statement")
+
+    pg, moto = platform.postgres_server(running_platform), platform.moto_server(running_platform)
+    logged = pg.log_file.read_text(errors="replace")
+    assert f'CREATE ROLE "{name}" LOGIN PASSWORD \'SCRAM-SHA-256$' in logged  # sent hashed
+    for log in (pg.log_file, moto.log_file):
+        assert password not in log.read_text(errors="replace")
+    with _admin(running_platform) as admin:  # stored as a SCRAM verifier, sent as one
+        stored = admin.execute("SELECT rolpassword FROM pg_authid WHERE rolname = %s", (name,))
+        assert str(stored.fetchone()[0]).startswith("SCRAM-SHA-256$")
+
+
+def test_an_unreachable_postgres_is_an_rds_error(tmp_path: Path, name: str) -> None:
+    dead = f"postgresql://postgres@127.0.0.1:{free_port()}/postgres"
+    server = MotoServer(free_port(), tmp_path, dead)
+    server.start()
+    try:
+        rds = boto3.client(
+            "rds", endpoint_url=server.url, region_name="us-east-1",
+            aws_access_key_id="test", aws_secret_access_key="test",
+        )  # fmt: skip
+        password = f"pw-{uuid.uuid4().hex}"
+        with pytest.raises(ClientError) as info:
+            _instance(rds, name, password)
+        error = info.value.response["Error"]
+        assert error["Code"] == "InternalFailure"
+        assert "the local PostgreSQL is not reachable" in error["Message"]
+        assert password not in str(info.value)
+        assert rds.describe_db_instances()["DBInstances"] == []
+        assert server.healthy()
+    finally:
+        server.stop()

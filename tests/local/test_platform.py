@@ -8,12 +8,14 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from smartstack.aws import target_for
 from smartstack.config import Settings, resolve_settings
 from smartstack.errors import NotRunningError, PortInUseError
 from smartstack.local import platform, processes
+from smartstack.local.moto import MotoServer
 from tests.conftest import ROOT, free_port
 
 
@@ -93,3 +95,49 @@ def test_a_taken_port_is_refused_before_anything_starts(own_settings: Settings) 
         with pytest.raises(PortInUseError, match=f"port {own_settings.moto_port} is taken"):
             platform.up(own_settings)
     assert not any(c.running for c in platform.status(own_settings).components)
+
+
+@pytest.mark.parametrize("running", [True, False], ids=["running", "stopped"])
+def test_a_data_directory_from_an_older_version_gets_tls_and_passwords(
+    own_settings: Settings, running: bool
+) -> None:
+    platform.up(own_settings)
+    pg = platform.postgres_server(own_settings)
+    if not running:
+        platform.down(own_settings)
+    # What an older version left: no certificate, no settings of ours, trust for everyone.
+    for leftover in ("server.crt", "server.key", "smartstack.conf"):
+        (pg.data_dir / leftover).unlink()
+    (pg.data_dir / "pg_hba.conf").write_text("host all all 127.0.0.1/32 trust\n")
+    conf = pg.data_dir / "postgresql.conf"
+    conf.write_text(conf.read_text().replace("include_if_exists = 'smartstack.conf'", ""))
+    if running:
+        pg._run("pg_ctl", "reload", "-D", str(pg.data_dir))
+
+    platform.up(own_settings)
+
+    with psycopg.connect(pg.dsn, autocommit=True) as admin:
+        assert admin.execute("SHOW ssl").fetchone() == ("on",)
+        admin.execute("CREATE ROLE app LOGIN PASSWORD 'the-right-password'")
+    app = {"host": "127.0.0.1", "port": pg.port, "user": "app", "dbname": "postgres"}
+    with psycopg.connect(**app, password="the-right-password", sslmode="require") as conn:
+        assert conn.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone()
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        psycopg.connect(**app, password="wrong", sslmode="require")
+
+
+def test_up_replaces_a_moto_server_started_without_the_database(own_settings: Settings) -> None:
+    platform.up(own_settings)
+    platform.moto_server(own_settings).stop()
+    MotoServer(own_settings.moto_port, own_settings.local_dir).start()  # as an older version did
+
+    after = {c.name: c for c in platform.up(own_settings).components}
+
+    assert after["aws"].started and after["aws"].healthy
+    rds = target_for(own_settings).client("rds")
+    endpoint = rds.create_db_instance(
+        DBInstanceIdentifier="smartstack-dev-db", Engine="postgres",
+        DBInstanceClass="db.t4g.micro", AllocatedStorage=20, DBName="smartstack_dev",
+        MasterUsername="dev_admin", MasterUserPassword="p" * 16,
+    )["DBInstance"]["Endpoint"]  # fmt: skip
+    assert endpoint == {"Address": "127.0.0.1", "Port": own_settings.postgres_port}

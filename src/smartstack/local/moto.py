@@ -1,7 +1,8 @@
 """The local AWS: a moto server on loopback, seeded so ids repeat run to run.
 
-It runs through :mod:`smartstack.local.moto_server`, which fixes two places
-where moto departs from AWS in ways the AWS provider trips over.
+It runs through :mod:`smartstack.local.moto_server`, which fixes three places
+where moto departs from AWS in ways the AWS provider or the applications trip
+over; given ``postgres_dsn``, its RDS instances are databases in that server.
 
 moto keeps everything in memory.  When it restarts, every bucket, table and
 parameter is gone, which is why ``local up`` bootstraps the state backend
@@ -24,6 +25,7 @@ from smartstack.local import processes
 
 SEED = 42
 _MARKER = "smartstack.local.moto_server"
+RDS_POSTGRES_DSN = "SMARTSTACK_RDS_POSTGRES_DSN"  # read by the launcher
 ACCOUNT_ID = "123456789012"
 
 
@@ -31,6 +33,8 @@ ACCOUNT_ID = "123456789012"
 class MotoServer:
     port: int
     directory: Path
+    # The admin DSN of the PostgreSQL that backs RDS instances; None: stock moto RDS.
+    postgres_dsn: str | None = None
 
     @property
     def url(self) -> str:
@@ -56,21 +60,43 @@ class MotoServer:
             return False
 
     def start(self) -> bool:
-        """Start unless ours is already up; returns True when a fresh server started."""
-        if self.pid() is not None and self.healthy():
+        """Start unless ours is already up; returns True when a fresh server started.
+
+        One of ours started with another RDS backing (by an older version, or for
+        another PostgreSQL) is replaced: its in-memory state is lost, as on any start.
+        """
+        pid = self.pid()
+        if pid is not None and self.healthy() and self._started_with_our_dsn(pid):
             return False
+        self.check_port()
+        self.stop()
+        argv = [sys.executable, "-m", _MARKER, "-H", "127.0.0.1", "-p", str(self.port)]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.pop(RDS_POSTGRES_DSN, None)  # only ours, never one inherited from the shell
+        if self.postgres_dsn:
+            env[RDS_POSTGRES_DSN] = self.postgres_dsn
+        processes.spawn(argv, self.log_file, self.pid_file, env)
+        self._wait_healthy()
+        self._seed()
+        return True
+
+    def check_port(self) -> None:
+        """Refuse a port another process holds (ours may hold it)."""
         if self.pid() is None and processes.port_in_use(self.port):
             raise PortInUseError(
                 f"port {self.port} is taken by another process; free it or pick another "
                 "with --moto-port / SMARTSTACK_MOTO_PORT."
             )
-        self.stop()
-        argv = [sys.executable, "-m", _MARKER, "-H", "127.0.0.1", "-p", str(self.port)]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        processes.spawn(argv, self.log_file, self.pid_file, env)
-        self._wait_healthy()
-        self._seed()
-        return True
+
+    def _started_with_our_dsn(self, pid: int) -> bool:
+        """Whether that process got the DSN we would pass (True when it cannot be told)."""
+        try:
+            raw = Path(f"/proc/{pid}/environ").read_bytes()
+        except OSError:
+            return True
+        entries = dict(e.split(b"=", 1) for e in raw.split(b"\0") if b"=" in e)
+        running = entries.get(RDS_POSTGRES_DSN.encode(), b"").decode() or None
+        return running == (self.postgres_dsn or None)
 
     def stop(self) -> bool:
         pid = self.pid()

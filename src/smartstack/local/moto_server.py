@@ -1,26 +1,44 @@
-"""The local AWS: the moto server with two fixes where it departs from AWS.
+"""The local AWS: the moto server with three fixes where it departs from AWS.
 
 Run as ``python -m smartstack.local.moto_server -H 127.0.0.1 -p PORT``.  Each
-fix makes moto behave as AWS does for a call the AWS provider relies on; with
-stock moto 5.2.5 the stacks cannot coexist (see docs/local-platform.md):
+fix makes moto behave as AWS does for a call the AWS provider or the
+applications rely on; with stock moto 5.2.5 the stacks cannot coexist, and no
+one can connect to the database they create (see docs/local-platform.md):
 
 * RDS: every instance gets the same ``DbiResourceId``.  The provider finds an
   instance by that id, so the second environment's database "disappears".
   AWS gives each instance its own; here it is derived from the identifier.
 * S3: ``CreateBucket`` drops the tags sent in ``CreateBucketConfiguration``, so
   every plan shows a tag change.  AWS stores them.
+* RDS: an instance is a record only, with an endpoint nobody can reach.  On AWS
+  it is a database server.  When ``SMARTSTACK_RDS_POSTGRES_DSN`` names an
+  admin connection to the local PostgreSQL (``local up`` sets it), every
+  ``postgres`` instance is backed by that server: ``CreateDBInstance`` makes
+  a LOGIN role ``MasterUsername`` with ``MasterUserPassword`` and the database
+  ``DBName`` owned by it (an existing role gets the new password, an existing
+  database is kept), and the endpoint becomes that server's host and port;
+  ``ModifyDBInstance`` with a new ``MasterUserPassword`` changes the role's
+  password; ``DeleteDBInstance`` drops the database and the role.  A failure
+  of PostgreSQL is answered as an RDS error.  Without the variable RDS is
+  stock moto.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
+import warnings
 from typing import Any
 from xml.parsers.expat import ExpatError
 
 import xmltodict  # type: ignore[import-untyped]
 from moto.rds import models as rds_models
+from moto.rds.exceptions import RDSClientError
 from moto.s3 import responses as s3_responses
+
+from smartstack.local.moto import RDS_POSTGRES_DSN
+from smartstack.local.rds_postgres import LocalRdsPostgres, RdsPostgresError
 
 
 def _unique_dbi_resource_id() -> None:
@@ -54,9 +72,91 @@ def _tags_at_bucket_creation() -> None:
     setattr(s3_responses.S3Response, "_bucket_response_put", put)  # noqa: B010
 
 
+def _postgres_backed_rds(server: LocalRdsPostgres) -> None:
+    backend_class = rds_models.RDSBackend
+    create, modify = backend_class.create_db_instance, backend_class.modify_db_instance
+    delete = backend_class.delete_db_instance
+    stock_address = rds_models.DBInstance.address
+
+    def backed(database: Any) -> bool:
+        return bool(getattr(database, "_smartstack_postgres", False))
+
+    def failure(identifier: str, exc: RdsPostgresError) -> RDSClientError:
+        # Answered with HTTP 400, so the SDKs do not retry: the message says what to fix.
+        return RDSClientError(exc.code, f"DB instance {identifier}: {exc}")
+
+    def create_db_instance(self: Any, db_kwargs: dict[str, Any]) -> Any:
+        database = create(self, db_kwargs)
+        if database.engine != "postgres" or database.db_cluster_identifier is not None:
+            return database
+        # moto keeps the password but will not give it back (the property raises).
+        password = db_kwargs.get("master_user_password")
+        try:
+            if not database.master_username or not password:
+                raise RdsPostgresError(
+                    "MasterUsername and MasterUserPassword are required.", "InvalidParameterValue"
+                )
+            server.provision(database.master_username, password, database.db_name)
+        except RdsPostgresError as exc:
+            delete(self, database.db_instance_identifier, skip_final_snapshot=True)
+            raise failure(database.db_instance_identifier, exc) from None
+        setattr(database, "_smartstack_postgres", True)  # noqa: B010 - read by backed()
+        database.port = server.port
+        return database
+
+    # The same parameter names as moto's: its responses pass some by keyword.
+    def modify_db_instance(
+        self: Any, db_instance_identifier: str, db_kwargs: dict[str, Any]
+    ) -> Any:
+        before = self.describe_db_instances(db_instance_identifier)[0]
+        old_password = getattr(before, "_master_user_password", None)
+        database = modify(self, db_instance_identifier, db_kwargs)
+        password = db_kwargs.get("master_user_password")
+        if backed(database) and password:
+            try:
+                server.set_password(str(database.master_username), password)
+            except RdsPostgresError as exc:
+                database.master_user_password = old_password
+                raise failure(database.db_instance_identifier, exc) from None
+        return database
+
+    def delete_db_instance(self: Any, db_instance_identifier: str, **kwargs: Any) -> Any:
+        identifier = db_instance_identifier
+        database = delete(self, identifier, **kwargs)
+        if not backed(database):
+            return database
+        # Another instance (any account or region) logging in as the same role keeps it.
+        shared = any(
+            backed(other) and other.master_username == database.master_username
+            for _, _, backend in rds_models.rds_backends.iter_backends()
+            for other in backend.databases.values()  # type: ignore[attr-defined]
+        )
+        try:
+            server.drop(str(database.master_username), database.db_name, keep_role=shared)
+        except RdsPostgresError as exc:
+            # The database could not be dropped, so the instance is not deleted either.
+            database.status = "available"
+            self.databases[identifier] = database
+            raise failure(identifier, exc) from None
+        return database
+
+    def address(self: Any) -> str:
+        return server.host if backed(self) else str(stock_address.fget(self))  # type: ignore[attr-defined]
+
+    # AWS's common error codes are not in RDS's own model; moto warns about each one it sends.
+    warnings.filterwarnings("ignore", message=r"Exception\(RDSClientError\) with code ")
+    setattr(backend_class, "create_db_instance", create_db_instance)  # noqa: B010
+    setattr(backend_class, "modify_db_instance", modify_db_instance)  # noqa: B010
+    setattr(backend_class, "delete_db_instance", delete_db_instance)  # noqa: B010
+    setattr(rds_models.DBInstance, "address", property(address))  # noqa: B010
+
+
 def main() -> None:
     _unique_dbi_resource_id()
     _tags_at_bucket_creation()
+    dsn = os.environ.get(RDS_POSTGRES_DSN)
+    if dsn:
+        _postgres_backed_rds(LocalRdsPostgres(dsn))
     from moto.server import main as moto_main
 
     moto_main(sys.argv[1:])

@@ -15,8 +15,13 @@ from smartstack.errors import NotRunningError
 from smartstack.local.moto import MotoServer
 from smartstack.local.postgres import PostgresServer
 
-# The AWS provider speaks CloudWatch's CBOR protocol, which the moto server does not serve.
-LOCAL_AWS_LIMITS = ("cloudwatch-cbor",)
+LOCAL_AWS_LIMITS = (
+    # The AWS provider speaks CloudWatch's CBOR protocol, which the moto server does not serve.
+    "cloudwatch-cbor",
+    # The moto server stores functions but does not run their code; the pipeline's smoke
+    # tests then run the deployed artifact in the Lambda RIE.
+    "lambda-exec",
+)
 
 # Not secrets: the local AWS accepts any credentials, these only satisfy the SDKs.
 _LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "smartstack-local", "AWS_SECRET_ACCESS_KEY": "local"}
@@ -46,7 +51,8 @@ class PlatformStatus:
 
 
 def moto_server(settings: Settings) -> MotoServer:
-    return MotoServer(settings.moto_port, settings.local_dir)
+    # Its RDS instances are databases in the local PostgreSQL.
+    return MotoServer(settings.moto_port, settings.local_dir, postgres_server(settings).dsn)
 
 
 def postgres_server(settings: Settings) -> PostgresServer:
@@ -54,12 +60,18 @@ def postgres_server(settings: Settings) -> PostgresServer:
 
 
 def up(settings: Settings) -> PlatformStatus:
-    """Start whatever is not running; a second call changes nothing."""
+    """Start whatever is not running; a second call changes nothing.
+
+    PostgreSQL first: the local AWS creates its RDS instances' databases there.
+    Both ports are checked before either server starts.
+    """
     settings.local_dir.mkdir(parents=True, exist_ok=True)
-    moto = moto_server(settings)
+    moto, pg = moto_server(settings), postgres_server(settings)
+    moto.check_port()
+    pg.check_port()
+    pg_started = pg.start()
     aws_started = moto.start()
     write_endpoints(settings, moto.url)
-    pg_started = postgres_server(settings).start()
     return status(settings, started={"aws": aws_started, "postgres": pg_started})
 
 
