@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -93,13 +94,66 @@ def test_db_port_is_optional(api: LocalLambda, aws: AwsTarget, migrated: str) ->
     assert body["database"] != "unconfigured"
 
 
-def test_db_sslmode_require_is_honoured(api: LocalLambda, aws: AwsTarget, migrated: str) -> None:
-    # The local PostgreSQL has no TLS: a function told to require it must not connect.
-    put_settings(aws, migrated, **{"db-sslmode": "require"})
+def _encrypted(dsn: str) -> list[tuple[Any, ...]]:
+    """Whether each of the functions' sessions to this database uses TLS."""
+    name = dsn.rsplit("/", 1)[-1]
+    with psycopg.connect(dsn.rsplit("/", 1)[0] + "/postgres") as conn:
+        return conn.execute(
+            "SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)"
+            " WHERE a.application_name = 'smartstack' AND a.datname = %s",
+            (name,),
+        ).fetchall()
+
+
+@pytest.mark.parametrize(("mode", "encrypted"), [("require", True), ("disable", False)])
+def test_db_sslmode_is_honoured(
+    api: LocalLambda, aws: AwsTarget, migrated: str, mode: str, encrypted: bool
+) -> None:
+    # The local PostgreSQL serves TLS, as RDS does; the function's session uses it when told.
+    put_settings(aws, migrated, **{"db-sslmode": mode})
 
     status, body = call(api, "GET", "/health")
 
-    assert (status, body["database"], body["secret"]) == (503, "unreachable", "readable")
+    assert (status, body["database"]) == (200, "ok")
+    assert _encrypted(migrated) == [(encrypted,)]  # its one connection, kept open
+
+
+@pytest.fixture
+def rds_database(aws: AwsTarget) -> tuple[str, str]:
+    """A database made as the pipeline makes it: RDS on the local AWS, migrated by its master
+    user over TLS.  Returns its DSN (without the password) and the master password."""
+    name, password = f"t_{uuid.uuid4().hex[:12]}", f"pw-{uuid.uuid4().hex}"
+    endpoint = aws.client("rds").create_db_instance(
+        DBInstanceIdentifier=f"{name.replace('_', '-')}-db", Engine="postgres",
+        DBInstanceClass="db.t4g.micro", AllocatedStorage=20, DBName=name,
+        MasterUsername=name, MasterUserPassword=password,
+    )["DBInstance"]["Endpoint"]  # fmt: skip
+    where = f"{endpoint['Address']}:{endpoint['Port']}/{name}"
+    run_migrations(f"postgresql://{name}:{password}@{where}?sslmode=require")
+    return f"postgresql://{name}@{where}", password
+
+
+def test_the_api_uses_an_rds_instance_of_the_local_aws(
+    api: LocalLambda, aws: AwsTarget, rds_database: tuple[str, str]
+) -> None:
+    dsn, password = rds_database
+    put_settings(aws, dsn, password=password, **{"db-sslmode": "require"})
+
+    assert call(api, "GET", "/health")[1]["database"] == "ok"
+    assert call(api, "POST", "/items", {"name": "in the instance"})[0] == 201
+    with psycopg.connect(dsn, password=password, sslmode="require") as conn:
+        assert conn.execute("SELECT name FROM items").fetchall() == [("in the instance",)]
+
+
+def test_the_instance_refuses_a_wrong_password(
+    api: LocalLambda, aws: AwsTarget, rds_database: tuple[str, str]
+) -> None:
+    dsn, _ = rds_database
+    put_settings(aws, dsn, password="not-the-password", **{"db-sslmode": "require"})
+
+    status, body = call(api, "GET", "/health")
+
+    assert (status, body["database"]) == (503, "auth_failed")
 
 
 def test_settings_are_read_once_per_container(

@@ -44,10 +44,13 @@ def database_error_kind(exc: BaseException) -> str:
     return "error"
 
 
-def _ssl_context(mode: str) -> ssl.SSLContext | None:
-    """``require`` as libpq means it: encrypted, the server certificate not verified."""
+def _ssl_context(mode: str) -> ssl.SSLContext | bool:
+    """``require`` as libpq means it: encrypted, the server certificate not verified.
+
+    ``disable`` is ``False``: pg8000 takes ``None`` to mean "TLS if the server offers it".
+    """
     if mode != "require":
-        return None
+        return False
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
