@@ -26,6 +26,13 @@ locals {
   kms_key_arn      = data.aws_kms_key.environment.arn
   boundary_arn     = var.use_permissions_boundary ? "arn:${data.aws_partition.current.partition}:iam::${local.account_id}:policy/${local.name_prefix}-boundary" : ""
 
+  # The names carry the environment, so that the three environments can share one
+  # PostgreSQL server (the local platform's; on AWS each has its own instance).
+  # RDS takes at most 16 characters for a master user name, and "smartstack_staging"
+  # has 18, so the master user is <environment>_admin.
+  db_name            = replace(local.name_prefix, "-", "_")
+  db_master_username = "${var.environment}_admin"
+
   # Names are fixed here, not read back from the functions, so monitoring can
   # create the log groups before the functions exist.
   functions = {
@@ -99,6 +106,8 @@ module "database" {
   backup_retention_days    = var.db_backup_retention_days
   performance_insights     = var.db_performance_insights
   password_version         = var.db_password_version
+  database_name            = local.db_name
+  master_username          = local.db_master_username
 }
 
 module "storage" {

@@ -66,13 +66,15 @@ resource "aws_db_instance" "this" {
 }
 
 # Connection settings for the applications, without the password (which stays
-# the pipeline's own parameter).
+# the pipeline's own parameter).  RDS PostgreSQL 15+ refuses connections without
+# TLS (rds.force_ssl), hence db-sslmode = require: encrypted, certificate not verified.
 resource "aws_ssm_parameter" "connection" {
   for_each = {
     db-host     = aws_db_instance.this.address
     db-port     = tostring(aws_db_instance.this.port)
     db-name     = var.database_name
     db-username = var.master_username
+    db-sslmode  = "require"
   }
 
   name        = "${var.parameter_path}/${each.key}"
