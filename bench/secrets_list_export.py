@@ -56,8 +56,12 @@ def seed(target: AwsTarget, keys: int) -> None:
     kms.create_alias(AliasName=f"alias/smartstack-{ENV}", TargetKeyId=key_id)
     ssm = target.client("ssm")
     for i in range(keys):
-        ssm.put_parameter(Name=f"/smartstack/{ENV}/key-{i:04d}", Value=f"value-{i:04d}-bench",
-                          Type="SecureString", KeyId=f"alias/smartstack-{ENV}")
+        ssm.put_parameter(
+            Name=f"/smartstack/{ENV}/key-{i:04d}",
+            Value=f"value-{i:04d}-bench",
+            Type="SecureString",
+            KeyId=f"alias/smartstack-{ENV}",
+        )
 
 
 def measure(fn: Callable[[], Any], ssm: Any, runs: int) -> tuple[int, float]:
@@ -86,7 +90,8 @@ def naive_export(store: SsmSecretStore) -> str:
     for meta in store.list_metadata():
         name = f"{store.prefix}{meta.key}"
         values[meta.key] = store.ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"][
-            "Value"]
+            "Value"
+        ]
     return render(values, Format.JSON)
 
 
@@ -99,8 +104,14 @@ def build_chamber() -> tuple[Path | None, str]:
         return None, "go is not installed"
     env = dict(os.environ, GOBIN=str(binary.parent))
     version = os.environ.get("CHAMBER_VERSION", "latest")
-    done = subprocess.run(["go", "install", f"{CHAMBER_MODULE}@{version}"], env=env,
-                          capture_output=True, text=True, timeout=600, check=False)
+    done = subprocess.run(
+        ["go", "install", f"{CHAMBER_MODULE}@{version}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     if done.returncode == 0 and binary.is_file():
         return binary, f"built {CHAMBER_MODULE}@{version}"
     last = (done.stderr.strip().splitlines() or ["no output"])[-1].strip()
@@ -109,16 +120,22 @@ def build_chamber() -> tuple[Path | None, str]:
 
 def chamber_runs(binary: Path, target: AwsTarget, runs: int) -> dict[str, float]:
     """Median wall time of `chamber list` and `chamber export` (whole process)."""
-    env = dict(target.process_env(), CHAMBER_AWS_SSM_ENDPOINT=target.endpoint_url("ssm") or "",
-               CHAMBER_KMS_KEY_ALIAS=f"smartstack-{ENV}")
+    env = dict(
+        target.process_env(),
+        CHAMBER_AWS_SSM_ENDPOINT=target.endpoint_url("ssm") or "",
+        CHAMBER_KMS_KEY_ALIAS=f"smartstack-{ENV}",
+    )
     results = {}
-    for name, args in (("list", ["list", f"smartstack/{ENV}"]),
-                       ("export", ["export", "--format", "json", f"smartstack/{ENV}"])):
+    for name, args in (
+        ("list", ["list", f"smartstack/{ENV}"]),
+        ("export", ["export", "--format", "json", f"smartstack/{ENV}"]),
+    ):
         times = []
         for _ in range(runs):
             start = time.perf_counter()
-            done = subprocess.run([str(binary), *args], env=env, capture_output=True,
-                                  timeout=300, check=False)
+            done = subprocess.run(
+                [str(binary), *args], env=env, capture_output=True, timeout=300, check=False
+            )
             times.append(time.perf_counter() - start)
             if done.returncode != 0:
                 raise RuntimeError(f"chamber {name} failed: {done.stderr.decode()[-300:]}")
@@ -128,12 +145,14 @@ def chamber_runs(binary: Path, target: AwsTarget, runs: int) -> dict[str, float]
 
 def python_process_time(target: AwsTarget, op: str, runs: int) -> float:
     """Wall time of our operation as a fresh process (for a fair comparison with chamber)."""
-    code = ("import sys; from smartstack.aws import AwsTarget; import os\n"
-            "from smartstack.redact import Redactor\n"
-            "from smartstack.secrets.store import SsmSecretStore\n"
-            "t = AwsTarget({k: v for k, v in os.environ.items() if k.startswith('AWS_')})\n"
-            "s = SsmSecretStore('dev', {n: t.client(n) for n in ('ssm','kms','sts')}, Redactor())\n"
-            f"s.{'list_metadata' if op == 'list' else 'read_all'}()\n")
+    code = (
+        "import sys; from smartstack.aws import AwsTarget; import os\n"
+        "from smartstack.redact import Redactor\n"
+        "from smartstack.secrets.store import SsmSecretStore\n"
+        "t = AwsTarget({k: v for k, v in os.environ.items() if k.startswith('AWS_')})\n"
+        "s = SsmSecretStore('dev', {n: t.client(n) for n in ('ssm','kms','sts')}, Redactor())\n"
+        f"s.{'list_metadata' if op == 'list' else 'read_all'}()\n"
+    )
     times = []
     for _ in range(runs):
         start = time.perf_counter()
@@ -157,31 +176,50 @@ def main() -> None:
 
 
 def report(server: MotoServer, keys: int, runs: int) -> None:
-    target = AwsTarget({"AWS_ENDPOINT_URL": server.url, "AWS_REGION": "us-east-1",
-                        "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"})
+    target = AwsTarget(
+        {
+            "AWS_ENDPOINT_URL": server.url,
+            "AWS_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+        }
+    )
     start = time.perf_counter()
     seed(target, keys)
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}; local AWS: moto server at {server.url}")
-    print(f"seeded {keys} SecureStrings under /smartstack/{ENV}/ in "
-          f"{time.perf_counter() - start:.1f}s; {runs} runs each, median shown\n")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}; local AWS: moto server at {server.url}"
+    )
+    print(
+        f"seeded {keys} SecureStrings under /smartstack/{ENV}/ in "
+        f"{time.perf_counter() - start:.1f}s; {runs} runs each, median shown\n"
+    )
     store = SsmSecretStore(ENV, {n: target.client(n) for n in ("ssm", "kms", "sts")}, Redactor())
     ssm = store.ssm
     rows = [
         ("smartstack list (library)", *measure(store.list_metadata, ssm, runs)),
-        ("smartstack export (library)",
-         *measure(lambda: render({k: v.value for k, v in store.read_all().items()}, Format.JSON),
-                  ssm, runs)),
-        ("naive export, GetParameter per key", *measure(lambda: naive_export(store), ssm,
-                                                        max(1, runs // 2))),
+        (
+            "smartstack export (library)",
+            *measure(
+                lambda: render({k: v.value for k, v in store.read_all().items()}, Format.JSON),
+                ssm,
+                runs,
+            ),
+        ),
+        (
+            "naive export, GetParameter per key",
+            *measure(lambda: naive_export(store), ssm, max(1, runs // 2)),
+        ),
     ]
     print(f"{'operation':<38} {'AWS calls':>9} {'median s':>9}")
     for name, calls, seconds in rows:
         print(f"{name:<38} {calls:>9} {seconds:>9.3f}")
-    print(f"\nlist pages DescribeParameters (no values; AWS serves 50 per page, this local AWS "
-          f"10) and export pages GetParametersByPath (10 per page, decrypted): about {keys}/10 "
-          "calls plus one trailing empty page, never one per key. The naive export pays one "
-          "round trip per key, which is what makes it several times slower.")
+    print(
+        f"\nlist pages DescribeParameters (no values; AWS serves 50 per page, this local AWS "
+        f"10) and export pages GetParametersByPath (10 per page, decrypted): about {keys}/10 "
+        "calls plus one trailing empty page, never one per key. The naive export pays one "
+        "round trip per key, which is what makes it several times slower."
+    )
     compare_processes(target, runs)
 
 
@@ -197,8 +235,10 @@ def compare_processes(target: AwsTarget, runs: int) -> None:
     for op in ("list", "export"):
         print(f"{op:<38} {ours[op]:>12.3f} {theirs[op]:>10.3f}")
     faster = "chamber" if sum(theirs.values()) < sum(ours.values()) else "smartstack"
-    print(f"faster overall: {faster} (both page through the same SSM APIs; the difference is "
-          "mostly process start-up: a Go binary vs importing boto3)")
+    print(
+        f"faster overall: {faster} (both page through the same SSM APIs; the difference is "
+        "mostly process start-up: a Go binary vs importing boto3)"
+    )
 
 
 if __name__ == "__main__":

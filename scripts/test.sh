@@ -9,6 +9,7 @@ bash scripts/setup.sh
 
 echo "== ruff"
 .venv/bin/ruff check src tests bench
+.venv/bin/ruff format --check src tests bench
 echo "== mypy"
 .venv/bin/mypy
 echo "== pytest"

@@ -30,8 +30,9 @@ def test_set_reads_stdin_and_reports_the_version(cli: Any, kms: AwsTarget) -> No
     assert result.exit_code == 0, result.stderr
     data = envelope(result)["data"]
     assert (data["key"], data["version"], data["action"]) == ("db-password", 1, "set")
-    stored = kms.client("ssm").get_parameter(Name="/smartstack/dev/db-password",
-                                             WithDecryption=True)["Parameter"]["Value"]
+    stored = kms.client("ssm").get_parameter(
+        Name="/smartstack/dev/db-password", WithDecryption=True
+    )["Parameter"]["Value"]
     assert stored == SECRET  # the trailing newline of stdin is not part of the value
     human = cli("secrets", "set", "dev", "db-password", input="next-value-123\n")
     assert human.stdout.strip() == "set dev/db-password: version 2"
@@ -136,8 +137,9 @@ def test_exec_gives_the_child_the_secrets(cli: Any, kms: AwsTarget, tmp_path: Pa
     assert cli("secrets", "exec", "dev").exit_code == ExitCode.USAGE
 
 
-def test_import_shows_the_plan_and_applies_with_yes(cli: Any, kms: AwsTarget,
-                                                    tmp_path: Path) -> None:
+def test_import_shows_the_plan_and_applies_with_yes(
+    cli: Any, kms: AwsTarget, tmp_path: Path
+) -> None:
     _set(cli, "dev", "kept-key", "kept-value-1")
     path = tmp_path / "dev.env"
     path.write_text("KEPT_KEY=kept-value-1\nNEW_KEY=new-value-1\n")

@@ -33,7 +33,9 @@ def test_dotenv_accepts_comments_export_and_quote_styles() -> None:
         'DB_PASSWORD="ab\\ncd"\n'
     )
     assert parse(text, Format.DOTENV, "f") == {
-        "api-key": "plain-value", "jwt-secret": "single $quoted", "db-password": "ab\ncd",
+        "api-key": "plain-value",
+        "jwt-secret": "single $quoted",
+        "db-password": "ab\ncd",
     }
 
 

@@ -38,27 +38,37 @@ def test_import_plans_then_applies(platform: Settings, aws: AwsTarget, tmp_path:
     text = "SAME_KEY=same-value\nOLD_KEY=new-value\nNEW_KEY=added-value\n"
     path = write(tmp_path, "dev.env", text)
     seen: list[ImportPlan] = []
-    result = import_file(platform, "dev", path, ImportOptions(),
-                         lambda p: seen.append(p) is None, Redactor())
+    result = import_file(
+        platform, "dev", path, ImportOptions(), lambda p: seen.append(p) is None, Redactor()
+    )
     assert result.applied
     assert [(c.key, c.action) for c in seen[0].changes] == [
-        ("new-key", Action.ADD), ("old-key", Action.CHANGE), ("same-key", Action.UNCHANGED)]
+        ("new-key", Action.ADD),
+        ("old-key", Action.CHANGE),
+        ("same-key", Action.UNCHANGED),
+    ]
     assert "value" not in repr(seen[0])
-    assert snapshot(aws) == {"same-key": "same-value", "old-key": "new-value",
-                             "new-key": "added-value"}
+    assert snapshot(aws) == {
+        "same-key": "same-value",
+        "old-key": "new-value",
+        "new-key": "added-value",
+    }
 
 
-def test_import_with_nothing_to_change_asks_nothing(platform: Settings, aws: AwsTarget,
-                                                    tmp_path: Path) -> None:
+def test_import_with_nothing_to_change_asks_nothing(
+    platform: Settings, aws: AwsTarget, tmp_path: Path
+) -> None:
     seed(make_store(aws, "dev", Redactor()), {"same-key": "same-value"})
     path = write(tmp_path, "dev.json", '{"same-key": "same-value"}')
-    result = import_file(platform, "dev", path, ImportOptions(),
-                         lambda p: pytest.fail("asked"), Redactor())
+    result = import_file(
+        platform, "dev", path, ImportOptions(), lambda p: pytest.fail("asked"), Redactor()
+    )
     assert not result.applied
 
 
-def test_declined_import_changes_nothing(platform: Settings, aws: AwsTarget,
-                                         tmp_path: Path) -> None:
+def test_declined_import_changes_nothing(
+    platform: Settings, aws: AwsTarget, tmp_path: Path
+) -> None:
     path = write(tmp_path, "dev.json", '{"new-key": "never-written"}')
     with pytest.raises(CancelledError):
         import_file(platform, "dev", path, ImportOptions(), lambda p: False, Redactor())
@@ -67,8 +77,11 @@ def test_declined_import_changes_nothing(platform: Settings, aws: AwsTarget,
 
 @pytest.mark.parametrize(
     "text",
-    ["GOOD_KEY=fine-value\nBAD-NAME=other-value\n", "GOOD_KEY=fine-value\nSHORT=abc\n",
-     "GOOD_KEY=fine-value\nno equals sign here\n"],
+    [
+        "GOOD_KEY=fine-value\nBAD-NAME=other-value\n",
+        "GOOD_KEY=fine-value\nSHORT=abc\n",
+        "GOOD_KEY=fine-value\nno equals sign here\n",
+    ],
 )
 def test_a_bad_file_is_refused_before_anything_is_read_or_written(
     platform: Settings, aws: AwsTarget, tmp_path: Path, ssm_calls: list[str], text: str
@@ -76,8 +89,9 @@ def test_a_bad_file_is_refused_before_anything_is_read_or_written(
     seed(make_store(aws, "dev", Redactor()), {"good-key": "original-value"})
     ssm_calls.clear()
     with pytest.raises(InvalidSecretsFileError, match="Nothing was changed"):
-        import_file(platform, "dev", write(tmp_path, "bad.env", text), ImportOptions(), yes,
-                    Redactor())
+        import_file(
+            platform, "dev", write(tmp_path, "bad.env", text), ImportOptions(), yes, Redactor()
+        )
     assert ssm_calls == []
     assert snapshot(aws) == {"good-key": "original-value"}
 
@@ -92,8 +106,9 @@ def _pin_at_version_limit(aws: AwsTarget, key: str) -> None:
     ssm = aws.client("ssm")
     name = f"/smartstack/dev/{key}"
     for i in range(100):
-        ssm.put_parameter(Name=name, Value=f"pinned-value-{i:03d}", Type="SecureString",
-                          Overwrite=True)
+        ssm.put_parameter(
+            Name=name, Value=f"pinned-value-{i:03d}", Type="SecureString", Overwrite=True
+        )
     ssm.label_parameter_version(Name=name, ParameterVersion=1, Labels=["pinned"])
 
 
@@ -103,8 +118,12 @@ def test_a_failure_midway_rolls_back_to_the_previous_state(
     seed(make_store(aws, "dev", Redactor()), {"a-key": "a-original", "z-key": "z-original"})
     _pin_at_version_limit(aws, "b-key")
     before = snapshot(aws)
-    path = write(tmp_path, "dev.json", """{"a-key": "a-imported", "a-new": "a-new-imported",
-        "b-key": "b-imported", "c-new": "c-new-imported", "z-key": "z-original"}""")
+    path = write(
+        tmp_path,
+        "dev.json",
+        """{"a-key": "a-imported", "a-new": "a-new-imported",
+        "b-key": "b-imported", "c-new": "c-new-imported", "z-key": "z-original"}""",
+    )
     with pytest.raises(ImportFailedError) as info:
         import_file(platform, "dev", path, ImportOptions(), yes, Redactor())
     message = info.value.message
@@ -114,15 +133,25 @@ def test_a_failure_midway_rolls_back_to_the_previous_state(
     assert snapshot(aws) == before
 
 
-def test_prune_deletes_keys_missing_from_the_file(platform: Settings, aws: AwsTarget,
-                                                  tmp_path: Path) -> None:
+def test_prune_deletes_keys_missing_from_the_file(
+    platform: Settings, aws: AwsTarget, tmp_path: Path
+) -> None:
     seed(make_store(aws, "dev", Redactor()), {"kept-key": "kept-value", "gone-key": "gone-value"})
     path = write(tmp_path, "dev.json", '{"kept-key": "kept-value", "new-key": "new-value"}')
     seen: list[ImportPlan] = []
-    import_file(platform, "dev", path, ImportOptions(prune=True),
-                lambda p: seen.append(p) is None, Redactor())
+    import_file(
+        platform,
+        "dev",
+        path,
+        ImportOptions(prune=True),
+        lambda p: seen.append(p) is None,
+        Redactor(),
+    )
     assert [(c.key, c.action) for c in seen[0].changes] == [
-        ("gone-key", Action.DELETE), ("kept-key", Action.UNCHANGED), ("new-key", Action.ADD)]
+        ("gone-key", Action.DELETE),
+        ("kept-key", Action.UNCHANGED),
+        ("new-key", Action.ADD),
+    ]
     assert snapshot(aws) == {"kept-key": "kept-value", "new-key": "new-value"}
 
 

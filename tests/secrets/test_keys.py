@@ -28,9 +28,25 @@ def test_valid_keys_pass(key: str) -> None:
 
 @pytest.mark.parametrize(
     "key",
-    ["", "../prod/x", "/smartstack/prod/x", "a/b", "..", "a..b", "DB_PASSWORD", "Db-password",
-     "-lead", "trail-", "9lives", "has space", "dot.ted", "under_score", "ümlaut", "a\nb",
-     "x" * (MAX_KEY_LENGTH + 1)],
+    [
+        "",
+        "../prod/x",
+        "/smartstack/prod/x",
+        "a/b",
+        "..",
+        "a..b",
+        "DB_PASSWORD",
+        "Db-password",
+        "-lead",
+        "trail-",
+        "9lives",
+        "has space",
+        "dot.ted",
+        "under_score",
+        "ümlaut",
+        "a\nb",
+        "x" * (MAX_KEY_LENGTH + 1),
+    ],
 )
 def test_invalid_keys_are_refused_with_the_allowed_characters(key: str) -> None:
     with pytest.raises(InvalidKeyError) as info:

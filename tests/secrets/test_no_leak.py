@@ -30,10 +30,17 @@ class Session:
     env: dict[str, str]
     captured: list[bytes] = field(default_factory=list)
 
-    def run(self, *args: str, stdin: str | None = None,
-            keep: bool = True) -> subprocess.CompletedProcess[bytes]:
-        done = subprocess.run([*CLI, *args], input=(stdin or "").encode(), capture_output=True,
-                              env=self.env, timeout=120, check=False)
+    def run(
+        self, *args: str, stdin: str | None = None, keep: bool = True
+    ) -> subprocess.CompletedProcess[bytes]:
+        done = subprocess.run(
+            [*CLI, *args],
+            input=(stdin or "").encode(),
+            capture_output=True,
+            env=self.env,
+            timeout=120,
+            check=False,
+        )
         if keep:
             self.captured += [done.stdout, done.stderr]
         return done
@@ -55,8 +62,10 @@ def _files(root: Path) -> Iterator[Path]:
 def test_a_whole_session_never_prints_a_value(
     session: Session, running_platform: Settings, tmp_path: Path
 ) -> None:
-    values = {n: canary(n) for n in ("db", "api", "new", "changed", "badkey", "badenv",
-                                     "badfile", "badjson", "midway")}
+    values = {
+        n: canary(n)
+        for n in ("db", "api", "new", "changed", "badkey", "badenv", "badfile", "badjson", "midway")
+    }
     child_env, child_argv, exported = _normal_paths(session, values, tmp_path)
     _failure_paths(session, values, tmp_path, running_platform)
 
@@ -79,22 +88,49 @@ def test_a_whole_session_never_prints_a_value(
 def _normal_paths(s: Session, values: dict[str, str], tmp_path: Path) -> tuple[Path, Path, Path]:
     """set, get, list, history, diff, exec, export, import: human and --json."""
     assert s.run("secrets", "set", "dev", "db-password", stdin=values["db"]).returncode == 0
-    assert s.run("--json", "secrets", "set", "dev", "api-key", "--description", "api",
-                 stdin=values["api"] + "\n").returncode == 0
+    assert (
+        s.run(
+            "--json",
+            "secrets",
+            "set",
+            "dev",
+            "api-key",
+            "--description",
+            "api",
+            stdin=values["api"] + "\n",
+        ).returncode
+        == 0
+    )
     for fmt in ((), ("--json",)):
         s.run(*fmt, "secrets", "get", "dev", "db-password")
         s.run(*fmt, "secrets", "list", "dev")
         s.run(*fmt, "secrets", "history", "dev", "db-password")
         s.run(*fmt, "secrets", "diff", "dev", "staging")
     child_env, child_argv = tmp_path / "child-env.json", tmp_path / "child-argv.txt"
-    child = ("import json, os, sys; json.dump(dict(os.environ), open(sys.argv[1], 'w')); "
-             "open(sys.argv[2], 'w').write(open('/proc/self/cmdline').read()); "
-             "print('child ran')")
-    assert s.run("secrets", "exec", "dev", "--", sys.executable, "-c", child,
-                 str(child_env), str(child_argv)).returncode == 0
+    child = (
+        "import json, os, sys; json.dump(dict(os.environ), open(sys.argv[1], 'w')); "
+        "open(sys.argv[2], 'w').write(open('/proc/self/cmdline').read()); "
+        "print('child ran')"
+    )
+    assert (
+        s.run(
+            "secrets",
+            "exec",
+            "dev",
+            "--",
+            sys.executable,
+            "-c",
+            child,
+            str(child_env),
+            str(child_argv),
+        ).returncode
+        == 0
+    )
     exported = tmp_path / "dev.json"
-    assert s.run("secrets", "export", "dev", "--format", "json", "--output",
-                 str(exported)).returncode == 0
+    assert (
+        s.run("secrets", "export", "dev", "--format", "json", "--output", str(exported)).returncode
+        == 0
+    )
     good = tmp_path / "good.env"
     good.write_text(f"DB_PASSWORD={values['changed']}\nNEW_KEY='{values['new']}'\n")
     assert s.run("secrets", "import", "dev", str(good), stdin="n\n").returncode != 0
@@ -102,8 +138,7 @@ def _normal_paths(s: Session, values: dict[str, str], tmp_path: Path) -> tuple[P
     return child_env, child_argv, exported
 
 
-def _failure_paths(s: Session, values: dict[str, str], tmp_path: Path,
-                   settings: Settings) -> None:
+def _failure_paths(s: Session, values: dict[str, str], tmp_path: Path, settings: Settings) -> None:
     """Bad keys, unknown environments, bad files, a failure midway: errors carry no value."""
     failures = [
         (("secrets", "set", "dev", "../prod/db-password"), values["badkey"]),

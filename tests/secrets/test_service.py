@@ -57,8 +57,9 @@ def test_unknown_environment_is_a_usage_error(platform: Settings) -> None:
         service.list_secrets(platform, "qa", Redactor())
 
 
-def test_bad_keys_are_refused_before_any_aws_call(running_platform: Settings,
-                                                  tmp_path: Path) -> None:
+def test_bad_keys_are_refused_before_any_aws_call(
+    running_platform: Settings, tmp_path: Path
+) -> None:
     """With no local AWS reachable at all, a bad key still fails as a bad key."""
     offline = dataclasses.replace(running_platform, state_dir=tmp_path)
     with pytest.raises(NotRunningError):
@@ -106,8 +107,9 @@ def test_delete_asks_and_honours_the_answer(platform: Settings) -> None:
     service.set_secret(platform, "dev", "db-password", "to-be-deleted", None, r)
     questions: list[str] = []
     with pytest.raises(CancelledError):
-        service.delete_secret(platform, "dev", "db-password",
-                              lambda q: questions.append(q) is not None, r)
+        service.delete_secret(
+            platform, "dev", "db-password", lambda q: questions.append(q) is not None, r
+        )
     assert questions == ["delete db-password (version 1) from dev?"]
     assert [m.key for m in service.list_secrets(platform, "dev", r)] == ["db-password"]
     change = service.delete_secret(platform, "dev", "db-password", lambda _: True, r)
@@ -119,8 +121,12 @@ def test_delete_asks_and_honours_the_answer(platform: Settings) -> None:
 
 def test_diff_reports_promotion_blockers_by_key_only(platform: Settings) -> None:
     r = Redactor()
-    for env, key in (("dev", "shared"), ("staging", "shared"), ("dev", "new-in-dev"),
-                     ("staging", "old-in-staging")):
+    for env, key in (
+        ("dev", "shared"),
+        ("staging", "shared"),
+        ("dev", "new-in-dev"),
+        ("staging", "old-in-staging"),
+    ):
         service.set_secret(platform, env, key, f"value-of-{env}-{key}", None, r)
     diff = service.diff_environments(platform, "dev", "staging", r)
     assert diff.only_in_a == ("new-in-dev",)
@@ -150,16 +156,16 @@ def test_export_target_must_be_chosen(tmp_path: Path) -> None:
     service.check_export_target("dev", tmp_path / "x", False, True)
 
 
-def test_exec_passes_secrets_to_the_child_as_variables(platform: Settings,
-                                                       tmp_path: Path) -> None:
+def test_exec_passes_secrets_to_the_child_as_variables(platform: Settings, tmp_path: Path) -> None:
     r = Redactor()
     service.set_secret(platform, "dev", "db-password", "child-only-value", None, r)
     service.set_secret(platform, "dev", "api2-key", "child-api-value", None, r)
     out = tmp_path / "env.json"
     script = f"import json, os; json.dump(dict(os.environ), open({str(out)!r}, 'w'))"
     warnings: list[str] = []
-    code = service.exec_with_secrets(platform, "dev", [sys.executable, "-c", script], r,
-                                     warnings.append)
+    code = service.exec_with_secrets(
+        platform, "dev", [sys.executable, "-c", script], r, warnings.append
+    )
     assert code == 0
     child = json.loads(out.read_text())
     assert child["DB_PASSWORD"] == "child-only-value"
@@ -169,8 +175,9 @@ def test_exec_passes_secrets_to_the_child_as_variables(platform: Settings,
 
 def test_exec_returns_the_child_status_and_refuses_bad_commands(platform: Settings) -> None:
     r = Redactor()
-    assert service.exec_with_secrets(platform, "dev", [sys.executable, "-c", "exit(7)"], r,
-                                     print) == 7
+    assert (
+        service.exec_with_secrets(platform, "dev", [sys.executable, "-c", "exit(7)"], r, print) == 7
+    )
     with pytest.raises(UsageError, match="no command given"):
         service.exec_with_secrets(platform, "dev", [], r, print)
     with pytest.raises(CommandFailedError, match="cannot run 'no-such-command-xyz'"):
@@ -179,8 +186,9 @@ def test_exec_returns_the_child_status_and_refuses_bad_commands(platform: Settin
 
 def test_child_environment_warns_when_a_secret_replaces_a_variable() -> None:
     warnings: list[str] = []
-    env = service.child_environment({"home": "secret-home"}, {"HOME": "/root", "X": "1"},
-                                    warnings.append)
+    env = service.child_environment(
+        {"home": "secret-home"}, {"HOME": "/root", "X": "1"}, warnings.append
+    )
     assert env == {"HOME": "secret-home", "X": "1"}
     assert warnings == ["HOME is set in the calling environment; the secret home replaces it."]
 

@@ -28,8 +28,9 @@ def test_write_stores_a_securestring_with_the_environment_key_and_tags(
         ParameterFilters=[{"Key": "Name", "Values": ["/smartstack/dev/db-password"]}]
     )["Parameters"][0]
     assert described["KeyId"] == "alias/smartstack-dev"
-    tags = ssm.list_tags_for_resource(ResourceType="Parameter",
-                                      ResourceId="/smartstack/dev/db-password")["TagList"]
+    tags = ssm.list_tags_for_resource(
+        ResourceType="Parameter", ResourceId="/smartstack/dev/db-password"
+    )["TagList"]
     by_key = {t["Key"]: t["Value"] for t in tags}
     assert by_key[TAG_BY] == WHO
     assert by_key[TAG_AT].endswith("+00:00")
@@ -42,8 +43,9 @@ def test_overwrite_bumps_the_version_and_keeps_the_description(dev_store: SsmSec
     assert (meta.version, meta.modified_by, meta.description) == (2, "arn:bob", "the database")
 
 
-def test_writes_register_values_with_the_redactor(dev_store: SsmSecretStore,
-                                                  redactor: Redactor) -> None:
+def test_writes_register_values_with_the_redactor(
+    dev_store: SsmSecretStore, redactor: Redactor
+) -> None:
     dev_store.write("api-key", "registered-on-write", WHO)
     assert redactor.redact("x registered-on-write y") == f"x {MASK} y"
 
@@ -61,8 +63,9 @@ def test_secret_value_repr_hides_the_value(dev_store: SsmSecretStore) -> None:
     assert "never-in-repr" not in repr(dev_store.read(["api-key"]))
 
 
-def test_list_is_batched_and_fetches_no_values(dev_store: SsmSecretStore,
-                                               ssm_calls: list[str]) -> None:
+def test_list_is_batched_and_fetches_no_values(
+    dev_store: SsmSecretStore, ssm_calls: list[str]
+) -> None:
     seed(dev_store, {f"key-{i:03d}": f"value-{i:03d}" for i in range(120)})
     ssm_calls.clear()
     listed = dev_store.list_metadata()
@@ -83,8 +86,9 @@ def test_read_all_uses_pages_of_ten(dev_store: SsmSecretStore, ssm_calls: list[s
     assert ssm_calls == ["GetParametersByPath"] * 4
 
 
-def test_read_batches_names_by_ten_and_skips_missing(dev_store: SsmSecretStore,
-                                                     ssm_calls: list[str]) -> None:
+def test_read_batches_names_by_ten_and_skips_missing(
+    dev_store: SsmSecretStore, ssm_calls: list[str]
+) -> None:
     seed(dev_store, {f"key-{i:02d}": f"value-{i:02d}" for i in range(15)})
     ssm_calls.clear()
     found = dev_store.read([f"key-{i:02d}" for i in range(25)])
@@ -98,8 +102,9 @@ def test_environments_do_not_see_each_other(kms_aliases: AwsTarget) -> None:
     seed(prod, {"jwt-secret": "prod-only-value"})
     seed(dev, {"jwt-secret": "dev-only-value"})
     # A nested parameter under dev is not a key of dev (list is one level only).
-    kms_aliases.client("ssm").put_parameter(Name="/smartstack/dev/nested/x", Value="nested-value",
-                                            Type="String")
+    kms_aliases.client("ssm").put_parameter(
+        Name="/smartstack/dev/nested/x", Value="nested-value", Type="String"
+    )
     assert [m.key for m in dev.list_metadata()] == ["jwt-secret"]
     assert dev.read_all()["jwt-secret"].value == "dev-only-value"
     assert list(dev.read_all()) == ["jwt-secret"]
@@ -122,8 +127,11 @@ def test_keys_outside_the_environment_are_refused_before_any_call(
 
 
 def test_missing_keys_raise_not_found(dev_store: SsmSecretStore) -> None:
-    for attempt in (lambda: dev_store.describe("nope"), lambda: dev_store.delete("nope"),
-                    lambda: dev_store.history("nope")):
+    for attempt in (
+        lambda: dev_store.describe("nope"),
+        lambda: dev_store.delete("nope"),
+        lambda: dev_store.history("nope"),
+    ):
         with pytest.raises(SecretNotFoundError, match="no secret 'nope' in environment dev"):
             attempt()
 
@@ -156,8 +164,9 @@ def test_the_client_retries_throttling_with_adaptive_backoff(dev_store: SsmSecre
         if len(throttled) < 2:
             throttled.append(1)
             body = b'{"__type":"ThrottlingException","message":"Rate exceeded"}'
-            return AWSResponse(request.url, 400, {"Content-Type": "application/x-amz-json-1.1"},
-                               _Raw(body))
+            return AWSResponse(
+                request.url, 400, {"Content-Type": "application/x-amz-json-1.1"}, _Raw(body)
+            )
         return None
 
     events = dev_store.ssm.meta.events

@@ -77,9 +77,7 @@ class Renderer:
         self.out = Console(file=out, highlight=False, soft_wrap=True)
         self.err = Console(file=err, highlight=False, soft_wrap=True)
 
-    def result(
-        self, data: Any, human: Callable[[Console], None], code: int = ExitCode.OK
-    ) -> None:
+    def result(self, data: Any, human: Callable[[Console], None], code: int = ExitCode.OK) -> None:
         """Print a command's result; a non-zero ``code`` marks a result that is a failure."""
         if self.as_json:
             self._envelope("ok" if code == ExitCode.OK else "failed", code, data, [])

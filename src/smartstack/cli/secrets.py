@@ -28,8 +28,9 @@ from smartstack.secrets.formats import Format
 from smartstack.secrets.importing import Action, ImportOptions, ImportPlan, import_file
 from smartstack.secrets.store import SecretMetadata
 
-app = typer.Typer(help="Secrets per environment in Parameter Store (/smartstack/{env}/KEY).",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Secrets per environment in Parameter Store (/smartstack/{env}/KEY).", no_args_is_help=True
+)
 
 EnvArg = Annotated[str, typer.Argument(help="Environment: a file name in infrastructure/configs.")]
 KeyArg = Annotated[str, typer.Argument(help="Key: a-z, 0-9 and '-', e.g. db-password.")]
@@ -45,8 +46,12 @@ OutputOpt = Annotated[
 Printer = Callable[[Console], None]
 LISTED = ("key", "version", "last change", "by")
 VERSIONS = ("version", "last change", "by", "description")
-_DONE = {Action.ADD: "added", Action.CHANGE: "changed", Action.DELETE: "deleted",
-         Action.UNCHANGED: "unchanged"}
+_DONE = {
+    Action.ADD: "added",
+    Action.CHANGE: "changed",
+    Action.DELETE: "deleted",
+    Action.UNCHANGED: "unchanged",
+}
 
 
 def _globals(ctx: typer.Context) -> Globals:
@@ -74,16 +79,26 @@ def _table(out: Renderer, rows: list[SecretMetadata], columns: tuple[str, ...]) 
     """A printer of metadata rows, every cell masked."""
     table = Table(*columns)
     for m in rows:
-        cells = {"key": m.key, "version": str(m.version), "last change": m.last_modified,
-                 "by": m.modified_by, "description": m.description}
+        cells = {
+            "key": m.key,
+            "version": str(m.version),
+            "last change": m.last_modified,
+            "by": m.modified_by,
+            "description": m.description,
+        }
         table.add_row(*(Text(out.redact(cells[c])) for c in columns))  # Text: no markup
     return lambda console: console.print(table)
 
 
 def _fields(out: Renderer, m: SecretMetadata) -> Printer:
     """One secret as ``name: value`` lines (a table would wrap long ARNs)."""
-    rows = [("key", m.key), ("version", str(m.version)), ("last change", m.last_modified),
-            ("by", m.modified_by), ("description", m.description or "-")]
+    rows = [
+        ("key", m.key),
+        ("version", str(m.version)),
+        ("last change", m.last_modified),
+        ("by", m.modified_by),
+        ("description", m.description or "-"),
+    ]
     return _line(out, "\n".join(f"{name + ':':<13}{value}" for name, value in rows))
 
 
@@ -93,7 +108,9 @@ def _line(out: Renderer, text: str) -> Printer:
 
 @app.command("set")
 def set_command(
-    ctx: typer.Context, env: EnvArg, key: KeyArg,
+    ctx: typer.Context,
+    env: EnvArg,
+    key: KeyArg,
     description: Annotated[Optional[str], typer.Option(help="What the secret is for.")] = None,  # noqa: UP045
 ) -> None:
     """Store a secret (SecureString, the environment's KMS key); the value comes from stdin."""
@@ -109,7 +126,9 @@ def set_command(
 
 @app.command("get")
 def get_command(
-    ctx: typer.Context, env: EnvArg, key: KeyArg,
+    ctx: typer.Context,
+    env: EnvArg,
+    key: KeyArg,
     reveal: Annotated[bool, typer.Option("--reveal", help="Print the value too.")] = False,
 ) -> None:
     """Show a secret's version, last change and author; the value only with --reveal."""
@@ -175,8 +194,10 @@ def diff_command(ctx: typer.Context, env_a: EnvArg, env_b: EnvArg) -> None:
 
         def human(c: Console) -> None:
             for env, keys in ((env_b, diff.only_in_a), (env_a, diff.only_in_b)):
-                c.print(out.redact(f"missing in {env}: {', '.join(keys) if keys else 'none'}"),
-                        markup=False)
+                c.print(
+                    out.redact(f"missing in {env}: {', '.join(keys) if keys else 'none'}"),
+                    markup=False,
+                )
             c.print(f"in both: {diff.in_both}", markup=False)
 
         code = int(ExitCode.DRIFT) if diff.only_in_a or diff.only_in_b else 0
@@ -188,7 +209,8 @@ def diff_command(ctx: typer.Context, env_a: EnvArg, env_b: EnvArg) -> None:
 
 @app.command("exec")
 def exec_command(
-    ctx: typer.Context, env: EnvArg,
+    ctx: typer.Context,
+    env: EnvArg,
     command: Annotated[Optional[list[str]], typer.Argument(help="The command, after --.")] = None,  # noqa: UP045
 ) -> None:
     """Run a command with the environment's secrets as variables (db-password -> DB_PASSWORD)."""
@@ -210,7 +232,8 @@ def _render_plan(out: Renderer, plan: ImportPlan) -> None:
 
 @app.command("import")
 def import_command(
-    ctx: typer.Context, env: EnvArg,
+    ctx: typer.Context,
+    env: EnvArg,
     file: Annotated[Path, typer.Argument(help="A dotenv (NAME=value) or .json file.")],
     fmt: FormatOpt = None,
     prune: Annotated[bool, typer.Option(help="Also delete keys the file does not have.")] = False,
@@ -227,8 +250,11 @@ def import_command(
         result = import_file(settings, env, file, ImportOptions(fmt, prune), confirm, redactor)
         plan = result.plan
         done = ", ".join(f"{plan.count(a)} {_DONE[a]}" for a in Action)
-        line = (f"imported into {env}: {done}" if result.applied
-                else f"{env} already matches {plan.source}; nothing to do")
+        line = (
+            f"imported into {env}: {done}"
+            if result.applied
+            else f"{env} already matches {plan.source}; nothing to do"
+        )
         out.result(result, _line(out, line))
 
     run(ctx, action)
@@ -236,7 +262,8 @@ def import_command(
 
 @app.command("export")
 def export_command(
-    ctx: typer.Context, env: EnvArg,
+    ctx: typer.Context,
+    env: EnvArg,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
     to_stdout: Annotated[bool, typer.Option("--stdout", help="Print the values instead.")] = False,
@@ -252,7 +279,9 @@ def export_command(
         if to_stdout:
             sys.stdout.write(text)  # asked for explicitly: not masked
             return
-        out.result(result, _line(
-            out, f"exported {result.count} secret(s) of {env} to {output} ({chosen.value})"))
+        out.result(
+            result,
+            _line(out, f"exported {result.count} secret(s) of {env} to {output} ({chosen.value})"),
+        )
 
     run(ctx, action)

@@ -81,8 +81,9 @@ class Snapshot:
     descriptions: dict[str, str]
 
 
-def plan_import(env: str, source: str, wanted: dict[str, str], before: Snapshot,
-                prune: bool) -> ImportPlan:
+def plan_import(
+    env: str, source: str, wanted: dict[str, str], before: Snapshot, prune: bool
+) -> ImportPlan:
     """One change per key, sorted; with ``prune`` keys missing from the file are deleted."""
     changes = []
     for key in sorted(set(wanted) | (set(before.values) if prune else set())):
@@ -106,8 +107,14 @@ def take_snapshot(store: SecretStore, keys: list[str], prune: bool) -> Snapshot:
     return Snapshot(store.read_all(), described)
 
 
-def import_file(settings: Settings, env: str, path: Path, options: ImportOptions,
-                confirm: Callable[[ImportPlan], bool], redactor: Redactor) -> ImportResult:
+def import_file(
+    settings: Settings,
+    env: str,
+    path: Path,
+    options: ImportOptions,
+    confirm: Callable[[ImportPlan], bool],
+    redactor: Redactor,
+) -> ImportResult:
     """Validate, plan, confirm, apply; the environment is unchanged unless all succeed."""
     check_inputs(settings, env)
     wanted = read_import_file(path, options.format)
@@ -128,8 +135,9 @@ def import_file(settings: Settings, env: str, path: Path, options: ImportOptions
     return ImportResult(plan, applied=True)
 
 
-def apply_plan(store: SecretStore, plan: ImportPlan, wanted: dict[str, str],
-               before: Snapshot, who: str) -> None:
+def apply_plan(
+    store: SecretStore, plan: ImportPlan, wanted: dict[str, str], before: Snapshot, who: str
+) -> None:
     """Write (or delete) key by key; on the first failure put everything back and raise."""
     touched: list[str] = []
     for key in plan.writes:
@@ -141,8 +149,9 @@ def apply_plan(store: SecretStore, plan: ImportPlan, wanted: dict[str, str],
                 store.delete(key)
         except (ClientError, BotoCoreError, SmartStackError) as exc:
             failed = rollback(store, touched, before, who)
-            raise ImportFailedError(_failure_message(store.env, key, exc, len(touched), failed)) \
-                from None
+            raise ImportFailedError(
+                _failure_message(store.env, key, exc, len(touched), failed)
+            ) from None
 
 
 def rollback(store: SecretStore, touched: list[str], before: Snapshot, who: str) -> list[str]:
@@ -171,8 +180,9 @@ def rollback(store: SecretStore, touched: list[str], before: Snapshot, who: str)
     return failed
 
 
-def _failure_message(env: str, key: str, exc: BaseException, touched: int,
-                     failed: list[str]) -> str:
+def _failure_message(
+    env: str, key: str, exc: BaseException, touched: int, failed: list[str]
+) -> str:
     if isinstance(exc, ClientError):
         reason = str(exc.response.get("Error", {}).get("Code", "error"))
     elif isinstance(exc, SmartStackError):
@@ -181,6 +191,8 @@ def _failure_message(env: str, key: str, exc: BaseException, touched: int,
         reason = type(exc).__name__
     head = f"import into {env} failed at '{key}' ({reason})"
     if failed:
-        return (f"{head}; could not restore {', '.join(failed)}: check them with "
-                f"`smartstack secrets history {env} KEY` and fix by hand.")
+        return (
+            f"{head}; could not restore {', '.join(failed)}: check them with "
+            f"`smartstack secrets history {env} KEY` and fix by hand."
+        )
     return f"{head}; rolled back the {touched} key(s) touched, {env} is as it was."

@@ -49,7 +49,7 @@ def parameter_name(env: str, key: str, project: str = "smartstack") -> str:
     """``/smartstack/{env}/{key}``, refusing any key that would land elsewhere."""
     prefix = parameter_prefix(env, project)
     name = prefix + check_key(key)
-    if not name.startswith(prefix) or "/" in name[len(prefix):]:
+    if not name.startswith(prefix) or "/" in name[len(prefix) :]:
         raise InvalidKeyError(f"'{key}' would land outside {prefix}; use a flat key.")
     return name
 
@@ -59,7 +59,7 @@ def key_from_parameter(env: str, name: str, project: str = "smartstack") -> str:
     prefix = parameter_prefix(env, project)
     if not name.startswith(prefix):
         raise InvalidKeyError(f"parameter {name} is not in {prefix}.")
-    return name[len(prefix):]
+    return name[len(prefix) :]
 
 
 def env_var_name(key: str) -> str:

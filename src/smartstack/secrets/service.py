@@ -84,8 +84,9 @@ def check_inputs(settings: Settings, env: str, key: str | None = None) -> None:
         check_key(key)
 
 
-def set_secret(settings: Settings, env: str, key: str, value: str, description: str | None,
-               redactor: Redactor) -> SecretChange:
+def set_secret(
+    settings: Settings, env: str, key: str, value: str, description: str | None, redactor: Redactor
+) -> SecretChange:
     redactor.register(value)
     check_inputs(settings, env, key)
     check_value(key, value)
@@ -96,8 +97,9 @@ def set_secret(settings: Settings, env: str, key: str, value: str, description: 
     return SecretChange(env, key, "set", version)
 
 
-def get_secret(settings: Settings, env: str, key: str, reveal: bool,
-               redactor: Redactor) -> tuple[SecretMetadata, SecretValue | None]:
+def get_secret(
+    settings: Settings, env: str, key: str, reveal: bool, redactor: Redactor
+) -> tuple[SecretMetadata, SecretValue | None]:
     """Metadata, and the value only when asked for by ``reveal``."""
     check_inputs(settings, env, key)
     store = open_store(settings, env, redactor)
@@ -114,16 +116,18 @@ def list_secrets(settings: Settings, env: str, redactor: Redactor) -> list[Secre
         return store.list_metadata()
 
 
-def secret_history(settings: Settings, env: str, key: str,
-                   redactor: Redactor) -> list[SecretMetadata]:
+def secret_history(
+    settings: Settings, env: str, key: str, redactor: Redactor
+) -> list[SecretMetadata]:
     check_inputs(settings, env, key)
     store = open_store(settings, env, redactor)
     with aws_errors(env):
         return store.history(key)
 
 
-def delete_secret(settings: Settings, env: str, key: str, confirm: Callable[[str], bool],
-                  redactor: Redactor) -> SecretChange:
+def delete_secret(
+    settings: Settings, env: str, key: str, confirm: Callable[[str], bool], redactor: Redactor
+) -> SecretChange:
     """Delete after ``confirm`` agrees; a missing key fails before the question."""
     check_inputs(settings, env, key)
     store = open_store(settings, env, redactor)
@@ -135,8 +139,9 @@ def delete_secret(settings: Settings, env: str, key: str, confirm: Callable[[str
     return SecretChange(env, key, "deleted", meta.version)
 
 
-def diff_environments(settings: Settings, env_a: str, env_b: str,
-                      redactor: Redactor) -> EnvironmentDiff:
+def diff_environments(
+    settings: Settings, env_a: str, env_b: str, redactor: Redactor
+) -> EnvironmentDiff:
     """Compare key sets only: values are never read."""
     check_inputs(settings, env_a)
     check_inputs(settings, env_b)
@@ -168,8 +173,9 @@ def check_export_target(env: str, output: Path | None, to_stdout: bool, force: b
         raise UsageError(f"{output} exists; pass --force to overwrite it or pick another file.")
 
 
-def export_secrets(settings: Settings, env: str, fmt: Format, output: Path | None,
-                   redactor: Redactor) -> tuple[ExportResult, str]:
+def export_secrets(
+    settings: Settings, env: str, fmt: Format, output: Path | None, redactor: Redactor
+) -> tuple[ExportResult, str]:
     """The rendered export, written to ``output`` (mode 0600) when one is given."""
     values = read_values(settings, env, redactor)
     text = render(values, fmt)
@@ -189,8 +195,9 @@ def write_private(path: Path, text: str) -> None:
         raise UsageError(f"cannot write {path}: {exc.strerror}.") from None
 
 
-def child_environment(values: Mapping[str, str], base: Mapping[str, str],
-                      warn: Callable[[str], None]) -> dict[str, str]:
+def child_environment(
+    values: Mapping[str, str], base: Mapping[str, str], warn: Callable[[str], None]
+) -> dict[str, str]:
     """``base`` plus one variable per secret; a secret wins over an inherited variable."""
     env = dict(base)
     for key, value in values.items():
@@ -201,8 +208,13 @@ def child_environment(values: Mapping[str, str], base: Mapping[str, str],
     return env
 
 
-def exec_with_secrets(settings: Settings, env: str, argv: Sequence[str], redactor: Redactor,
-                      warn: Callable[[str], None]) -> int:
+def exec_with_secrets(
+    settings: Settings,
+    env: str,
+    argv: Sequence[str],
+    redactor: Redactor,
+    warn: Callable[[str], None],
+) -> int:
     """Run ``argv`` with the environment's secrets as variables; its exit status."""
     if not argv:
         raise UsageError(f"no command given: use `smartstack secrets exec {env} -- COMMAND ...`.")

@@ -87,8 +87,9 @@ class SsmSecretStore:
     adaptive retry mode absorbs Parameter Store throttling.
     """
 
-    def __init__(self, env: str, clients: Mapping[str, Any], redactor: Redactor,
-                 project: str = "smartstack") -> None:
+    def __init__(
+        self, env: str, clients: Mapping[str, Any], redactor: Redactor, project: str = "smartstack"
+    ) -> None:
         self.env = env
         self.project = project
         self.prefix = parameter_prefix(env, project)
@@ -117,7 +118,8 @@ class SsmSecretStore:
 
     def _metadata(self, p: Mapping[str, Any], who: str | None = None) -> SecretMetadata:
         return SecretMetadata(
-            key=self._key(p["Name"]), version=int(p["Version"]),
+            key=self._key(p["Name"]),
+            version=int(p["Version"]),
             last_modified=_iso(p.get("LastModifiedDate")),
             modified_by=who or _known(p.get("LastModifiedUser")),
             description=str(p.get("Description") or ""),
@@ -152,7 +154,9 @@ class SsmSecretStore:
     def read_all(self) -> dict[str, SecretValue]:
         """All values under the prefix, decrypted, one call per page of 10."""
         pages = self.ssm.get_paginator("get_parameters_by_path").paginate(
-            Path=self.prefix, Recursive=False, WithDecryption=True,
+            Path=self.prefix,
+            Recursive=False,
+            WithDecryption=True,
             PaginationConfig={"PageSize": BATCH},
         )
         values = [self._value(p) for page in pages for p in page["Parameters"]]
@@ -191,7 +195,10 @@ class SsmSecretStore:
         name = self._name(key)
         self._redactor.register(check_value(key, value))
         args: dict[str, Any] = {
-            "Name": name, "Value": value, "Type": "SecureString", "Overwrite": True,
+            "Name": name,
+            "Value": value,
+            "Type": "SecureString",
+            "Overwrite": True,
             "KeyId": environment_key_alias(self.env, self.project),
         }
         if description is not None:
@@ -200,7 +207,8 @@ class SsmSecretStore:
         now = datetime.now(UTC).isoformat(timespec="seconds")
         # Tags cannot go with Overwrite in one PutParameter, hence a second call.
         self.ssm.add_tags_to_resource(
-            ResourceType="Parameter", ResourceId=name,
+            ResourceType="Parameter",
+            ResourceId=name,
             Tags=[{"Key": TAG_BY, "Value": who[:256]}, {"Key": TAG_AT, "Value": now}],
         )
         return version
