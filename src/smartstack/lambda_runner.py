@@ -69,10 +69,18 @@ class DeployedFunction:
     environment: Mapping[str, str] = field(repr=False)  # may hold settings; not printed
 
 
-def deployed_function(target: AwsTarget, function_name: str) -> DeployedFunction:
-    """The deployed configuration of ``function_name`` (handler, environment, code digest)."""
+def deployed_function(
+    target: AwsTarget, function_name: str, qualifier: str | None = None
+) -> DeployedFunction:
+    """The deployed configuration of ``function_name`` (handler, environment, code digest).
+
+    ``qualifier`` picks a version or alias (``live``); without it, ``$LATEST``.
+    """
+    extra = {"Qualifier": qualifier} if qualifier else {}
     try:
-        config = target.client("lambda").get_function_configuration(FunctionName=function_name)
+        config = target.client("lambda").get_function_configuration(
+            FunctionName=function_name, **extra
+        )
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         if code == "ResourceNotFoundException":
@@ -142,6 +150,7 @@ class LocalLambda:
         zip_path: Path,
         rie: Path,
         *,
+        qualifier: str | None = None,
         log_file: Path | None = None,
     ) -> LocalLambda:
         """Run ``zip_path`` as the deployed ``function_name``: its handler and environment.
@@ -149,7 +158,7 @@ class LocalLambda:
         Refuses a zip whose sha256 is not the deployed code's, so a smoke test
         always exercises the bytes that were deployed.
         """
-        fn = deployed_function(target, function_name)
+        fn = deployed_function(target, function_name, qualifier)
         digest = hashlib.sha256(zip_path.read_bytes()).hexdigest()
         if digest != fn.code_sha256:
             raise CommandFailedError(

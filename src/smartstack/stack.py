@@ -8,6 +8,8 @@ is what gets applied, so what was summarised is exactly what runs.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,3 +144,34 @@ def apply_stack(
         tofu.apply(plan.plan_file)
     outputs = {} if destroy else tofu.output()
     return StackResult(stack, plan, plan.has_changes, outputs, time.monotonic() - started)
+
+
+def infra_fingerprint(settings: Settings, stack: str, target: AwsTarget | None = None) -> str:
+    """A hash of everything an apply of ``stack`` depends on that the tool can see.
+
+    The stack's code and tfvars, the variables the runner offers, the pinned
+    tool versions and the version of the state object itself (so an apply by
+    anyone else changes it).  Equal fingerprints mean a plan would find
+    nothing of ours to change; drift made outside OpenTofu is not seen.
+    """
+    target = target or target_for(settings)
+    layout = backend_layout(target, environment_names(settings.configs_dir), settings.project)
+    spec = stack_spec(settings, stack, layout, target)
+    tools = toolchain(settings)
+    digest = hashlib.sha256()
+    for path in sorted(settings.infrastructure_dir.rglob("*")):
+        if path.suffix in (".tf", ".tfvars") and ".terraform" not in path.parts:
+            digest.update(str(path.relative_to(settings.infrastructure_dir)).encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    digest.update(json.dumps(spec.variables, sort_keys=True).encode())
+    digest.update(f"{tools.opentofu_version}/{tools.aws_provider_version}".encode())
+    digest.update(_state_version(target, layout, stack).encode())
+    return digest.hexdigest()
+
+
+def _state_version(target: AwsTarget, layout: BackendLayout, stack: str) -> str:
+    try:
+        head = target.client("s3").head_object(Bucket=layout.bucket, Key=layout.keys[stack])
+    except ClientError:
+        return "no state"
+    return str(head.get("VersionId") or head.get("ETag") or "")

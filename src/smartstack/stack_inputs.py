@@ -5,7 +5,9 @@
   ``/smartstack/{env}/db-password`` with the environment's KMS key; the stack
   reads it with a data source.  The value never passes through argv or output.
 * An initial Lambda package: functions need code to exist; the pipeline's app
-  step replaces it (the stack ignores later code changes).
+  step replaces it (the stack ignores later code changes).  Each function's
+  handler comes from the build's service table, the one place that knows the
+  application's entry points; the placeholder answers at every one of them.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 from botocore.exceptions import ClientError
 
 from smartstack.aws import AwsTarget
+from smartstack.build import SERVICES
 from smartstack.config import Settings
 from smartstack.errors import NotRunningError
 from smartstack.naming import environment_key_alias, parameter_prefix
@@ -36,9 +39,10 @@ _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 def prepare_environment_inputs(settings: Settings, target: AwsTarget, env: str) -> dict[str, str]:
     """Make sure the inputs exist; returns the variables to offer the stack."""
     ensure_db_password(target, env, settings.project)
+    handlers = {f"{s.name.replace('-', '_')}_handler": s.handler for s in SERVICES}
     package = settings.state_dir / "packages" / "placeholder.zip"
-    write_placeholder_package(package)
-    return {"lambda_package_path": str(package)}
+    write_placeholder_package(package, tuple(handlers.values()))
+    return {"lambda_package_path": str(package), **handlers}
 
 
 def ensure_db_password(target: AwsTarget, env: str, project: str) -> str:
@@ -70,13 +74,27 @@ def ensure_db_password(target: AwsTarget, env: str, project: str) -> str:
     return name
 
 
-def write_placeholder_package(path: Path) -> None:
+def placeholder_files(handlers: tuple[str, ...]) -> dict[str, str]:
+    """A module for every ``package.module.function`` handler, each the placeholder."""
+    files: dict[str, str] = {}
+    for handler in handlers:
+        module, _, function = handler.rpartition(".")
+        parts = module.split(".")
+        for depth in range(1, len(parts)):
+            files.setdefault("/".join(parts[:depth]) + "/__init__.py", "")
+        source = PLACEHOLDER_SOURCE.replace("def handler(", f"def {function}(")
+        files["/".join(parts) + ".py"] = source
+    return files
+
+
+def write_placeholder_package(path: Path, handlers: tuple[str, ...] = ("index.handler",)) -> None:
     """A deterministic zip: same bytes every time, so plans see no change."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        info = zipfile.ZipInfo("index.py", date_time=_FIXED_TIME)
-        info.external_attr = 0o644 << 16
-        archive.writestr(info, PLACEHOLDER_SOURCE)
+        for name, source in sorted(placeholder_files(handlers).items()):
+            info = zipfile.ZipInfo(name, date_time=_FIXED_TIME)
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, source)
     data = buffer.getvalue()
     if not path.is_file() or path.read_bytes() != data:
         path.parent.mkdir(parents=True, exist_ok=True)

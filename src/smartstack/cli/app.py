@@ -45,12 +45,13 @@ def main_options(
 
 
 def _register() -> None:
-    from smartstack.cli import local, release, secrets, stack
+    from smartstack.cli import deploy, local, release, secrets, stack
 
     app.add_typer(local.app, name="local")
     app.add_typer(secrets.app, name="secrets")
     stack.register(app)
     release.register(app)
+    deploy.register(app)
 
 
 _register()

@@ -1,0 +1,205 @@
+"""``smartstack deploy | approve | rollback | history | status | unlock``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from smartstack import promotion
+from smartstack.cli.context import Globals, run
+from smartstack.cli.output import Renderer
+from smartstack.config import Settings
+from smartstack.deploy import DeployResult, StepEvent, deploy
+from smartstack.errors import ExitCode, UsageError
+from smartstack.ledger import Attempt
+
+EnvArg = Annotated[
+    str, typer.Argument(help="An environment (a tfvars file in infrastructure/configs).")
+]
+ReleaseArg = Annotated[
+    str, typer.Argument(help="A published release id (r-<commit>), see `smartstack build`.")
+]
+_MARK = {"succeeded": "[green]✓[/]", "skipped": "[dim]-[/]", "failed": "[red]✗[/]"}
+
+
+def _progress(out: Renderer) -> Callable[[StepEvent], None]:
+    def show(event: StepEvent) -> None:
+        if out.as_json:
+            return
+        if event.record is None:
+            out.err.print(f"[dim]…[/] {event.name}", markup=True)
+            return
+        r = event.record
+        out.err.print(
+            f"{_MARK.get(r.outcome, '?')} {r.name:<8} {r.seconds:7.1f}s  {out.redact(r.detail)}",
+            markup=True,
+            highlight=False,
+        )
+
+    return show
+
+
+def _render_deploy(console: Console, result: DeployResult) -> None:
+    a = result.attempt
+    colour = {"succeeded": "green", "rolled back": "yellow"}.get(a.outcome, "red")
+    total = sum(s.seconds for s in a.steps)
+    console.print(
+        f"{a.env}: {a.release} [{colour}]{a.outcome}[/] in {total:.1f}s "
+        f"(attempt {a.attempt_id}; gate: {result.gate})"
+    )
+    if result.first_deploy:
+        console.print("first deploy: migrations ran after the infra step created the database")
+    if result.plan is not None and result.plan.changes:
+        for action, address in result.plan.changes:
+            console.print(f"  {action:<8} {address}", markup=False)
+
+
+def deploy_command(
+    ctx: typer.Context,
+    env: EnvArg,
+    release: Annotated[str, typer.Option("--release", help="The release to deploy (r-<commit>).")],
+    allow_destroy: Annotated[
+        bool, typer.Option(help="Let a protected environment's plan destroy or replace resources.")
+    ] = False,
+    replan: Annotated[
+        bool,
+        typer.Option(
+            help="Plan the infrastructure even when nothing changed since the last deploy."
+        ),
+    ] = False,
+) -> None:
+    """Deploy a release: fetch → migrate → infra → app → smoke, rolled back if smoke fails."""
+    globals_: Globals = ctx.obj
+
+    def action(settings: Settings, out: Renderer) -> int:
+        result = deploy(
+            settings,
+            env,
+            release,
+            allow_destroy=allow_destroy,
+            replan=replan,
+            progress=_progress(out),
+            redactor=globals_.redactor,
+        )
+        if result.error is None:
+            out.result(result, lambda console: _render_deploy(console, result))
+            return ExitCode.OK
+        code = int(result.error.exit_code)
+        out.result(result, lambda console: _render_deploy(console, result), code=code)
+        if not out.as_json:
+            out.error(result.error)
+        return code
+
+    run(ctx, action)
+
+
+def approve(ctx: typer.Context, env: EnvArg, release: ReleaseArg) -> None:
+    """Approve a release for an environment that requires it; you are identified through STS."""
+
+    def action(settings: Settings, out: Renderer) -> None:
+        approval = promotion.approve(settings, env, release)
+        out.result(
+            approval,
+            lambda c: c.print(
+                f"{release} approved for {env} by {approval.approver} at {approval.at}"
+            ),
+        )
+
+    run(ctx, action)
+
+
+def rollback(ctx: typer.Context, env: EnvArg) -> None:
+    """Move `live` back to the previous successful release (the app only; schema and infra stay)."""
+
+    def action(settings: Settings, out: Renderer) -> None:
+        attempt = promotion.rollback(settings, env)
+        out.result(
+            attempt,
+            lambda c: c.print(
+                f"{env}: rolled back to {attempt.release} ({attempt.steps[0].detail})"
+            ),
+        )
+
+    run(ctx, action)
+
+
+def _history_table(attempts: list[Attempt]) -> Table:
+    table = Table("started", "kind", "release", "outcome", "who", "steps")
+    for a in attempts:
+        steps = " ".join(f"{s.name}:{s.outcome[0]}{s.seconds:.0f}s" for s in a.steps)
+        table.add_row(a.started, a.kind, a.release, a.outcome, a.who.rsplit("/", 1)[-1], steps)
+    return table
+
+
+def history(
+    ctx: typer.Context,
+    env: EnvArg,
+    limit: Annotated[int, typer.Option(min=1, help="How many attempts, newest first.")] = 20,
+) -> None:
+    """Deploys and rollbacks of an environment: who, when, each step's outcome and duration."""
+
+    def action(settings: Settings, out: Renderer) -> None:
+        attempts = promotion.history(settings, env, limit)
+        out.result(attempts, lambda c: c.print(_history_table(attempts)))
+
+    run(ctx, action)
+
+
+def _status_table(report: list[promotion.EnvironmentStatus]) -> Table:
+    table = Table("env", "live release", "since", "last attempt", "waiting", "lease")
+    for s in report:
+        live = s.current.release if s.current else "-"
+        since = s.current.finished if s.current else ""
+        last = f"{s.last.release} {s.last.outcome}" if s.last else "-"
+        waiting = "-"
+        if s.waiting:
+            waiting = f"{s.waiting} (passed {s.promotes_from})"
+            if s.needs_approval:
+                waiting += (
+                    f", approved by {s.approval.approver}" if s.approval else ", needs approval"
+                )
+        lease = f"held by {s.lease.holder}" if s.lease else "free"
+        table.add_row(s.env, live, since, last, waiting, lease)
+    return table
+
+
+def status(ctx: typer.Context) -> None:
+    """What runs in each environment and what waits for promotion or approval."""
+
+    def action(settings: Settings, out: Renderer) -> None:
+        report = promotion.status(settings)
+        out.result(report, lambda c: c.print(_status_table(report)))
+
+    run(ctx, action)
+
+
+def unlock(
+    ctx: typer.Context,
+    env: EnvArg,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Release a stale deploy lease, after showing who held it."""
+
+    def action(settings: Settings, out: Renderer) -> None:
+        lease = promotion.current_lease(settings, env)
+        if lease is None:
+            raise UsageError(f"{env} has no lease to release.")
+        out.progress(
+            f"{env} is leased by {lease.holder} since {lease.acquired} (attempt {lease.attempt_id})"
+        )
+        if not yes and not typer.confirm("Release it?", err=True):
+            raise UsageError("not released; nothing changed.")
+        released = promotion.unlock(settings, env, lease.attempt_id)
+        out.result(released, lambda c: c.print(f"released {env}'s lease held by {released.holder}"))
+
+    run(ctx, action)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("deploy")(deploy_command)
+    for command in (approve, rollback, history, status, unlock):
+        app.command()(command)

@@ -1,0 +1,409 @@
+"""The deploy pipeline end to end on the local platform.
+
+One module-scoped platform: the account stack applied, four releases built
+from commits of a clone and published (a good one, a second good one, one
+with a failing migration, one whose API is broken).  The tests run in file
+order, each starting from what the previous left, as a team's day would:
+dev's first deploy creates its infrastructure, the release is promoted to
+staging and, approved, to prod.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from smartstack.aws import AwsTarget, target_for
+from smartstack.build import Manifest, build_release
+from smartstack.cli.app import app
+from smartstack.config import Settings
+from smartstack.deploy import DestroyRefused, deploy
+from smartstack.errors import LeaseHeldError
+from smartstack.gates import GateError
+from smartstack.lambda_release import live_version
+from smartstack.ledger import Ledger
+from smartstack.local import platform
+from smartstack.migrations import MigrationError, current_revision
+from smartstack.naming import artifacts_bucket_name
+from smartstack.promotion import rollback
+from smartstack.release_store import publish_release
+from smartstack.stack import apply_stack
+from smartstack.state_backend import bootstrap
+from tests.conftest import ROOT
+
+ENVS = ("dev", "staging", "prod")
+FUNCTIONS = ("ai-processor", "api")
+
+BAD_MIGRATION = '''"""A revision that fails: the table it alters does not exist."""
+
+from alembic import op
+
+revision = "0099"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.execute("ALTER TABLE no_such_table ADD COLUMN broken integer")
+
+
+def downgrade() -> None:
+    pass
+'''
+
+
+@dataclass
+class Pipeline:
+    settings: Settings
+    target: AwsTarget
+    env: dict[str, str]  # process environment for the CLI
+    good: Manifest
+    second: Manifest
+    bad_migration: Manifest
+    broken: Manifest
+    new_prod_network: Manifest  # prod.tfvars moves prod's VPC: a plan that replaces it
+
+    def cli(self, *args: str, env: dict[str, str] | None = None) -> Any:
+        return CliRunner().invoke(app, list(args), env=env or self.env, catch_exceptions=False)
+
+    def ledger(self) -> Ledger:
+        return Ledger(self.target)
+
+    def live_sha(self, env: str, service: str) -> str:
+        name = f"smartstack-{env}-{service}"
+        version = live_version(self.target, name)
+        config = self.target.client("lambda").get_function_configuration(
+            FunctionName=name, Qualifier=version
+        )
+        return base64.b64decode(config["CodeSha256"]).hex()
+
+
+def _git(repo: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
+    )
+    return done.stdout.strip()
+
+
+def _commit(repo: Path, message: str, out: Path, target: AwsTarget, bucket: str) -> Manifest:
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "--allow-empty", "-m", message)
+    manifest = build_release(repo, out / message.split()[0])
+    publish_release(target, bucket, manifest, out / message.split()[0])
+    return manifest
+
+
+@pytest.fixture(scope="module")
+def pipeline(
+    running_platform: Settings,
+    session_env: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Pipeline:
+    platform.moto_server(running_platform).reset()
+    target = target_for(running_platform)
+    bootstrap(target, ENVS)
+    apply_stack(running_platform, "account", target)
+    bucket = artifacts_bucket_name(target.account_id(), target.region)
+
+    work = tmp_path_factory.mktemp("releases")
+    repo = work / "repo"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(repo)], check=True)
+    _git(repo, "checkout", "-q", "-B", "main")
+    _git(repo, "config", "user.email", "pipeline-test@smartstack.invalid")
+    _git(repo, "config", "user.name", "pipeline test")
+    good = _commit(repo, "good release", work, target, bucket)
+    second = _commit(repo, "second release", work, target, bucket)
+    (repo / "app/migrations/versions/0099_broken.py").write_text(BAD_MIGRATION)
+    bad = _commit(repo, "bad-migration release", work, target, bucket)
+    _git(repo, "reset", "-q", "--hard", second.commit)
+    handler = repo / "app/api/smartstack_api/handler.py"
+    handler.write_text(handler.read_text().replace('"database": "ok",', '"database": "broken",', 1))
+    broken = _commit(repo, "broken release", work, target, bucket)
+    _git(repo, "reset", "-q", "--hard", second.commit)
+    tfvars = repo / "infrastructure/configs/prod.tfvars"
+    tfvars.write_text(tfvars.read_text().replace('"10.30.0.0/16"', '"10.31.0.0/16"'))
+    network = _commit(repo, "network release", work, target, bucket)
+    env = dict(session_env, SMARTSTACK_BRANCH="main")
+    return Pipeline(running_platform, target, env, good, second, bad, broken, network)
+
+
+def test_first_deploy_to_dev_creates_the_environment_then_migrates(pipeline: Pipeline) -> None:
+    events: list[str] = []
+    result = deploy(
+        pipeline.settings,
+        "dev",
+        pipeline.good.release,
+        progress=lambda e: events.append(f"{e.name}:{e.record.outcome if e.record else 'start'}"),
+    )
+
+    assert result.error is None, result.error and result.error.message
+    assert result.attempt.outcome == "succeeded"
+    assert result.first_deploy
+    assert [s.name for s in result.attempt.steps] == ["fetch", "infra", "migrate", "app", "smoke"]
+    assert "first deploy" in result.attempt.step("migrate").detail  # type: ignore[union-attr]
+    assert events[:2] == ["fetch:start", "fetch:succeeded"]
+    assert result.plan is not None and result.plan.add > 0
+    assert {c.name for c in result.checks} == {
+        "api health", "release", "database", "secret", "ai job",
+    }  # fmt: skip
+    assert all(c.passed for c in result.checks)
+    for service in FUNCTIONS:
+        assert pipeline.live_sha("dev", service) == pipeline.good.artifact(service).sha256
+
+
+def test_a_second_deploy_of_the_same_release_skips_what_is_unchanged(pipeline: Pipeline) -> None:
+    result = deploy(pipeline.settings, "dev", pipeline.good.release)
+
+    assert result.error is None
+    outcomes = {s.name: s.outcome for s in result.attempt.steps}
+    assert outcomes == {
+        "fetch": "succeeded",
+        "migrate": "skipped",
+        "infra": "skipped",
+        "app": "skipped",
+        "smoke": "succeeded",
+    }
+    assert result.attempt.step("fetch").detail.startswith("0 of")  # type: ignore[union-attr]
+
+
+def test_staging_refuses_a_release_that_never_passed_dev(pipeline: Pipeline) -> None:
+    before = len(pipeline.ledger().history("staging"))
+    with pytest.raises(GateError, match=f"{pipeline.second.release} has not passed dev"):
+        deploy(pipeline.settings, "staging", pipeline.second.release)
+    assert len(pipeline.ledger().history("staging")) == before
+
+    result = pipeline.cli("deploy", "staging", "--release", pipeline.second.release)
+    assert result.exit_code == 2
+    assert "has not passed dev" in result.stderr
+
+
+def test_promotion_to_staging_and_to_prod_with_an_approval(pipeline: Pipeline) -> None:
+    release = pipeline.good.release
+    result = pipeline.cli("--json", "deploy", "staging", "--release", release)
+    assert result.exit_code == 0, result.stdout + result.stderr
+    data = json.loads(result.stdout)["data"]
+    assert data["attempt"]["outcome"] == "succeeded"
+    assert data["gate"] == "passed dev"
+
+    refused = pipeline.cli("deploy", "prod", "--release", release)
+    assert refused.exit_code == 2
+    assert f"prod needs an approval for {release}" in refused.stderr
+
+    # The staging deployer approving their own release does not count in prod.
+    assert pipeline.cli("approve", "prod", release).exit_code == 0
+    refused = pipeline.cli("deploy", "prod", "--release", release)
+    assert refused.exit_code == 2
+    assert "another person must approve" in refused.stderr
+
+    alice = _identity(pipeline, "alice")
+    approved = pipeline.cli("--json", "approve", "prod", release, env=alice)
+    assert approved.exit_code == 0, approved.stderr
+    assert json.loads(approved.stdout)["data"]["approver"].endswith("/alice")
+
+    result = pipeline.cli("deploy", "prod", "--release", release)
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "succeeded" in result.stdout
+    for step in ("fetch", "infra", "migrate", "app", "smoke"):  # each shown with its time
+        assert step in result.stderr
+    password = _parameters(pipeline, "prod")["db-password"]
+    assert password not in result.stdout + result.stderr
+    for env in ENVS:  # the very same bytes everywhere
+        for service in FUNCTIONS:
+            assert pipeline.live_sha(env, service) == pipeline.good.artifact(service).sha256
+
+
+def test_a_failing_migration_stops_before_infra_and_app(pipeline: Pipeline) -> None:
+    dsn = _dsn(pipeline, "dev")
+    revision = current_revision(dsn)
+    before = {s: live_version(pipeline.target, f"smartstack-dev-{s}") for s in FUNCTIONS}
+
+    result = deploy(pipeline.settings, "dev", pipeline.bad_migration.release)
+
+    assert isinstance(result.error, MigrationError)
+    assert "0099" in result.error.message and "no_such_table" in result.error.message
+    assert [(s.name, s.outcome) for s in result.attempt.steps] == [
+        ("fetch", "succeeded"),
+        ("migrate", "failed"),
+    ]
+    assert result.attempt.outcome == "failed"
+    assert current_revision(dsn) == revision
+    assert {s: live_version(pipeline.target, f"smartstack-dev-{s}") for s in FUNCTIONS} == before
+
+
+def test_a_broken_release_fails_smoke_and_is_rolled_back(pipeline: Pipeline) -> None:
+    before = {s: live_version(pipeline.target, f"smartstack-dev-{s}") for s in FUNCTIONS}
+
+    result = pipeline.cli("deploy", "dev", "--release", pipeline.broken.release)
+
+    assert result.exit_code == 1
+    assert "smoke test failed" in result.stderr and "database broken" in result.stderr
+    last = pipeline.ledger().history("dev", limit=1)[0]
+    assert last.release == pipeline.broken.release
+    assert last.outcome == "rolled back"
+    assert [s.outcome for s in last.steps][-2:] == ["succeeded", "failed"]
+    assert {s: live_version(pipeline.target, f"smartstack-dev-{s}") for s in FUNCTIONS} == before
+    for service in FUNCTIONS:
+        assert pipeline.live_sha("dev", service) == pipeline.good.artifact(service).sha256
+
+
+def test_two_concurrent_deploys_to_one_environment_exactly_one_proceeds(
+    pipeline: Pipeline,
+) -> None:
+    barrier = threading.Barrier(2)
+    finished = threading.Event()
+    outcomes: list[str] = []
+
+    def one() -> None:
+        barrier.wait()
+        try:
+            # The winner waits at its first step until the loser is done, so both
+            # really overlap; two winners would wait for each other and time out.
+            result = deploy(
+                pipeline.settings,
+                "staging",
+                pipeline.good.release,
+                progress=lambda _: finished.wait(60),
+            )
+            outcomes.append(result.attempt.outcome)
+        except LeaseHeldError as exc:
+            outcomes.append("lease held: " + exc.message)
+        finally:
+            finished.set()
+
+    threads = [threading.Thread(target=one) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(300)
+
+    assert sorted(o.split(":")[0] for o in outcomes) == ["lease held", "succeeded"]
+    held = next(o for o in outcomes if o.startswith("lease held"))
+    assert "staging is being deployed by" in held and "smartstack unlock staging" in held
+
+
+def test_a_stale_lease_blocks_deploys_until_unlocked(pipeline: Pipeline) -> None:
+    lease = pipeline.ledger().lease(
+        "dev", "arn:aws:sts::123456789012:assumed-role/ci/crashed", "x1"
+    )
+    lease.__enter__()  # a deploy that died without releasing it
+
+    blocked = pipeline.cli("deploy", "dev", "--release", pipeline.good.release)
+    assert blocked.exit_code == 4
+    assert "ci/crashed" in blocked.stderr
+
+    unlocked = pipeline.cli("unlock", "dev", "--yes")
+    assert unlocked.exit_code == 0
+    assert "ci/crashed" in unlocked.stderr and "released dev's lease" in unlocked.stdout
+    assert pipeline.ledger().current_lease("dev") is None
+    assert pipeline.cli("unlock", "dev", "--yes").exit_code == 2
+
+
+def test_rollback_returns_to_the_previous_successful_release(pipeline: Pipeline) -> None:
+    result = deploy(pipeline.settings, "dev", pipeline.second.release)
+    assert result.error is None
+    second_versions = dict(result.attempt.versions)
+
+    attempt = rollback(pipeline.settings, "dev")
+
+    assert attempt.kind == "rollback" and attempt.release == pipeline.good.release
+    for service in FUNCTIONS:
+        assert pipeline.live_sha("dev", service) == pipeline.good.artifact(service).sha256
+        assert attempt.versions[service] != second_versions[service]
+    again = pipeline.cli("rollback", "dev")
+    assert again.exit_code == 2
+    assert "no earlier successful release" in again.stderr
+
+
+def test_prod_refuses_a_plan_that_destroys_without_the_flag(pipeline: Pipeline) -> None:
+    release = pipeline.new_prod_network.release
+    for env in ("dev", "staging"):  # promoted as usual; their own networks do not change
+        result = deploy(pipeline.settings, env, release)
+        assert result.error is None, result.error and result.error.message
+        assert result.plan is not None and not result.plan.has_changes
+    assert pipeline.cli("approve", "prod", release, env=_identity(pipeline, "alice")).exit_code == 0
+    live = {s: live_version(pipeline.target, f"smartstack-prod-{s}") for s in FUNCTIONS}
+
+    result = deploy(pipeline.settings, "prod", release)
+
+    assert isinstance(result.error, DestroyRefused)
+    message = result.error.message
+    assert "--allow-destroy" in message and "nothing was applied" in message
+    assert "destroys or replaces" in message and "module.networking." in message
+    assert [(s.name, s.outcome) for s in result.attempt.steps][-1] == ("infra", "failed")
+    vpcs = pipeline.target.client("ec2").describe_vpcs(
+        Filters=[{"Name": "tag:Environment", "Values": ["prod"]}]
+    )["Vpcs"]
+    assert [v["CidrBlock"] for v in vpcs] == ["10.30.0.0/16"]
+    assert {s: live_version(pipeline.target, f"smartstack-prod-{s}") for s in FUNCTIONS} == live
+
+
+def test_history_and_status_show_all_of_it(pipeline: Pipeline) -> None:
+    history = pipeline.cli("--json", "history", "dev", "--limit", "50")
+    assert history.exit_code == 0
+    attempts = json.loads(history.stdout)["data"]
+    outcomes = [(a["kind"], a["release"], a["outcome"]) for a in attempts]
+    good, second = pipeline.good.release, pipeline.second.release
+    network = pipeline.new_prod_network.release
+    assert outcomes == [
+        ("deploy", network, "succeeded"),
+        ("rollback", good, "succeeded"),
+        ("deploy", second, "succeeded"),
+        ("deploy", pipeline.broken.release, "rolled back"),
+        ("deploy", pipeline.bad_migration.release, "failed"),
+        ("deploy", good, "succeeded"),
+        ("deploy", good, "succeeded"),
+    ]
+    assert all(a["who"] and a["finished"] and a["steps"] for a in attempts)
+
+    status = pipeline.cli("--json", "status")
+    assert status.exit_code == 0
+    report = {s["env"]: s for s in json.loads(status.stdout)["data"]}
+    assert report["dev"]["current"]["release"] == network
+    assert report["staging"]["current"]["release"] == network
+    assert report["staging"]["waiting"] is None
+    assert report["prod"]["current"]["release"] == good
+    assert report["prod"]["last"]["outcome"] == "failed"  # the refused destroy
+    assert report["prod"]["waiting"] == network
+    assert report["prod"]["approval"]["approver"].endswith("/alice")
+    assert all(s["lease"] is None for s in report.values())
+
+    table = pipeline.cli("status")  # the same, for people (a table; JSON above is the contract)
+    assert table.exit_code == 0 and "staging" in table.stdout
+
+
+def _identity(pipeline: Pipeline, person: str) -> dict[str, str]:
+    """The CLI's environment when ``person`` acts: their own credentials, the same endpoint."""
+    role = f"arn:aws:iam::{pipeline.target.account_id()}:role/smartstack-prod-role"
+    creds = pipeline.target.client("sts").assume_role(RoleArn=role, RoleSessionName=person)[
+        "Credentials"
+    ]
+    aws = {k: v for k, v in pipeline.target.variables.items() if not k.startswith("AWS_SECRET")}
+    aws.update(
+        AWS_ACCESS_KEY_ID=creds["AccessKeyId"],
+        AWS_SECRET_ACCESS_KEY=creds["SecretAccessKey"],
+        AWS_SESSION_TOKEN=creds["SessionToken"],
+    )
+    return dict(pipeline.env, SMARTSTACK_TARGET="aws", **aws)
+
+
+def _parameters(pipeline: Pipeline, env: str) -> dict[str, str]:
+    ssm = pipeline.target.client("ssm")
+    found = ssm.get_parameters_by_path(Path=f"/smartstack/{env}/", WithDecryption=True)
+    return {p["Name"].rsplit("/", 1)[1]: p["Value"] for p in found["Parameters"]}
+
+
+def _dsn(pipeline: Pipeline, env: str) -> str:
+    values = _parameters(pipeline, env)
+    return (
+        f"postgresql://{values['db-username']}:{values['db-password']}@{values['db-host']}:"
+        f"{values['db-port']}/{values['db-name']}?sslmode={values.get('db-sslmode', 'prefer')}"
+    )
