@@ -12,24 +12,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform as host
-import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+from _common import ROOT, isolated_settings, machine, row
 
-from smartstack.aws import target_for  # noqa: E402
-from smartstack.config import resolve_settings  # noqa: E402
-from smartstack.local import platform  # noqa: E402
-from smartstack.local.processes import free_port  # noqa: E402
-from smartstack.stack import all_stacks, apply_stack, plan_stack  # noqa: E402
-from smartstack.state_backend import bootstrap  # noqa: E402
+from smartstack.aws import target_for
+from smartstack.local import platform
+from smartstack.stack import all_stacks, apply_stack, plan_stack
+from smartstack.state_backend import bootstrap
 
 ENVS = ("dev", "staging", "prod")
 
@@ -38,13 +31,6 @@ def timed(fn: Callable[[], object]) -> float:
     started = time.perf_counter()
     fn()
     return time.perf_counter() - started
-
-
-def row(name: str, samples: list[float]) -> str:
-    return (
-        f"{name:<34} {statistics.median(samples):>9.2f} {min(samples):>9.2f} "
-        f"{max(samples):>9.2f} {len(samples):>5}"
-    )
 
 
 def toolchain(cache: str | None = None) -> None:
@@ -59,13 +45,7 @@ def toolchain(cache: str | None = None) -> None:
 
 
 def one_round(results: dict[str, list[float]]) -> None:
-    with tempfile.TemporaryDirectory() as state:
-        settings = resolve_settings(
-            root=ROOT,
-            moto_port=free_port(),
-            postgres_port=free_port(),
-            environ={"SMARTSTACK_STATE_DIR": state, "HOME": os.environ["HOME"]},
-        )
+    with isolated_settings() as settings:
         try:
             results["local up (cold)"].append(timed(lambda: platform.up(settings)))
             results["local up (already up)"].append(timed(lambda: platform.up(settings)))
@@ -108,7 +88,7 @@ def main() -> None:
     for _ in range(args.runs):
         one_round(results)
 
-    print(f"machine: {os.cpu_count()} cores, {host.machine()}, Python {host.python_version()}")
+    print(machine())
     print(f"{'step':<34} {'median s':>9} {'min s':>9} {'max s':>9} {'runs':>5}")
     for name, samples in results.items():
         print(row(name, samples))
