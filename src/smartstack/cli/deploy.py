@@ -23,6 +23,7 @@ EnvArg = Annotated[
 ReleaseArg = Annotated[
     str, typer.Argument(help="A published release id (r-<commit>), see `smartstack build`.")
 ]
+_SIGN = {"succeeded": "✓", "skipped": "-", "failed": "✗"}
 _MARK = {"succeeded": "[green]✓[/]", "skipped": "[dim]-[/]", "failed": "[red]✗[/]"}
 
 
@@ -128,10 +129,12 @@ def rollback(ctx: typer.Context, env: EnvArg) -> None:
 
 
 def _history_table(attempts: list[Attempt]) -> Table:
-    table = Table("started", "kind", "release", "outcome", "who", "steps")
+    table = Table("started (UTC)", "kind", "release", "outcome", "who", "steps (✓ ran, - skipped)")
+    table.columns[2].no_wrap = True
     for a in attempts:
-        steps = " ".join(f"{s.name}:{s.outcome[0]}{s.seconds:.0f}s" for s in a.steps)
-        table.add_row(a.started, a.kind, a.release, a.outcome, a.who.rsplit("/", 1)[-1], steps)
+        steps = " ".join(f"{_SIGN.get(s.outcome, '?')}{s.name} {s.seconds:.0f}s" for s in a.steps)
+        started = a.started[:19].replace("T", " ")
+        table.add_row(started, a.kind, a.release, a.outcome, a.who.rsplit("/", 1)[-1], steps)
     return table
 
 
@@ -150,18 +153,22 @@ def history(
 
 
 def _status_table(report: list[promotion.EnvironmentStatus]) -> Table:
+    """Release ids never wrap or shorten: people copy them into the next command."""
     table = Table("env", "live release", "since", "last attempt", "waiting", "lease")
+    table.columns[1].no_wrap = True
+    table.columns[4].overflow = "fold"
     for s in report:
         live = s.current.release if s.current else "-"
-        since = s.current.finished if s.current else ""
-        last = f"{s.last.release} {s.last.outcome}" if s.last else "-"
+        since = s.current.finished[:16].replace("T", " ") if s.current else ""
+        last = "-"
+        if s.last:
+            last = s.last.outcome if s.current is s.last else f"{s.last.release} {s.last.outcome}"
         waiting = "-"
         if s.waiting:
             waiting = f"{s.waiting} (passed {s.promotes_from})"
             if s.needs_approval:
-                waiting += (
-                    f", approved by {s.approval.approver}" if s.approval else ", needs approval"
-                )
+                who = s.approval.approver.rsplit("/", 1)[-1] if s.approval else ""
+                waiting += f", approved by {who}" if s.approval else ", needs approval"
         lease = f"held by {s.lease.holder}" if s.lease else "free"
         table.add_row(s.env, live, since, last, waiting, lease)
     return table
