@@ -31,7 +31,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from botocore.exceptions import ClientError
 from sqlalchemy.engine import URL
@@ -53,7 +52,14 @@ from smartstack.release_store import (
     unpack_infrastructure,
     unpack_migrations,
 )
-from smartstack.smoke import AwsFunctions, EmulatedFunctions, Functions, SmokeFailed, run_checks
+from smartstack.smoke import (
+    AwsFunctions,
+    Check,
+    EmulatedFunctions,
+    Functions,
+    SmokeFailed,
+    run_checks,
+)
 from smartstack.stack import infra_fingerprint, plan_stack
 from smartstack.tofu import PlanSummary
 from smartstack.toolchain import toolchain
@@ -79,7 +85,7 @@ class DeployResult:
     first_deploy: bool = False
     plan: PlanSummary | None = None
     functions: list[FunctionRelease] = field(default_factory=list)
-    checks: list[Any] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
     error: SmartStackError | None = None
 
 
@@ -273,10 +279,12 @@ class _Run:
                 f"({shown}); nothing was applied: review `smartstack plan {env}` and deploy "
                 "again with --allow-destroy if that is intended."
             )
-        if plan.has_changes:
-            tofu.apply(plan.plan_file)
+        if not plan.has_changes:
+            self.attempt.infra_fingerprint = before  # nothing applied: the state is as it was
+            return plan, plan.describe()
+        tofu.apply(plan.plan_file)
         self.attempt.infra_fingerprint = infra_fingerprint(settings, env, ctx.target)
-        return plan, plan.describe() + (" (applied)" if plan.has_changes else "")
+        return plan, plan.describe() + " (applied)"
 
     def app(self, result: DeployResult) -> str:
         ctx = self.ctx

@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 from smartstack.aws import AwsTarget
 from smartstack.build import Artifact
 from smartstack.errors import CommandFailedError, UsageError
+from smartstack.lambda_runner import deployed_function, hex_code_sha256
 
 LIVE_ALIAS = "live"
 
@@ -36,10 +37,6 @@ class FunctionRelease:
         return self.version != self.previous_version
 
 
-def _hex_sha(b64: str) -> str:
-    return base64.b64decode(b64).hex() if b64 else ""
-
-
 def live_version(target: AwsTarget, function_name: str) -> str:
     """The version ``live`` points at."""
     try:
@@ -54,22 +51,15 @@ def live_version(target: AwsTarget, function_name: str) -> str:
     return str(alias["FunctionVersion"])
 
 
-def code_sha256(target: AwsTarget, function_name: str, version: str) -> str:
-    config = target.client("lambda").get_function_configuration(
-        FunctionName=function_name, Qualifier=version
-    )
-    return _hex_sha(str(config.get("CodeSha256", "")))
-
-
 def release_function(
     target: AwsTarget, function_name: str, artifact: Artifact, bucket: str, release: str
 ) -> FunctionRelease:
     """Deploy ``artifact`` to ``function_name`` and move ``live`` to it (no-op when it runs it)."""
     lam = target.client("lambda")
     previous = live_version(target, function_name)
-    if code_sha256(target, function_name, previous) == artifact.sha256:
+    if deployed_function(target, function_name, previous).code_sha256 == artifact.sha256:
         return FunctionRelease(artifact.name, function_name, previous, previous)
-    handler = lam.get_function_configuration(FunctionName=function_name).get("Handler")
+    handler = deployed_function(target, function_name).handler
     if handler != artifact.handler:
         raise UsageError(
             f"{function_name} runs handler {handler!r} but release {release} ships "
@@ -85,7 +75,7 @@ def release_function(
         Description=f"{release} {artifact.name}",
     )
     version = str(published["Version"])
-    if _hex_sha(str(published.get("CodeSha256", ""))) != artifact.sha256:
+    if hex_code_sha256(str(published.get("CodeSha256", ""))) != artifact.sha256:
         raise CommandFailedError(
             f"{function_name} version {version} does not run {artifact.key}; "
             "someone else changed the function meanwhile: deploy again."

@@ -92,10 +92,15 @@ def deployed_function(
         name=function_name,
         handler=str(config.get("Handler", "")),
         runtime=str(config.get("Runtime", "")),
-        code_sha256=base64.b64decode(config.get("CodeSha256", "")).hex(),
+        code_sha256=hex_code_sha256(str(config.get("CodeSha256", ""))),
         timeout_seconds=int(config.get("Timeout", 30)),
         environment=dict(config.get("Environment", {}).get("Variables", {})),
     )
+
+
+def hex_code_sha256(b64: str) -> str:
+    """Lambda's ``CodeSha256`` (base64) as hex, comparable with a manifest's digest."""
+    return base64.b64decode(b64).hex() if b64 else ""
 
 
 class LocalLambda:

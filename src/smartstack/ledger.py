@@ -139,20 +139,6 @@ class Ledger:
             if a.release == release and a.kind == "deploy" and a.outcome == "succeeded"
         ]
 
-    def current(self, env: str) -> Attempt | None:
-        """The attempt that put the running release in place (a deploy or a rollback)."""
-        for attempt in self.history(env, limit=None):
-            if attempt.outcome == "succeeded":
-                return attempt
-        return None
-
-    def approvals(self, env: str) -> list[Approval]:
-        items = self._query(env, "approval#", limit=None, newest_first=False)
-        return [
-            Approval(env, item["sk"]["S"].split("#", 1)[1], item["approver"]["S"], item["at"]["S"])
-            for item in items
-        ]
-
     def approve(self, env: str, release: str, approver: str) -> Approval:
         approval = Approval(env, release, approver, _now())
         self.ddb.put_item(
@@ -256,6 +242,11 @@ class Ledger:
             if not last or (limit is not None and len(items) >= limit):
                 return items
             args["ExclusiveStartKey"] = last
+
+
+def live_attempt(attempts: list[Attempt]) -> Attempt | None:
+    """Of a newest-first history, the attempt that put the running release in place."""
+    return next((a for a in attempts if a.outcome == "succeeded"), None)
 
 
 def _attempt_from_item(env: str, item: dict[str, Any]) -> Attempt:

@@ -12,33 +12,33 @@ from datetime import UTC, datetime
 from smartstack.aws import AwsTarget, environment_target
 from smartstack.config import Settings
 from smartstack.deploy import caller_arn
-from smartstack.environments import environment_names, load_environment
+from smartstack.environments import EnvironmentConfig, environment_names, load_environment
 from smartstack.errors import UsageError
 from smartstack.lambda_release import move_live
-from smartstack.ledger import Approval, Attempt, Lease, Ledger, StepRecord
+from smartstack.ledger import Approval, Attempt, Lease, Ledger, StepRecord, live_attempt
 from smartstack.naming import artifacts_bucket_name, resource_name
 from smartstack.release_store import load_release
 
 
-def _ledger(settings: Settings, env: str) -> tuple[AwsTarget, Ledger]:
-    load_environment(settings.configs_dir, env)
+def _open(settings: Settings, env: str) -> tuple[EnvironmentConfig, AwsTarget, Ledger]:
+    """The environment's settings (bad names refused first), its target and its ledger."""
+    config = load_environment(settings.configs_dir, env)
     target = environment_target(settings, env)
-    return target, Ledger(target, settings.project)
+    return config, target, Ledger(target, settings.project)
 
 
 def approve(settings: Settings, env: str, release: str) -> Approval:
     """Record the caller (from STS) as approving ``release`` for ``env``."""
-    config = load_environment(settings.configs_dir, env)
+    config, target, ledger = _open(settings, env)
     if not config.require_approval:
         raise UsageError(f"{env} takes no approvals (require_approval is false in its tfvars).")
-    target, ledger = _ledger(settings, env)
     bucket = artifacts_bucket_name(target.account_id(), target.region, settings.project)
     load_release(target, bucket, release)  # an unknown release is refused here
     return ledger.approve(env, release, caller_arn(target))
 
 
 def history(settings: Settings, env: str, limit: int = 20) -> list[Attempt]:
-    _, ledger = _ledger(settings, env)
+    _, _, ledger = _open(settings, env)
     return ledger.history(env, limit=limit)
 
 
@@ -64,9 +64,9 @@ def rollback_target(attempts: list[Attempt]) -> Attempt | None:
 
 def rollback(settings: Settings, env: str) -> Attempt:
     """Move ``live`` of every function back to the previous successful release; recorded."""
-    target, ledger = _ledger(settings, env)
+    _, target, ledger = _open(settings, env)
     attempts = ledger.history(env, limit=None)
-    current = next((a for a in attempts if a.outcome == "succeeded"), None)
+    current = live_attempt(attempts)
     if current is None:
         raise UsageError(f"nothing has been deployed to {env}; there is nothing to roll back.")
     previous = rollback_target(attempts)
@@ -94,13 +94,13 @@ def rollback(settings: Settings, env: str) -> Attempt:
 
 
 def current_lease(settings: Settings, env: str) -> Lease | None:
-    _, ledger = _ledger(settings, env)
+    _, _, ledger = _open(settings, env)
     return ledger.current_lease(env)
 
 
 def unlock(settings: Settings, env: str, attempt_id: str) -> Lease:
     """Release the lease held by ``attempt_id`` (shown to the user first); returns it."""
-    _, ledger = _ledger(settings, env)
+    _, _, ledger = _open(settings, env)
     lease = ledger.current_lease(env)
     if lease is None:
         raise UsageError(f"{env} has no lease to release.")
@@ -126,10 +126,9 @@ def status(settings: Settings) -> list[EnvironmentStatus]:
     report: list[EnvironmentStatus] = []
     current_by_env: dict[str, Attempt | None] = {}
     for env in environment_names(settings.configs_dir):
-        config = load_environment(settings.configs_dir, env)
-        _, ledger = _ledger(settings, env)
+        config, _, ledger = _open(settings, env)
         attempts = ledger.history(env, limit=None)
-        current = next((a for a in attempts if a.outcome == "succeeded"), None)
+        current = live_attempt(attempts)
         current_by_env[env] = current
         waiting = None
         approval = None

@@ -24,7 +24,8 @@ ReleaseArg = Annotated[
     str, typer.Argument(help="A published release id (r-<commit>), see `smartstack build`.")
 ]
 _SIGN = {"succeeded": "✓", "skipped": "-", "failed": "✗"}
-_MARK = {"succeeded": "[green]✓[/]", "skipped": "[dim]-[/]", "failed": "[red]✗[/]"}
+_COLOUR = {"succeeded": "green", "skipped": "dim", "failed": "red"}
+_MARK = {outcome: f"[{_COLOUR[outcome]}]{sign}[/]" for outcome, sign in _SIGN.items()}
 
 
 def _progress(out: Renderer) -> Callable[[StepEvent], None]:
