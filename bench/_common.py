@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from smartstack.config import Settings, resolve_settings  # noqa: E402
+from smartstack.core.config import Settings, resolve_settings  # noqa: E402
 from smartstack.local import platform  # noqa: E402
 from smartstack.local.processes import free_port  # noqa: E402
 

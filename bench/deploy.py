@@ -28,15 +28,15 @@ from pathlib import Path
 
 from _common import ROOT, machine, row, running_platform
 
-from smartstack.aws import target_for
-from smartstack.build import Manifest, build_release
-from smartstack.config import Settings
-from smartstack.deploy import deploy
-from smartstack.environments import environment_names
-from smartstack.naming import artifacts_bucket_name
-from smartstack.release_store import publish_release
-from smartstack.stack import apply_stack, backend_for, stack_spec, stack_tofu
-from smartstack.state_backend import backend_layout, bootstrap
+from smartstack.aws.target import target_for
+from smartstack.core.config import Settings
+from smartstack.core.environments import environment_names
+from smartstack.core.naming import artifacts_bucket_name
+from smartstack.infra.stack import apply_stack, backend_for, stack_spec, stack_tofu
+from smartstack.infra.state_backend import backend_layout, bootstrap
+from smartstack.pipeline.deploy import deploy
+from smartstack.release.build import Manifest, build_release
+from smartstack.release.store import publish_release
 
 Samples = dict[str, list[float]]
 

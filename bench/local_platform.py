@@ -19,10 +19,10 @@ from collections.abc import Callable
 
 from _common import ROOT, isolated_settings, machine, row
 
-from smartstack.aws import target_for
+from smartstack.aws.target import target_for
+from smartstack.infra.stack import all_stacks, apply_stack, plan_stack
+from smartstack.infra.state_backend import bootstrap
 from smartstack.local import platform
-from smartstack.stack import all_stacks, apply_stack, plan_stack
-from smartstack.state_backend import bootstrap
 
 ENVS = ("dev", "staging", "prod")
 

@@ -32,9 +32,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from smartstack.aws import AwsTarget
+from smartstack.aws.target import AwsTarget
+from smartstack.core.redact import Redactor
 from smartstack.local.moto import MotoServer
-from smartstack.redact import Redactor
 from smartstack.secrets.formats import Format, render
 from smartstack.secrets.store import SsmSecretStore
 
@@ -146,8 +146,8 @@ def chamber_runs(binary: Path, target: AwsTarget, runs: int) -> dict[str, float]
 def python_process_time(target: AwsTarget, op: str, runs: int) -> float:
     """Wall time of our operation as a fresh process (for a fair comparison with chamber)."""
     code = (
-        "import sys; from smartstack.aws import AwsTarget; import os\n"
-        "from smartstack.redact import Redactor\n"
+        "import sys; from smartstack.aws.target import AwsTarget; import os\n"
+        "from smartstack.core.redact import Redactor\n"
         "from smartstack.secrets.store import SsmSecretStore\n"
         "t = AwsTarget({k: v for k, v in os.environ.items() if k.startswith('AWS_')})\n"
         "s = SsmSecretStore('dev', {n: t.client(n) for n in ('ssm','kms','sts')}, Redactor())\n"

@@ -10,6 +10,8 @@ bash scripts/setup.sh
 echo "== ruff"
 .venv/bin/ruff check src tests bench
 .venv/bin/ruff format --check src tests bench
+echo "== import contract (layers)"
+.venv/bin/lint-imports --no-cache
 echo "== mypy"
 .venv/bin/mypy
 echo "== pytest"

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from smartstack.aws import AwsTarget, target_for
+from smartstack.aws.target import AwsTarget, target_for
 from smartstack.cli.app import app
-from smartstack.config import Settings, resolve_settings
+from smartstack.core.config import Settings, resolve_settings
 from smartstack.local import platform
 from smartstack.local.processes import free_port
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from smartstack.build import Manifest, build_release
-from smartstack.config import Settings
+from smartstack.core.config import Settings
+from smartstack.infra.toolchain import toolchain
 from smartstack.local import platform
-from smartstack.toolchain import toolchain
+from smartstack.release.build import Manifest, build_release
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from smartstack.aws import AwsTarget
-from smartstack.build import Manifest
-from smartstack.lambda_runner import LocalLambda
+from smartstack.aws.target import AwsTarget
+from smartstack.local.lambda_runner import LocalLambda
+from smartstack.release.build import Manifest
 
 ENVIRONMENT = "test"
 PREFIX = f"/smartstack/{ENVIRONMENT}/"

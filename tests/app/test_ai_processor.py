@@ -10,10 +10,10 @@ from typing import Any
 import psycopg
 import pytest
 
-from smartstack.aws import AwsTarget
-from smartstack.build import Manifest
-from smartstack.lambda_runner import FunctionError, LocalLambda, sqs_event
-from smartstack.migrations import run_migrations
+from smartstack.aws.target import AwsTarget
+from smartstack.local.lambda_runner import FunctionError, LocalLambda, sqs_event
+from smartstack.pipeline.migrations import run_migrations
+from smartstack.release.build import Manifest
 from tests.app.helpers import put_settings, start
 
 

@@ -11,12 +11,12 @@ from typing import Any
 import psycopg
 import pytest
 
-from smartstack.aws import AwsTarget
-from smartstack.build import Manifest
-from smartstack.lambda_runner import LocalLambda, http_event
+from smartstack.aws.target import AwsTarget
+from smartstack.local.lambda_runner import LocalLambda, http_event
 from smartstack.local.processes import free_port
-from smartstack.migrations import run_migrations
-from smartstack.release_store import fetch_artifact, load_release, publish_release
+from smartstack.pipeline.migrations import run_migrations
+from smartstack.release.build import Manifest
+from smartstack.release.store import fetch_artifact, load_release, publish_release
 from tests.app.helpers import ENVIRONMENT, PREFIX, put_settings, start
 
 

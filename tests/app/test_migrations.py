@@ -8,16 +8,16 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from smartstack.build import Manifest
-from smartstack.errors import NotRunningError
+from smartstack.core.errors import NotRunningError
 from smartstack.local.processes import free_port
-from smartstack.migrations import (
+from smartstack.pipeline.migrations import (
     DEFAULT_SCRIPT_LOCATION,
     MigrationError,
     current_revision,
     run_migrations,
 )
-from smartstack.release_store import unpack_migrations
+from smartstack.release.build import Manifest
+from smartstack.release.store import unpack_migrations
 
 BROKEN = '''"""broken: a revision that fails halfway.
 

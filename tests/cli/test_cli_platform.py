@@ -8,8 +8,8 @@ from typing import Any
 from typer.testing import CliRunner
 
 from smartstack.cli.app import app
-from smartstack.config import Settings
-from smartstack.errors import ExitCode
+from smartstack.core.config import Settings
+from smartstack.core.errors import ExitCode
 from tests.conftest import envelope, free_port
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from smartstack.cli.app import app
-from smartstack.errors import ExitCode
+from smartstack.core.errors import ExitCode
 from tests.conftest import ROOT, envelope
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from smartstack.cli.output import Renderer
-from smartstack.errors import UsageError
-from smartstack.redact import Redactor
+from smartstack.core.errors import UsageError
+from smartstack.core.redact import Redactor
 
 SECRET = "s3cr3t-Value-42"
 

@@ -11,8 +11,8 @@ import psycopg
 import pytest
 from botocore.exceptions import ClientError
 
-from smartstack.aws import AwsTarget
-from smartstack.config import Settings
+from smartstack.aws.target import AwsTarget
+from smartstack.core.config import Settings
 from smartstack.local import platform
 from smartstack.local.moto import MotoServer
 from smartstack.local.processes import free_port

@@ -11,9 +11,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from smartstack.aws import target_for
-from smartstack.config import Settings, resolve_settings
-from smartstack.errors import NotRunningError, PortInUseError
+from smartstack.aws.target import target_for
+from smartstack.core.config import Settings, resolve_settings
+from smartstack.core.errors import NotRunningError, PortInUseError
 from smartstack.local import platform, processes
 from smartstack.local.moto import MotoServer
 from tests.conftest import ROOT, free_port

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from smartstack.aws import AwsTarget
-from smartstack.ledger import Ledger, deployments_table
+from smartstack.aws.target import AwsTarget
+from smartstack.pipeline.ledger import Ledger, deployments_table
 
 
 @pytest.fixture

@@ -21,22 +21,22 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from smartstack.aws import AwsTarget, target_for
-from smartstack.build import Manifest, build_release
+from smartstack.aws.lambda_api import live_version
+from smartstack.aws.target import AwsTarget, target_for
 from smartstack.cli.app import app
-from smartstack.config import Settings
-from smartstack.deploy import DestroyRefused, deploy
-from smartstack.errors import LeaseHeldError
-from smartstack.gates import GateError
-from smartstack.lambda_release import live_version
-from smartstack.ledger import Ledger
+from smartstack.core.config import Settings
+from smartstack.core.errors import LeaseHeldError
+from smartstack.core.naming import artifacts_bucket_name
+from smartstack.infra.stack import apply_stack
+from smartstack.infra.state_backend import bootstrap
 from smartstack.local import platform
-from smartstack.migrations import MigrationError, current_revision
-from smartstack.naming import artifacts_bucket_name
-from smartstack.promotion import rollback
-from smartstack.release_store import publish_release
-from smartstack.stack import apply_stack
-from smartstack.state_backend import bootstrap
+from smartstack.pipeline.deploy import DestroyRefused, deploy
+from smartstack.pipeline.gates import GateError
+from smartstack.pipeline.ledger import Ledger
+from smartstack.pipeline.migrations import MigrationError, current_revision
+from smartstack.pipeline.promotion import rollback
+from smartstack.release.build import Manifest, build_release
+from smartstack.release.store import publish_release
 from tests.conftest import ROOT
 
 ENVS = ("dev", "staging", "prod")

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from smartstack.environments import EnvironmentConfig
-from smartstack.gates import GateError, check_gates
-from smartstack.ledger import Attempt, Ledger
+from smartstack.core.environments import EnvironmentConfig
+from smartstack.pipeline.gates import GateError, check_gates
+from smartstack.pipeline.ledger import Attempt, Ledger
 
 DEV = EnvironmentConfig("dev", 7, None, Path("dev.tfvars"))
 STAGING = EnvironmentConfig("staging", 14, "dev", Path("staging.tfvars"))

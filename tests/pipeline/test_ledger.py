@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from smartstack.errors import LeaseHeldError, UsageError
-from smartstack.ledger import Attempt, Ledger, StepRecord
+from smartstack.core.errors import LeaseHeldError, UsageError
+from smartstack.pipeline.ledger import Attempt, Ledger, StepRecord
 
 
 def test_history_is_newest_first_and_per_environment(ledger: Ledger) -> None:

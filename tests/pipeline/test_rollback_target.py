@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from smartstack.ledger import Attempt
-from smartstack.promotion import rollback_target
+from smartstack.pipeline.ledger import Attempt
+from smartstack.pipeline.promotion import rollback_target
 
 
 def attempt(release: str, outcome: str = "succeeded", kind: str = "deploy") -> Attempt:

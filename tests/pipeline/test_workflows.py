@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
-from smartstack.config import Settings
-from smartstack.toolchain import toolchain
+from smartstack.core.config import Settings
+from smartstack.infra.toolchain import toolchain
 from tests.conftest import ROOT
 
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -332,7 +332,7 @@ def test_pull_requests_run_read_only_checks_with_the_repository_scripts() -> Non
     assert runs["type-check"] == [".venv/bin/mypy src"]
     assert runs["tests"] == ["bash scripts/test.sh"]
     assert runs["infrastructure"] == [
-        ".venv/bin/python -m pytest tests/infrastructure/test_static_checks.py"
+        ".venv/bin/python -m pytest tests/infra/test_static_checks.py"
     ]
     for job in workflow["jobs"].values():
         assert {"uses": "./.github/actions/setup"} in job["steps"]

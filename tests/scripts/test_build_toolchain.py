@@ -7,8 +7,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from smartstack.config import Settings
-from smartstack.toolchain import toolchain
+from smartstack.core.config import Settings
+from smartstack.infra.toolchain import toolchain
 from tests.conftest import ROOT
 
 SCRIPT = ROOT / "scripts" / "build-toolchain.sh"

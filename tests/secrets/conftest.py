@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from smartstack.aws import AwsTarget
-from smartstack.naming import environment_key_alias
-from smartstack.redact import Redactor
+from smartstack.aws.target import AwsTarget
+from smartstack.core.naming import environment_key_alias
+from smartstack.core.redact import Redactor
 from smartstack.secrets.store import SsmSecretStore
 from tests.secrets.secrets_helpers import make_store
 

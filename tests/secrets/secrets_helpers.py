@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from smartstack.aws import AwsTarget
-from smartstack.redact import Redactor
+from smartstack.aws.target import AwsTarget
+from smartstack.core.redact import Redactor
 from smartstack.secrets.store import SsmSecretStore
 
 SEED_WHO = "arn:aws:iam::123456789012:user/seed"

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from smartstack.aws import AwsTarget
-from smartstack.errors import ExitCode
+from smartstack.aws.target import AwsTarget
+from smartstack.core.errors import ExitCode
 from tests.conftest import envelope
 
 SECRET = "cli-test-secret-value"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from smartstack.aws import AwsTarget
-from smartstack.config import Settings
-from smartstack.redact import Redactor
+from smartstack.aws.target import AwsTarget
+from smartstack.core.config import Settings
+from smartstack.core.redact import Redactor
 from smartstack.secrets.errors import CancelledError, ImportFailedError, InvalidSecretsFileError
 from smartstack.secrets.importing import Action, ImportOptions, ImportPlan, import_file
 from tests.secrets.secrets_helpers import make_store, seed

@@ -6,7 +6,7 @@ import string
 
 import pytest
 
-from smartstack.errors import UsageError
+from smartstack.core.errors import UsageError
 from smartstack.secrets.errors import InvalidKeyError
 from smartstack.secrets.keys import (
     ALLOWED_KEY_CHARACTERS,

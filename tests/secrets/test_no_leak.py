@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from smartstack.aws import AwsTarget
-from smartstack.config import Settings
+from smartstack.aws.target import AwsTarget
+from smartstack.core.config import Settings
 
 CLI = [sys.executable, "-c", "from smartstack.cli.app import main; main()"]
 
@@ -168,7 +168,7 @@ def _failure_paths(s: Session, values: dict[str, str], tmp_path: Path, settings:
 
 def _pin_at_version_limit(settings: Settings, key: str) -> None:
     """A parameter Parameter Store refuses to overwrite (100 versions, the oldest labelled)."""
-    from smartstack.aws import target_for
+    from smartstack.aws.target import target_for
 
     ssm = target_for(settings).client("ssm")
     name = f"/smartstack/dev/{key}"

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from smartstack.aws import AwsTarget
-from smartstack.config import Settings
-from smartstack.errors import CommandFailedError, NotRunningError, UsageError
-from smartstack.redact import MASK, Redactor
+from smartstack.aws.target import AwsTarget
+from smartstack.core.config import Settings
+from smartstack.core.errors import CommandFailedError, NotRunningError, UsageError
+from smartstack.core.redact import MASK, Redactor
 from smartstack.secrets import service
 from smartstack.secrets.errors import (
     CancelledError,

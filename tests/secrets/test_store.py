@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from smartstack.aws import AwsTarget
-from smartstack.redact import MASK, Redactor
+from smartstack.aws.target import AwsTarget
+from smartstack.core.redact import MASK, Redactor
 from smartstack.secrets.errors import InvalidKeyError, KmsKeyMissingError, SecretNotFoundError
 from smartstack.secrets.store import TAG_AT, TAG_BY, SsmSecretStore
 from tests.secrets.secrets_helpers import make_store, seed

@@ -1,7 +1,7 @@
 // Reads a JSON array of simulations on stdin and prints a JSON array of results:
 // {"decision": "Allowed" | "ExplicitlyDenied" | "ImplicitlyDenied" | "Error", "errors": ...}.
 // Each simulation is {principal, action, resource, accountId, context, identityPolicies,
-// resourcePolicy?}; see smartstack/isolation.py, which builds them.
+// resourcePolicy?}; see smartstack/infra/isolation.py, which builds them.
 import { runSimulation } from '@cloud-copilot/iam-simulate'
 
 const chunks = []

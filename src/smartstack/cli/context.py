@@ -9,9 +9,9 @@ from pathlib import Path
 import typer
 
 from smartstack.cli.output import Renderer
-from smartstack.config import Settings, resolve_settings
-from smartstack.errors import SmartStackError
-from smartstack.redact import Redactor
+from smartstack.core.config import Settings, resolve_settings
+from smartstack.core.errors import SmartStackError
+from smartstack.core.redact import Redactor
 
 
 @dataclass(frozen=True)

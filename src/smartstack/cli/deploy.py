@@ -9,13 +9,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from smartstack import promotion
 from smartstack.cli.context import Globals, run
 from smartstack.cli.output import Renderer
-from smartstack.config import Settings
-from smartstack.deploy import DeployResult, StepEvent, deploy
-from smartstack.errors import ExitCode, UsageError
-from smartstack.ledger import Attempt
+from smartstack.core.config import Settings
+from smartstack.core.errors import ExitCode, UsageError
+from smartstack.pipeline import promotion
+from smartstack.pipeline.deploy import DeployResult, StepEvent, deploy
+from smartstack.pipeline.ledger import Attempt
 
 EnvArg = Annotated[
     str, typer.Argument(help="An environment (a tfvars file in infrastructure/configs).")

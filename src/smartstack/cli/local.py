@@ -11,11 +11,11 @@ from rich.table import Table
 from smartstack.cli.context import run
 from smartstack.cli.output import Renderer
 from smartstack.cli.render import render_bootstrap
-from smartstack.config import Settings
-from smartstack.errors import ExitCode
+from smartstack.core.config import Settings
+from smartstack.core.errors import ExitCode
 from smartstack.local import platform
 from smartstack.local.platform import PlatformStatus
-from smartstack.provision import local_up
+from smartstack.local.provision import local_up
 
 app = typer.Typer(
     help="The local platform: a local AWS (moto server) and PostgreSQL.", no_args_is_help=True

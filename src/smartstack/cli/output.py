@@ -19,7 +19,7 @@ from typing import Any, TextIO, cast
 
 from rich.console import Console
 
-from smartstack.errors import ExitCode, SmartStackError
+from smartstack.core.errors import ExitCode, SmartStackError
 
 SCHEMA_VERSION = 1
 

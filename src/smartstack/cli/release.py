@@ -10,8 +10,8 @@ from rich.table import Table
 
 from smartstack.cli.context import run
 from smartstack.cli.output import Renderer
-from smartstack.config import Settings
-from smartstack.release import ReleaseResult, make_release
+from smartstack.core.config import Settings
+from smartstack.release.make import ReleaseResult, make_release
 
 
 def _render(console: Console, result: ReleaseResult) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from smartstack.stack import StackResult
-from smartstack.state_backend import BootstrapReport
+from smartstack.infra.stack import StackResult
+from smartstack.infra.state_backend import BootstrapReport
 
 
 def render_bootstrap(console: Console, report: BootstrapReport) -> None:

@@ -21,8 +21,8 @@ from rich.text import Text
 
 from smartstack.cli.context import Globals, run
 from smartstack.cli.output import Renderer
-from smartstack.config import Settings
-from smartstack.errors import ExitCode
+from smartstack.core.config import Settings
+from smartstack.core.errors import ExitCode
 from smartstack.secrets import service
 from smartstack.secrets.formats import Format
 from smartstack.secrets.importing import Action, ImportOptions, ImportPlan, import_file

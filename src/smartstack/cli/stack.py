@@ -10,9 +10,10 @@ from rich.console import Console
 from smartstack.cli.context import run
 from smartstack.cli.output import Renderer
 from smartstack.cli.render import render_bootstrap, render_stacks
-from smartstack.config import Settings
-from smartstack.provision import bootstrap_backend, main_job
-from smartstack.stack import all_stacks, apply_stack, plan_stack
+from smartstack.core.config import Settings
+from smartstack.infra.stack import all_stacks, apply_stack, plan_stack
+from smartstack.infra.state_backend import bootstrap_backend
+from smartstack.local.provision import main_job
 
 StackArg = Annotated[
     str,

@@ -20,7 +20,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from smartstack.errors import CommandFailedError, PortInUseError
+from smartstack.core.errors import CommandFailedError, PortInUseError
 from smartstack.local import processes
 
 SEED = 42

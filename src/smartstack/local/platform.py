@@ -1,7 +1,7 @@
 """``local up | down | status``: the local AWS and PostgreSQL as one platform.
 
 ``up`` writes the endpoint settings to one file of standard ``AWS_*``
-variables; boto3 (through :mod:`smartstack.aws`), the OpenTofu S3 backend and
+variables; boto3 (through :mod:`smartstack.aws.target`), the OpenTofu S3 backend and
 the AWS provider all read them from there.
 """
 
@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from smartstack.aws import LOCAL_AWS_NOT_RUNNING, read_env_file
-from smartstack.config import Settings
-from smartstack.errors import NotRunningError
+from smartstack.aws.target import LOCAL_AWS_NOT_RUNNING
+from smartstack.core.config import Settings
+from smartstack.core.envfile import read_env_file
+from smartstack.core.errors import NotRunningError
 from smartstack.local.moto import MotoServer
 from smartstack.local.postgres import PostgresServer
 

@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from smartstack.errors import CommandFailedError, PortInUseError, ToolMissingError
+from smartstack.core.errors import CommandFailedError, PortInUseError, ToolMissingError
 from smartstack.local import processes
 
 _SERVICE_USER = "postgres"

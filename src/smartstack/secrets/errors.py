@@ -6,7 +6,7 @@ because an error message is printed, logged and shown in CI output.
 
 from __future__ import annotations
 
-from smartstack.errors import ExitCode, SmartStackError, UsageError
+from smartstack.core.errors import ExitCode, SmartStackError, UsageError
 
 
 class InvalidKeyError(UsageError):

@@ -16,7 +16,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from smartstack.errors import SmartStackError
+from smartstack.core.errors import SmartStackError
 from smartstack.secrets.errors import InvalidSecretsFileError
 from smartstack.secrets.keys import check_key, check_value, env_var_name, key_from_env_var
 

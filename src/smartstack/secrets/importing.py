@@ -16,9 +16,10 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from smartstack.config import Settings
-from smartstack.errors import SmartStackError, UsageError
-from smartstack.redact import Redactor
+from smartstack.aws.errors import error_code
+from smartstack.core.config import Settings
+from smartstack.core.errors import SmartStackError, UsageError
+from smartstack.core.redact import Redactor
 from smartstack.secrets.errors import CancelledError, ImportFailedError
 from smartstack.secrets.formats import Format, format_for, parse
 from smartstack.secrets.service import aws_errors, check_inputs, open_store
@@ -184,7 +185,7 @@ def _failure_message(
     env: str, key: str, exc: BaseException, touched: int, failed: list[str]
 ) -> str:
     if isinstance(exc, ClientError):
-        reason = str(exc.response.get("Error", {}).get("Code", "error"))
+        reason = error_code(exc, "error")
     elif isinstance(exc, SmartStackError):
         reason = exc.message
     else:

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import re
 
-from smartstack.errors import UsageError
-from smartstack.naming import parameter_prefix
+from smartstack.core.errors import UsageError
+from smartstack.core.naming import parameter_prefix
 from smartstack.secrets.errors import InvalidKeyError
 
 MAX_KEY_LENGTH = 64

@@ -16,11 +16,12 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from smartstack.aws import environment_target
-from smartstack.config import Settings
-from smartstack.environments import load_environment
-from smartstack.errors import CommandFailedError, UsageError
-from smartstack.redact import Redactor
+from smartstack.aws.errors import error_code, error_message
+from smartstack.aws.target import environment_target
+from smartstack.core.config import Settings
+from smartstack.core.environments import load_environment
+from smartstack.core.errors import CommandFailedError, UsageError
+from smartstack.core.redact import Redactor
 from smartstack.secrets.errors import CancelledError
 from smartstack.secrets.formats import Format, render
 from smartstack.secrets.keys import check_key, check_value, env_var_name
@@ -60,10 +61,9 @@ def aws_errors(env: str) -> Iterator[None]:
     try:
         yield
     except ClientError as exc:
-        error = exc.response.get("Error", {})
         raise CommandFailedError(
             f"Parameter Store in {env}: {exc.operation_name} failed: "
-            f"{error.get('Code', 'error')}: {error.get('Message', '')}"
+            f"{error_code(exc, 'error')}: {error_message(exc)}"
         ) from None
     except BotoCoreError as exc:
         raise CommandFailedError(f"AWS call for {env} failed: {type(exc).__name__}.") from None

@@ -4,7 +4,7 @@ Reads are batched so that listing or exporting N secrets costs about N/10
 calls, never one call per key: metadata comes from ``DescribeParameters``
 pages (no values on the wire at all), values from ``GetParametersByPath``
 pages of 10 or ``GetParameters`` with up to 10 names.  Every value read or
-written is registered with the :class:`~smartstack.redact.Redactor` here, the
+written is registered with the :class:`~smartstack.core.redact.Redactor` here, the
 one place values enter the process, so nothing printed later can show them.
 """
 
@@ -17,8 +17,9 @@ from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
-from smartstack.naming import environment_key_alias, parameter_prefix
-from smartstack.redact import Redactor
+from smartstack.aws.errors import error_code
+from smartstack.core.naming import environment_key_alias, parameter_prefix
+from smartstack.core.redact import Redactor
 from smartstack.secrets.errors import KmsKeyMissingError, SecretNotFoundError
 from smartstack.secrets.keys import check_value, key_from_parameter, parameter_name
 
@@ -83,7 +84,7 @@ def _chunks(items: list[str], size: int = BATCH) -> Iterator[list[str]]:
 class SsmSecretStore:
     """Secrets of one environment as SecureString parameters under ``/smartstack/{env}/``.
 
-    The clients come from :func:`smartstack.aws.environment_target`, whose
+    The clients come from :func:`smartstack.aws.target.environment_target`, whose
     adaptive retry mode absorbs Parameter Store throttling.
     """
 
@@ -183,7 +184,7 @@ class SsmSecretStore:
         try:
             self._kms.describe_key(KeyId=alias)
         except ClientError as exc:
-            if exc.response["Error"]["Code"] != "NotFoundException":
+            if error_code(exc) != "NotFoundException":
                 raise
             raise KmsKeyMissingError(
                 f"the KMS key {alias} for environment {self.env} does not exist: "
@@ -217,7 +218,7 @@ class SsmSecretStore:
         try:
             self.ssm.delete_parameter(Name=self._name(key))
         except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ParameterNotFound":
+            if error_code(exc) == "ParameterNotFound":
                 raise self._not_found(key) from None
             raise
 

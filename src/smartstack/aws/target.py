@@ -1,0 +1,199 @@
+"""The one place that builds AWS clients.
+
+A :class:`AwsTarget` is a set of standard ``AWS_*`` variables: credentials,
+region and, for the local platform, ``AWS_ENDPOINT_URL``.  boto3 clients made
+here and the ``tofu`` processes started with :meth:`AwsTarget.process_env` read
+the same variables, so the S3 backend, the AWS provider and Python always reach
+the same AWS.  Local and real AWS differ only in those variables.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, overload
+from urllib.parse import urlparse
+
+import boto3
+from botocore.config import Config
+
+from smartstack.core.config import Settings
+from smartstack.core.envfile import read_env_file
+from smartstack.core.errors import NotRunningError
+from smartstack.core.naming import role_name
+
+if TYPE_CHECKING:  # the stubs are a dev dependency: typed clients, no runtime cost
+    from mypy_boto3_apigatewayv2 import ApiGatewayV2Client
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_iam import IAMClient
+    from mypy_boto3_kms import KMSClient
+    from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_logs import CloudWatchLogsClient
+    from mypy_boto3_rds import RDSClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_ssm import SSMClient
+    from mypy_boto3_sts import STSClient
+
+LOCAL_AWS_NOT_RUNNING = "the local AWS is not running: start it with `smartstack local up`."
+_RETRIES = Config(retries={"mode": "adaptive", "max_attempts": 8})
+
+
+@dataclass(frozen=True)
+class AwsTarget:
+    """Where AWS calls go and as whom."""
+
+    variables: Mapping[str, str]
+    _clients: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    _identity: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def region(self) -> str:
+        return (
+            self.variables.get("AWS_REGION")
+            or self.variables.get("AWS_DEFAULT_REGION")
+            or "us-east-1"
+        )
+
+    @property
+    def limits(self) -> frozenset[str]:
+        """Features the target's endpoints cannot serve (empty for AWS itself)."""
+        raw = self.variables.get("SMARTSTACK_AWS_LIMITS", "")
+        return frozenset(item for item in raw.split(",") if item)
+
+    def uses_tls(self, service: str) -> bool:
+        """Whether requests to ``service`` travel over TLS (always true on AWS itself)."""
+        return (self.endpoint_url(service) or "https://").startswith("https://")
+
+    @property
+    def has_custom_endpoint(self) -> bool:
+        return any(k.startswith("AWS_ENDPOINT_URL") for k in self.variables)
+
+    def endpoint_url(self, service: str) -> str | None:
+        """The endpoint boto3 itself would pick from ``AWS_ENDPOINT_URL[_<SERVICE>]``."""
+        specific = "AWS_ENDPOINT_URL_" + service.upper().replace("-", "_")
+        return self.variables.get(specific) or self.variables.get("AWS_ENDPOINT_URL")
+
+    def session(self) -> boto3.session.Session:
+        v = self.variables
+        return boto3.session.Session(
+            aws_access_key_id=v.get("AWS_ACCESS_KEY_ID"),
+            aws_secret_access_key=v.get("AWS_SECRET_ACCESS_KEY"),
+            aws_session_token=v.get("AWS_SESSION_TOKEN"),
+            profile_name=v.get("AWS_PROFILE"),
+            region_name=self.region,
+        )
+
+    @overload
+    def client(self, service: Literal["apigatewayv2"]) -> ApiGatewayV2Client: ...
+    @overload
+    def client(self, service: Literal["cloudwatch"]) -> CloudWatchClient: ...
+    @overload
+    def client(self, service: Literal["dynamodb"]) -> DynamoDBClient: ...
+    @overload
+    def client(self, service: Literal["ec2"]) -> EC2Client: ...
+    @overload
+    def client(self, service: Literal["iam"]) -> IAMClient: ...
+    @overload
+    def client(self, service: Literal["kms"]) -> KMSClient: ...
+    @overload
+    def client(self, service: Literal["lambda"]) -> LambdaClient: ...
+    @overload
+    def client(self, service: Literal["logs"]) -> CloudWatchLogsClient: ...
+    @overload
+    def client(self, service: Literal["rds"]) -> RDSClient: ...
+    @overload
+    def client(self, service: Literal["s3"]) -> S3Client: ...
+    @overload
+    def client(self, service: Literal["sns"]) -> SNSClient: ...
+    @overload
+    def client(self, service: Literal["sqs"]) -> SQSClient: ...
+    @overload
+    def client(self, service: Literal["ssm"]) -> SSMClient: ...
+    @overload
+    def client(self, service: Literal["sts"]) -> STSClient: ...
+    def client(self, service: str) -> Any:
+        """A cached client per service; adaptive retries absorb throttling."""
+        if service not in self._clients:
+            session: Any = self.session()  # service names are dynamic; skip the stub overloads
+            self._clients[service] = session.client(
+                service, endpoint_url=self.endpoint_url(service), config=_RETRIES
+            )
+        return self._clients[service]
+
+    def account_id(self) -> str:
+        return self.identity()["Account"]
+
+    def caller_arn(self) -> str:
+        """Who this target acts as (an assumed-role session ARN names its session)."""
+        return self.identity()["Arn"]
+
+    def identity(self) -> dict[str, str]:
+        """STS ``GetCallerIdentity``, asked once per target: it cannot change under us."""
+        if not self._identity:
+            answer = self.client("sts").get_caller_identity()
+            self._identity.update(
+                Account=answer["Account"], Arn=answer["Arn"], UserId=answer["UserId"]
+            )
+        return self._identity
+
+    def process_env(self) -> dict[str, str]:
+        """The environment for a child process (tofu) that must reach this target."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(self.variables)
+        return env
+
+    def assume_role(self, role_arn: str, session_name: str) -> AwsTarget:
+        """A target acting as ``role_arn``, with the same endpoints."""
+        creds = self.client("sts").assume_role(RoleArn=role_arn, RoleSessionName=session_name)[
+            "Credentials"
+        ]
+        variables = {k: v for k, v in self.variables.items() if k != "AWS_PROFILE"}
+        variables.update(
+            AWS_ACCESS_KEY_ID=creds["AccessKeyId"],
+            AWS_SECRET_ACCESS_KEY=creds["SecretAccessKey"],
+            AWS_SESSION_TOKEN=creds["SessionToken"],
+        )
+        return AwsTarget(variables)
+
+
+def target_for(settings: Settings) -> AwsTarget:
+    """The AWS a command talks to: the local platform's endpoints, or the caller's AWS."""
+    if settings.target == "aws":
+        return AwsTarget({k: v for k, v in os.environ.items() if k.startswith("AWS_")})
+    if not settings.endpoints_file.is_file():
+        raise NotRunningError(LOCAL_AWS_NOT_RUNNING)
+    target = AwsTarget(read_env_file(settings.endpoints_file.read_text()))
+    endpoint = target.endpoint_url("sts") or ""
+    if not _reachable(endpoint):
+        raise NotRunningError(
+            f"the local AWS at {endpoint} does not answer: start it with `smartstack local up`."
+        )
+    return target
+
+
+def environment_target(settings: Settings, env: str) -> AwsTarget:
+    """The target for work inside one environment.
+
+    With ``assume_roles`` (SMARTSTACK_ASSUME_ROLES=1) it acts as the
+    environment's role, so IAM confines it to that environment's resources.
+    """
+    target = target_for(settings)
+    if not settings.assume_roles:
+        return target
+    arn = f"arn:aws:iam::{target.account_id()}:role/{role_name(env, settings.project)}"
+    return target.assume_role(arn, f"smartstack-{env}")
+
+
+def _reachable(url: str) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 80), 1):
+            return True
+    except OSError:
+        return False

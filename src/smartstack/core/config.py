@@ -1,0 +1,118 @@
+"""Settings, resolved once: flag > environment variable > default.
+
+The result is frozen and passed down explicitly; nothing reads ``os.environ``
+for tool settings after this point.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from smartstack.core.errors import UsageError
+from smartstack.core.naming import DEFAULT_PROJECT
+
+Target = Literal["local", "aws"]
+TARGETS: tuple[Target, ...] = ("local", "aws")
+
+DEFAULT_MOTO_PORT = 5010
+DEFAULT_POSTGRES_PORT = 5442
+DEFAULT_REGION = "us-east-1"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a command needs to know about where things are."""
+
+    root: Path
+    state_dir: Path
+    cache_dir: Path
+    target: Target
+    moto_port: int
+    postgres_port: int
+    region: str
+    project: str = DEFAULT_PROJECT
+    assume_roles: bool = False  # act through smartstack-{env}-role for environment work
+
+    @property
+    def infrastructure_dir(self) -> Path:
+        return self.root / "infrastructure"
+
+    @property
+    def configs_dir(self) -> Path:
+        return self.infrastructure_dir / "configs"
+
+    @property
+    def local_dir(self) -> Path:
+        """Pid files, logs and the endpoint settings of the local platform."""
+        return self.state_dir / "local"
+
+    @property
+    def endpoints_file(self) -> Path:
+        return self.local_dir / "aws.env"
+
+
+def resolve_settings(
+    *,
+    root: Path | None = None,
+    target: str | None = None,
+    moto_port: int | None = None,
+    postgres_port: int | None = None,
+    environ: Mapping[str, str] = os.environ,
+) -> Settings:
+    """Apply the precedence rules in one place."""
+    chosen_target = target or environ.get("SMARTSTACK_TARGET") or "local"
+    if chosen_target not in TARGETS:
+        raise UsageError(f"unknown target '{chosen_target}': use 'local' or 'aws'.")
+    home = Path(environ.get("HOME", str(Path.home())))
+    state_dir = Path(environ.get("SMARTSTACK_STATE_DIR") or home / ".local/state/smartstack")
+    cache_dir = Path(environ.get("SMARTSTACK_CACHE") or home / ".cache/smartstack")
+    return Settings(
+        root=_find_root(root or _env_path(environ, "SMARTSTACK_ROOT")),
+        state_dir=state_dir,
+        cache_dir=cache_dir,
+        target=chosen_target,
+        moto_port=_port(moto_port, environ, "SMARTSTACK_MOTO_PORT", DEFAULT_MOTO_PORT),
+        postgres_port=_port(
+            postgres_port, environ, "SMARTSTACK_POSTGRES_PORT", DEFAULT_POSTGRES_PORT
+        ),
+        region=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION,
+        assume_roles=environ.get("SMARTSTACK_ASSUME_ROLES", "").lower() in {"1", "true", "yes"},
+    )
+
+
+def _env_path(environ: Mapping[str, str], name: str) -> Path | None:
+    value = environ.get(name)
+    return Path(value) if value else None
+
+
+def _port(flag: int | None, environ: Mapping[str, str], name: str, default: int) -> int:
+    raw: int | str = flag if flag is not None else environ.get(name, default)
+    try:
+        port = int(raw)
+    except ValueError as exc:
+        raise UsageError(f"{name}='{raw}' is not a port number: use 1024-65535.") from exc
+    if not 1024 <= port <= 65535:
+        raise UsageError(f"port {port} is out of range: use 1024-65535.")
+    return port
+
+
+def _find_root(explicit: Path | None) -> Path:
+    """The checkout that holds ``infrastructure/configs``: explicit, cwd upward, or ours."""
+    if explicit is not None:
+        if not (explicit / "infrastructure" / "configs").is_dir():
+            raise UsageError(
+                f"{explicit} has no infrastructure/configs; point --root at a checkout."
+            )
+        return explicit.resolve()
+    candidates = [Path.cwd(), *Path.cwd().parents, *Path(__file__).resolve().parents]
+    for candidate in candidates:
+        if (candidate / "infrastructure" / "configs").is_dir():
+            return candidate
+    raise UsageError(
+        "no infrastructure/configs found above the current directory; "
+        "run from a SmartStack checkout or set SMARTSTACK_ROOT."
+    )

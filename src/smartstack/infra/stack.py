@@ -1,0 +1,177 @@
+"""Use-cases over the OpenTofu stacks: plan and apply the account or an environment.
+
+A stack is a directory of ``.tf`` files plus a tfvars file and its own state
+key in the S3 backend: ``account/`` once per AWS account, the root
+``infrastructure/`` once per environment.  Plans are saved and the saved plan
+is what gets applied, so what was summarised is exactly what runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import hcl2
+from botocore.exceptions import ClientError
+
+from smartstack.aws.target import AwsTarget, target_for
+from smartstack.core.config import Settings
+from smartstack.core.environments import environment_names, load_environment
+from smartstack.core.errors import ConfigError, NotRunningError
+from smartstack.core.naming import ACCOUNT_STACK
+from smartstack.infra.stack_inputs import prepare_environment_inputs
+from smartstack.infra.state_backend import BackendLayout, backend_layout
+from smartstack.infra.tofu import BackendConfig, PlanSummary, Tofu
+from smartstack.infra.toolchain import toolchain
+
+
+@dataclass(frozen=True)
+class StackSpec:
+    """Which directory, tfvars file and extra variables make one stack's run."""
+
+    name: str  # "account" or an environment
+    directory: Path
+    var_file: Path
+    variables: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StackResult:
+    stack: str
+    plan: PlanSummary
+    applied: bool
+    outputs: dict[str, object]
+    seconds: float
+
+
+def backend_for(target: AwsTarget, layout: BackendLayout, stack: str) -> BackendConfig:
+    """Backend settings for one state key; fails clearly when bootstrap never ran."""
+    try:
+        key_arn = target.client("kms").describe_key(KeyId=layout.kms_alias)["KeyMetadata"]["Arn"]
+        target.client("s3").head_bucket(Bucket=layout.bucket)
+    except ClientError as exc:
+        raise NotRunningError(
+            f"the state backend ({layout.bucket}) is missing: run `smartstack bootstrap` first."
+        ) from exc
+    return BackendConfig(
+        bucket=layout.bucket,
+        key=layout.keys[stack],
+        region=layout.region,
+        lock_table=layout.lock_table,
+        kms_key_id=key_arn,
+        path_style=target.has_custom_endpoint,
+    )
+
+
+def declared_variables(directory: Path) -> set[str]:
+    """Names of the ``variable`` blocks of a stack (passing an undeclared -var is an error)."""
+    names: set[str] = set()
+    for path in sorted(directory.glob("*.tf")):
+        with path.open(encoding="utf-8") as handle:
+            for block in hcl2.load(handle).get("variable", []):
+                names.update(name.strip('"') for name in block)
+    return names
+
+
+def stack_spec(
+    settings: Settings, stack: str, layout: BackendLayout, target: AwsTarget
+) -> StackSpec:
+    """Everything one run needs; also writes the inputs OpenTofu reads but does not make."""
+    if stack == ACCOUNT_STACK:
+        directory = settings.infrastructure_dir / "account"
+        candidates = [settings.configs_dir / "account.tfvars", directory / "account.tfvars"]
+        var_file = next((p for p in candidates if p.is_file()), None)
+        if var_file is None:
+            raise ConfigError(f"no account.tfvars in {settings.configs_dir} or {directory}.")
+        offered = {"state_bucket": layout.bucket, "lock_table": layout.lock_table}
+    else:
+        directory = settings.infrastructure_dir
+        var_file = load_environment(settings.configs_dir, stack).tfvars_path
+        offered = prepare_environment_inputs(settings, target, stack)
+    # A custom endpoint (the local AWS) serves buckets by path, not by host name.
+    offered["s3_use_path_style"] = "true" if target.has_custom_endpoint else "false"
+    # Under a TLS-only policy every request over a plain-HTTP endpoint is denied (see bootstrap).
+    offered["tls_only_bucket_policies"] = "true" if target.uses_tls("s3") else "false"
+    # Alarms are created wherever the endpoint can take them (not on the local AWS).
+    offered["enable_alarms"] = "false" if "cloudwatch-cbor" in target.limits else "true"
+    declared = declared_variables(directory)
+    return StackSpec(
+        stack, directory, var_file, {k: v for k, v in offered.items() if k in declared}
+    )
+
+
+def stack_tofu(settings: Settings, target: AwsTarget, spec: StackSpec) -> Tofu:
+    return Tofu(
+        toolchain=toolchain(settings).require(),
+        target=target,
+        stack_dir=spec.directory,
+        data_dir=settings.state_dir / "tofu" / spec.name,
+        label=f"stack {spec.name}",
+    )
+
+
+def all_stacks(settings: Settings) -> tuple[str, ...]:
+    """The account stack first, then the environments in promotion order."""
+    return (ACCOUNT_STACK, *environment_names(settings.configs_dir))
+
+
+def plan_stack(
+    settings: Settings, stack: str, target: AwsTarget | None = None, destroy: bool = False
+) -> tuple[Tofu, PlanSummary]:
+    """init + plan, saving the plan in the stack's data directory."""
+    if stack != ACCOUNT_STACK:
+        load_environment(settings.configs_dir, stack)  # bad input first, before anything
+    toolchain(settings).require()  # then tools, before any AWS call or generated input
+    target = target or target_for(settings)
+    layout = backend_layout(target, environment_names(settings.configs_dir), settings.project)
+    spec = stack_spec(settings, stack, layout, target)
+    tofu = stack_tofu(settings, target, spec)
+    tofu.init(backend_for(target, layout, stack))
+    plan_file = tofu.data_dir / ("destroy.tfplan" if destroy else "apply.tfplan")
+    return tofu, tofu.plan(spec.var_file, plan_file, spec.variables, destroy=destroy)
+
+
+def apply_stack(
+    settings: Settings, stack: str, target: AwsTarget | None = None, destroy: bool = False
+) -> StackResult:
+    """Plan, then apply that saved plan when it changes anything."""
+    started = time.monotonic()
+    tofu, plan = plan_stack(settings, stack, target, destroy=destroy)
+    if plan.has_changes:
+        tofu.apply(plan.plan_file)
+    outputs = {} if destroy else tofu.output()
+    return StackResult(stack, plan, plan.has_changes, outputs, time.monotonic() - started)
+
+
+def infra_fingerprint(settings: Settings, stack: str, target: AwsTarget | None = None) -> str:
+    """A hash of everything an apply of ``stack`` depends on that the tool can see.
+
+    The stack's code and tfvars, the variables the runner offers, the pinned
+    tool versions and the version of the state object itself (so an apply by
+    anyone else changes it).  Equal fingerprints mean a plan would find
+    nothing of ours to change; drift made outside OpenTofu is not seen.
+    """
+    target = target or target_for(settings)
+    layout = backend_layout(target, environment_names(settings.configs_dir), settings.project)
+    spec = stack_spec(settings, stack, layout, target)
+    tools = toolchain(settings)
+    digest = hashlib.sha256()
+    for path in sorted(settings.infrastructure_dir.rglob("*")):
+        if path.suffix in (".tf", ".tfvars") and ".terraform" not in path.parts:
+            digest.update(str(path.relative_to(settings.infrastructure_dir)).encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    digest.update(json.dumps(spec.variables, sort_keys=True).encode())
+    digest.update(f"{tools.opentofu_version}/{tools.aws_provider_version}".encode())
+    digest.update(_state_version(target, layout, stack).encode())
+    return digest.hexdigest()
+
+
+def _state_version(target: AwsTarget, layout: BackendLayout, stack: str) -> str:
+    try:
+        head = target.client("s3").head_object(Bucket=layout.bucket, Key=layout.keys[stack])
+    except ClientError:
+        return "no state"
+    return str(head.get("VersionId") or head.get("ETag") or "")

@@ -1,0 +1,70 @@
+"""Where the pinned OpenTofu, AWS provider, Lambda RIE, checkov and actionlint live.
+
+``scripts/versions.env`` pins them and ``scripts/build-toolchain.sh`` builds
+them into the cache; this module only finds the results and says how to get
+them when they are missing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from smartstack.core.config import Settings
+from smartstack.core.envfile import read_env_file
+from smartstack.core.errors import ConfigError, ToolMissingError
+
+
+@dataclass(frozen=True)
+class Toolchain:
+    opentofu_version: str
+    aws_provider_version: str
+    tofu: Path
+    cli_config: Path
+    provider: Path
+    lambda_rie: Path
+    checkov: Path
+    actionlint: Path
+
+    def missing(self) -> list[Path]:
+        return [
+            p
+            for p in (self.tofu, self.cli_config, self.provider, self.lambda_rie)
+            if not p.exists()
+        ]
+
+    def require(self) -> Toolchain:
+        missing = self.missing()
+        if missing:
+            raise ToolMissingError(
+                f"toolchain incomplete ({', '.join(p.name for p in missing)} missing); "
+                "build it with scripts/build-toolchain.sh."
+            )
+        return self
+
+
+def toolchain(settings: Settings) -> Toolchain:
+    versions_file = settings.root / "scripts" / "versions.env"
+    try:
+        pins = read_env_file(versions_file.read_text())
+        tofu_version = pins["OPENTOFU_VERSION"]
+        provider_version = pins["AWS_PROVIDER_VERSION"]
+        rie_version = pins["LAMBDA_RIE_MODULE_VERSION"]
+        checkov_version = pins["CHECKOV_VERSION"]
+        actionlint_version = pins["ACTIONLINT_VERSION"]
+    except (OSError, KeyError) as exc:
+        raise ConfigError(f"{versions_file}: missing or incomplete ({exc}).") from exc
+    cache = settings.cache_dir
+    provider_dir = (
+        cache / "plugins/registry.opentofu.org/hashicorp/aws" / provider_version / "linux_amd64"
+    )
+    return Toolchain(
+        opentofu_version=tofu_version,
+        aws_provider_version=provider_version,
+        tofu=cache / "bin" / f"tofu-{tofu_version}",
+        cli_config=cache / "tofu.rc",
+        provider=provider_dir / f"terraform-provider-aws_v{provider_version}_x5",
+        lambda_rie=cache / "bin" / f"aws-lambda-rie-{rie_version}",
+        checkov=cache / f"checkov-{checkov_version}" / "bin" / "checkov",
+        actionlint=cache / "bin" / f"actionlint-{actionlint_version}",
+    )

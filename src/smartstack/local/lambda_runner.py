@@ -1,0 +1,410 @@
+"""Run a Lambda artifact locally in the Lambda Runtime Interface Emulator (RIE).
+
+The local AWS (moto) stores functions but cannot run their code, so local
+smoke tests run the *deployed* zip here instead: unpacked into a task
+directory, started by the RIE with ``awslambdaric`` as the runtime client, with
+the function's handler and environment variables plus the ``AWS_*`` variables
+of the target, so the code reaches the same (local) AWS the function would.
+
+The interpreter sees only the task directory and a runtime directory holding
+``awslambdaric`` and ``boto3`` (with their dependencies), as on Lambda's
+python runtime: a dependency the zip forgot fails here too, instead of being
+found in the tool's own virtual environment.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Iterable, Mapping
+from importlib import metadata
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from smartstack.aws.lambda_api import deployed_function
+from smartstack.aws.target import AwsTarget
+from smartstack.core.errors import CommandFailedError, NotRunningError, ToolMissingError
+from smartstack.local import processes
+
+INVOKE_PATH = "/2015-03-31/functions/function/invocations"
+RUNTIME_DISTRIBUTIONS = ("awslambdaric", "boto3")
+_START_TIMEOUT = 10.0
+_PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "TZ", "SSL_CERT_FILE", "SSL_CERT_DIR")
+
+
+class FunctionError(CommandFailedError):
+    """The function raised (or timed out); ``error`` is the runtime's error payload."""
+
+    code = "function_error"
+
+    def __init__(self, message: str, error: Mapping[str, Any]) -> None:
+        super().__init__(message)
+        self.error = dict(error)
+
+
+class LocalLambda:
+    """One function, running in the RIE until :meth:`close`.
+
+    >>> with LocalLambda(zip_path, "pkg.handler.handler", {"ENVIRONMENT": "dev"}, rie,
+    ...                  aws_variables=target.variables) as fn:
+    ...     fn.invoke(http_event("GET", "/health"))
+    """
+
+    def __init__(
+        self,
+        zip_path: Path,
+        handler: str,
+        environment: Mapping[str, str],
+        rie: Path,
+        *,
+        aws_variables: Mapping[str, str] | None = None,
+        function_name: str = "smartstack-local",
+        timeout_seconds: int = 30,
+        log_file: Path | None = None,
+    ) -> None:
+        if not rie.is_file():
+            raise ToolMissingError(
+                f"Lambda RIE not found at {rie}; build it with scripts/build-toolchain.sh rie."
+            )
+        self.handler = handler
+        self.timeout_seconds = timeout_seconds
+        self._workdir = Path(tempfile.mkdtemp(prefix="smartstack-lambda-"))
+        self.task_root = self._workdir / "task"
+        self.log_file = log_file or self._workdir / "function.log"
+        self.port = processes.free_port()
+        self.url = f"http://127.0.0.1:{self.port}{INVOKE_PATH}"
+        self._proc: subprocess.Popen[bytes] | None = None
+        try:
+            _unpack(zip_path, self.task_root)
+            runtime = _runtime_dir(self._workdir / "runtime")
+            env = _function_env(
+                environment, aws_variables or {}, self.task_root, runtime, handler,
+                function_name, timeout_seconds,
+            )  # fmt: skip
+            self._start(rie, env)
+        except BaseException:
+            self.close()
+            raise
+
+    @classmethod
+    def deployed(
+        cls,
+        target: AwsTarget,
+        function_name: str,
+        zip_path: Path,
+        rie: Path,
+        *,
+        qualifier: str | None = None,
+        log_file: Path | None = None,
+    ) -> LocalLambda:
+        """Run ``zip_path`` as the deployed ``function_name``: its handler and environment.
+
+        Refuses a zip whose sha256 is not the deployed code's, so a smoke test
+        always exercises the bytes that were deployed.
+        """
+        fn = deployed_function(target, function_name, qualifier)
+        digest = hashlib.sha256(zip_path.read_bytes()).hexdigest()
+        if digest != fn.code_sha256:
+            raise CommandFailedError(
+                f"{zip_path.name} (sha256 {digest[:12]}) is not the code deployed to "
+                f"{function_name} (sha256 {fn.code_sha256[:12] or 'none'}); "
+                "fetch the deployed release's artifact."
+            )
+        return cls(
+            zip_path,
+            fn.handler,
+            fn.environment,
+            rie,
+            aws_variables=target.variables,
+            function_name=function_name,
+            timeout_seconds=fn.timeout_seconds,
+            log_file=log_file,
+        )
+
+    def _start(self, rie: Path, env: dict[str, str]) -> None:
+        argv = [
+            str(rie),
+            "--runtime-interface-emulator-address", f"127.0.0.1:{self.port}",
+            "--runtime-api-address", f"127.0.0.1:{processes.free_port()}",
+            sys.executable, "-S", "-m", "awslambdaric", self.handler,
+        ]  # fmt: skip
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_file.open("ab") as log:
+            self._proc = subprocess.Popen(
+                argv,
+                cwd=self.task_root,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + _START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise CommandFailedError(
+                    f"the Lambda RIE exited ({self._proc.returncode}) at start; "
+                    f"see {self.log_file}."
+                )
+            if processes.port_in_use(self.port):
+                return
+            time.sleep(0.05)
+        raise NotRunningError(
+            f"the Lambda RIE did not listen on 127.0.0.1:{self.port} within "
+            f"{_START_TIMEOUT:.0f}s; see {self.log_file}."
+        )
+
+    def invoke(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        """Invoke the function once and return its result; raises :class:`FunctionError`."""
+        if self._proc is None or self._proc.poll() is not None:
+            raise NotRunningError(f"the function is not running; see {self.log_file}.")
+        request = urllib.request.Request(
+            self.url,
+            data=json.dumps(event).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_seconds + 10) as response:
+                body = response.read()
+        except urllib.error.HTTPError as exc:
+            body = exc.read()
+            raise FunctionError(
+                f"the RIE answered {exc.code} ({_first_line(body)}); see {self.log_file}.",
+                _as_error(body),
+            ) from exc
+        except (urllib.error.URLError, TimeoutError) as exc:
+            raise NotRunningError(
+                f"no answer from the function at {self.url} ({exc}); see {self.log_file}."
+            ) from exc
+        try:
+            result = json.loads(body) if body else None
+        except ValueError:
+            raise FunctionError(
+                f"the function returned non-JSON ({_first_line(body)}); see {self.log_file}.",
+                {"errorMessage": _first_line(body)},
+            ) from None
+        if isinstance(result, dict) and "errorType" in result and "errorMessage" in result:
+            raise FunctionError(
+                f"the function failed: {result['errorType']}: {result['errorMessage']}; "
+                f"see {self.log_file}.",
+                result,
+            )
+        if not isinstance(result, dict):
+            return {"result": result}
+        return result
+
+    def logs(self) -> str:
+        """Everything the RIE and the function printed so far."""
+        try:
+            return self.log_file.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def close(self) -> None:
+        if self._proc is not None:
+            pid = self._proc.pid
+            processes.terminate(pid, timeout=5)
+            # The RIE leads its own process group: end a runtime process it left behind.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+            self._proc.wait(timeout=5)
+            self._proc = None
+        # A log_file given by the caller lives elsewhere and outlives the function.
+        shutil.rmtree(self._workdir, ignore_errors=True)
+
+    def __enter__(self) -> LocalLambda:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def http_event(
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    headers: Mapping[str, str] | None = None,
+    query: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """An API Gateway HTTP API (payload format 2.0) event for ``method path``."""
+    raw_body = None if body is None else body if isinstance(body, str) else json.dumps(body)
+    all_headers = {"content-type": "application/json", "user-agent": "smartstack-smoke"}
+    all_headers.update({k.lower(): v for k, v in (headers or {}).items()})
+    query_string = "&".join(f"{k}={v}" for k, v in (query or {}).items())
+    now = time.time()
+    return {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": query_string,
+        "headers": all_headers,
+        "queryStringParameters": dict(query) if query else None,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "local",
+            "domainName": "local.execute-api",
+            "domainPrefix": "local",
+            "http": {
+                "method": method.upper(),
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": "smartstack-smoke",
+            },
+            "requestId": base64.b32encode(os.urandom(10)).decode().lower(),
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "timeEpoch": int(now * 1000),
+        },
+        "body": raw_body,
+        "isBase64Encoded": False,
+    }
+
+
+def sqs_event(messages: Iterable[Mapping[str, Any]], queue_arn: str) -> dict[str, Any]:
+    """The event Lambda's SQS event source sends, from ReceiveMessage's ``Messages``."""
+    region = queue_arn.split(":")[3] if queue_arn.count(":") >= 5 else "us-east-1"
+    records = [
+        {
+            "messageId": m["MessageId"],
+            "receiptHandle": m.get("ReceiptHandle", ""),
+            "body": m["Body"],
+            "attributes": dict(m.get("Attributes", {})),
+            "messageAttributes": dict(m.get("MessageAttributes", {})),
+            "md5OfBody": m.get("MD5OfBody", ""),
+            "eventSource": "aws:sqs",
+            "eventSourceARN": queue_arn,
+            "awsRegion": region,
+        }
+        for m in messages
+    ]
+    return {"Records": records}
+
+
+def _unpack(zip_path: Path, dest: Path) -> None:
+    dest.mkdir(parents=True)
+    try:
+        with zipfile.ZipFile(zip_path) as archive:
+            for info in archive.infolist():
+                target = (dest / info.filename).resolve()
+                if not target.is_relative_to(dest.resolve()):
+                    raise CommandFailedError(f"{zip_path}: entry {info.filename} escapes the zip.")
+            archive.extractall(dest)
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise CommandFailedError(f"cannot unpack {zip_path} ({exc}); rebuild it.") from exc
+
+
+def _runtime_dir(dest: Path) -> Path:
+    """Links to awslambdaric, boto3 and their dependencies: Lambda's /var/runtime."""
+    dest.mkdir(parents=True)
+    for top in sorted(_top_level_paths(RUNTIME_DISTRIBUTIONS)):
+        link = dest / top.name
+        if not link.exists():
+            link.symlink_to(top)
+    return dest
+
+
+def _top_level_paths(roots: Iterable[str]) -> set[Path]:
+    seen: set[str] = set()
+    todo = list(roots)
+    paths: set[Path] = set()
+    while todo:
+        name = todo.pop()
+        key = name.lower().replace("_", "-")
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError as exc:
+            raise ToolMissingError(
+                f"{name} is not installed in {sys.prefix}; reinstall the tool "
+                "(pip install -e '.[dev]')."
+            ) from exc
+        for req in dist.requires or []:
+            if "extra ==" not in req:
+                todo.append(_requirement_name(req))
+        tops = {f.parts[0] for f in dist.files or []}
+        tops |= set((dist.read_text("top_level.txt") or "").split())
+        for top in tops:
+            if top.endswith((".dist-info", ".egg-info")) or top in ("..", "__pycache__"):
+                continue
+            located = Path(str(dist.locate_file(top)))
+            for candidate in (located, located.with_name(located.name + ".py")):
+                if candidate.exists():
+                    paths.add(candidate)
+    return paths
+
+
+def _requirement_name(requirement: str) -> str:
+    for i, char in enumerate(requirement):
+        if not (char.isalnum() or char in "-_."):
+            return requirement[:i]
+    return requirement
+
+
+def _function_env(
+    environment: Mapping[str, str],
+    aws_variables: Mapping[str, str],
+    task_root: Path,
+    runtime: Path,
+    handler: str,
+    function_name: str,
+    timeout_seconds: int,
+) -> dict[str, str]:
+    """The function's environment: as on Lambda, plus the target's AWS_* variables."""
+    env = {k: os.environ[k] for k in _PASSED_THROUGH if k in os.environ}
+    env.update(
+        HOME=str(task_root.parent),
+        LAMBDA_TASK_ROOT=str(task_root),
+        LAMBDA_RUNTIME_DIR=str(runtime),
+        PYTHONPATH=f"{task_root}{os.pathsep}{runtime}",
+        PYTHONDONTWRITEBYTECODE="1",
+        _HANDLER=handler,
+        AWS_LAMBDA_FUNCTION_NAME=function_name,
+        AWS_LAMBDA_FUNCTION_TIMEOUT=str(timeout_seconds),
+        AWS_LAMBDA_FUNCTION_MEMORY_SIZE="512",
+        AWS_EXECUTION_ENV="AWS_Lambda_python3.11",
+        AWS_LAMBDA_LOG_GROUP_NAME=f"/aws/lambda/{function_name}",
+        AWS_LAMBDA_LOG_STREAM_NAME="local",
+    )
+    env.update(aws_variables)
+    env.update(environment)
+    # Lambda sets both; botocore reads AWS_DEFAULT_REGION.
+    if "AWS_REGION" in env:
+        env.setdefault("AWS_DEFAULT_REGION", env["AWS_REGION"])
+    return env
+
+
+def _first_line(body: bytes) -> str:
+    text = body.decode(errors="replace").strip()
+    return text.splitlines()[0][:200] if text else "empty body"
+
+
+def _as_error(body: bytes) -> dict[str, Any]:
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return {"errorMessage": _first_line(body)}
+    return parsed if isinstance(parsed, dict) else {"errorMessage": str(parsed)}

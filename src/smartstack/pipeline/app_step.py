@@ -1,0 +1,65 @@
+"""The app step: put a released artifact behind a function's ``live`` alias.
+
+The code comes straight from the artifacts bucket (``S3Bucket``/``S3Key``), so
+Lambda runs the very bytes that were published; the new version is published
+with the expected ``CodeSha256`` and only then does ``live`` move.  A function
+whose ``live`` version already runs the artifact is left alone, which is what
+makes a repeated deploy cheap.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+
+from smartstack.aws.lambda_api import deployed_function, hex_code_sha256, live_version, move_live
+from smartstack.aws.target import AwsTarget
+from smartstack.core.errors import CommandFailedError, UsageError
+from smartstack.release.build import Artifact
+
+
+@dataclass(frozen=True)
+class FunctionRelease:
+    """What the app step did to one function."""
+
+    service: str
+    function_name: str
+    previous_version: str
+    version: str
+
+    @property
+    def changed(self) -> bool:
+        return self.version != self.previous_version
+
+
+def release_function(
+    target: AwsTarget, function_name: str, artifact: Artifact, bucket: str, release: str
+) -> FunctionRelease:
+    """Deploy ``artifact`` to ``function_name`` and move ``live`` to it (no-op when it runs it)."""
+    lam = target.client("lambda")
+    previous = live_version(target, function_name)
+    if deployed_function(target, function_name, previous).code_sha256 == artifact.sha256:
+        return FunctionRelease(artifact.name, function_name, previous, previous)
+    handler = deployed_function(target, function_name).handler
+    if handler != artifact.handler:
+        raise UsageError(
+            f"{function_name} runs handler {handler!r} but release {release} ships "
+            f"{artifact.handler!r}; apply the stack first so both agree."
+        )
+    lam.update_function_code(FunctionName=function_name, S3Bucket=bucket, S3Key=artifact.key)
+    lam.get_waiter("function_updated_v2").wait(
+        FunctionName=function_name, WaiterConfig={"Delay": 2, "MaxAttempts": 150}
+    )
+    published = lam.publish_version(
+        FunctionName=function_name,
+        CodeSha256=base64.b64encode(bytes.fromhex(artifact.sha256)).decode(),
+        Description=f"{release} {artifact.name}",
+    )
+    version = str(published["Version"])
+    if hex_code_sha256(str(published.get("CodeSha256", ""))) != artifact.sha256:
+        raise CommandFailedError(
+            f"{function_name} version {version} does not run {artifact.key}; "
+            "someone else changed the function meanwhile: deploy again."
+        )
+    move_live(target, function_name, version)
+    return FunctionRelease(artifact.name, function_name, previous, version)

@@ -1,0 +1,398 @@
+"""Use-case: ``smartstack deploy <env> --release <id>``.
+
+Before anything changes: the environment and the release must exist, the
+promotion gates (from the environment's tfvars) must pass, and the deploy
+takes the environment's lease.  Then, each step timed and recorded:
+
+``fetch``    the release's artifacts from the artifacts bucket, digests checked;
+``migrate``  Alembic with the release's own migrations, against the database the
+             environment's parameters name (on a first deploy, where the database
+             does not exist yet, this runs right after ``infra``);
+``infra``    plan, then apply that saved plan; skipped when nothing it depends on
+             changed since the last successful deploy; destroys stop a protected
+             environment unless ``allow_destroy``;
+``app``      each function's code from the bucket, a published version, ``live`` moved;
+``smoke``    the checks of :mod:`smartstack.pipeline.smoke` against ``live``.
+
+The first failing step ends the deploy.  Aliases already moved are moved back,
+so the environment keeps serving its last good release; a failed smoke test
+records the attempt as rolled back.  Infrastructure already applied and
+migrations already run stay (migrations are written to be compatible with the
+release before them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from botocore.exceptions import ClientError
+from sqlalchemy.engine import URL
+
+from smartstack.aws.errors import error_code
+from smartstack.aws.lambda_api import move_live
+from smartstack.aws.target import AwsTarget, environment_target
+from smartstack.core.config import Settings
+from smartstack.core.environments import EnvironmentConfig, load_environment
+from smartstack.core.errors import SmartStackError, UsageError
+from smartstack.core.naming import artifacts_bucket_name, parameter_prefix, resource_name
+from smartstack.core.redact import Redactor
+from smartstack.infra.stack import infra_fingerprint, plan_stack
+from smartstack.infra.tofu import PlanSummary
+from smartstack.infra.toolchain import toolchain
+from smartstack.pipeline.app_step import FunctionRelease, release_function
+from smartstack.pipeline.gates import check_gates
+from smartstack.pipeline.ledger import Attempt, Ledger, StepRecord
+from smartstack.pipeline.migrations import run_migrations
+from smartstack.pipeline.smoke import (
+    AwsFunctions,
+    Check,
+    EmulatedFunctions,
+    Functions,
+    SmokeFailed,
+    run_checks,
+)
+from smartstack.release.build import Manifest
+from smartstack.release.store import (
+    fetch_artifact,
+    load_release,
+    unpack_infrastructure,
+    unpack_migrations,
+)
+
+_DB_KEYS = ("db-host", "db-port", "db-name", "db-username", "db-password", "db-sslmode")
+
+
+@dataclass(frozen=True)
+class StepEvent:
+    """A step started (``record`` is None) or ended."""
+
+    name: str
+    record: StepRecord | None = None
+
+
+Progress = Callable[[StepEvent], None]
+
+
+@dataclass
+class DeployResult:
+    attempt: Attempt
+    gate: str
+    first_deploy: bool = False
+    plan: PlanSummary | None = None
+    functions: list[FunctionRelease] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
+    error: SmartStackError | None = None
+
+
+class DestroyRefused(UsageError):
+    code = "destroy_refused"
+
+
+@dataclass(frozen=True)
+class Context:
+    """Who deploys what where: resolved once, before the lease."""
+
+    settings: Settings
+    config: EnvironmentConfig
+    target: AwsTarget
+    who: str
+    bucket: str
+    manifest: Manifest
+    ledger: Ledger
+
+
+def resolve(settings: Settings, env: str, release: str) -> Context:
+    """Everything checked before a deploy may begin; raises on bad input."""
+    config = load_environment(settings.configs_dir, env)
+    toolchain(settings).require()
+    target = environment_target(settings, env)
+    bucket = artifacts_bucket_name(target.account_id(), target.region, settings.project)
+    manifest = load_release(target, bucket, release)
+    ledger = Ledger(target, settings.project)
+    return Context(settings, config, target, target.caller_arn(), bucket, manifest, ledger)
+
+
+def deploy(
+    settings: Settings,
+    env: str,
+    release: str,
+    *,
+    allow_destroy: bool = False,
+    replan: bool = False,
+    progress: Progress = lambda event: None,
+    redactor: Redactor | None = None,
+) -> DeployResult:
+    """Deploy ``release`` to ``env``; the result says how far it got (it is always recorded)."""
+    ctx = resolve(settings, env, release)
+    gate = check_gates(ctx.config, ctx.ledger, release, ctx.manifest.created_from or "")
+    attempt = Attempt(env, release, ctx.who)
+    with ctx.ledger.lease(env, ctx.who, attempt.attempt_id):
+        run = _Run(ctx, attempt, progress, redactor or Redactor(), allow_destroy, replan)
+        result = DeployResult(attempt, gate)
+        try:
+            run.steps(result)
+            attempt.outcome = "succeeded"
+        except SmartStackError as exc:
+            result.error = exc
+            run.restore_aliases()
+            smoke_failed = isinstance(exc, SmokeFailed) and run.moved
+            attempt.outcome = "rolled back" if smoke_failed else "failed"
+        except BaseException:  # a bug or an interrupt: still leave the last good release
+            attempt.outcome = "failed"
+            run.restore_aliases()
+            raise
+        finally:
+            attempt.finished = datetime.now(UTC).isoformat(timespec="milliseconds")
+            ctx.ledger.record(attempt)
+    return result
+
+
+class _Run:
+    """One attempt's steps and what they leave behind for the next."""
+
+    def __init__(
+        self,
+        ctx: Context,
+        attempt: Attempt,
+        progress: Progress,
+        redactor: Redactor,
+        allow_destroy: bool,
+        replan: bool,
+    ) -> None:
+        self.ctx = ctx
+        self.attempt = attempt
+        self.progress = progress
+        self.redactor = redactor
+        self.allow_destroy = allow_destroy
+        self.replan = replan
+        self.zips: dict[str, Path] = {}
+        self.migrations: Path | None = None
+        self.infra_settings: Settings | None = None  # settings rooted in the release's code
+        self.moved: list[FunctionRelease] = []
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[list[str]]:
+        """Time a step and record it; the block appends its detail (or 'skipped: …')."""
+        self.progress(StepEvent(name))
+        detail: list[str] = []
+        started = time.monotonic()
+        try:
+            yield detail
+        except SmartStackError as exc:
+            self._record(name, "failed", started, exc.message)
+            raise
+        except BaseException as exc:
+            self._record(name, "failed", started, f"{type(exc).__name__}: {exc}")
+            raise
+        text = "; ".join(detail)
+        outcome = "skipped" if text.startswith("skipped") else "succeeded"
+        self._record(name, outcome, started, text)
+
+    def _record(self, name: str, outcome: str, started: float, detail: str) -> None:
+        seconds = round(time.monotonic() - started, 3)
+        record = StepRecord(name, outcome, seconds, self.redactor.redact(detail))
+        self.attempt.steps.append(record)
+        self.progress(StepEvent(name, record))
+
+    def steps(self, result: DeployResult) -> None:
+        with self.step("fetch") as detail:
+            detail.append(self.fetch())
+        url = database_url(self.ctx, self.redactor)
+        result.first_deploy = url is None
+        if url is not None:
+            with self.step("migrate") as detail:
+                detail.append(self.migrate(url))
+        with self.step("infra") as detail:
+            result.plan, note = self.infra()
+            detail.append(note)
+        if url is None:
+            with self.step("migrate") as detail:
+                url = database_url(self.ctx, self.redactor)
+                if url is None:
+                    raise UsageError(
+                        f"the infra step made no database parameters under "
+                        f"{parameter_prefix(self.ctx.config.name, self.ctx.settings.project)}; "
+                        "check the database module's outputs."
+                    )
+                detail.append("first deploy: the database was created by the infra step")
+                detail.append(self.migrate(url))
+        with self.step("app") as detail:
+            detail.append(self.app(result))
+        with self.step("smoke") as detail:
+            detail.append(self.smoke(result))
+
+    # --- steps --------------------------------------------------------------------------------
+
+    def fetch(self) -> str:
+        cache = self.ctx.settings.state_dir / "artifacts"
+        fetched = 0
+        for artifact in self.ctx.manifest.stored:
+            path = cache / artifact.sha256 / artifact.file_name
+            if not _has_digest(path, artifact.sha256):
+                fetch_artifact(self.ctx.target, self.ctx.bucket, artifact, path.parent)
+                fetched += 1
+            if artifact is self.ctx.manifest.migrations:
+                self.migrations = _unpacked(path, unpack_migrations, "migrations")
+            elif artifact is self.ctx.manifest.infrastructure:
+                root = _unpacked(path, unpack_infrastructure, "")
+                self.infra_settings = replace(self.ctx.settings, root=root)
+            else:
+                self.zips[artifact.name] = path
+        total = len(self.ctx.manifest.stored)
+        return f"{fetched} of {total} artifacts downloaded, {total - fetched} cached"
+
+    def migrate(self, url: URL) -> str:
+        if self.migrations is None:
+            raise UsageError(f"release {self.ctx.manifest.release} carries no migrations.")
+        applied = run_migrations(
+            url.render_as_string(hide_password=False), script_location=self.migrations
+        )
+        if not applied:
+            return "skipped: the database is at the release's head revision"
+        return f"{len(applied)} revision(s) applied: {', '.join(applied)}"
+
+    def infra(self) -> tuple[PlanSummary | None, str]:
+        ctx, env, settings = self.ctx, self.ctx.config.name, self.infra_settings
+        if settings is None:
+            raise UsageError(
+                f"release {ctx.manifest.release} carries no infrastructure; build a new release."
+            )
+        before = infra_fingerprint(settings, env, ctx.target)
+        last = last_fingerprint(ctx.ledger, env)
+        if last is not None and last[0] == before and not self.replan:
+            self.attempt.infra_fingerprint = before
+            return None, f"skipped: unchanged since the deploy of {last[1]}"
+        tofu, plan = plan_stack(settings, env, ctx.target)
+        if plan.destroyed and ctx.config.protect_from_destroy and not self.allow_destroy:
+            shown = ", ".join(plan.destroyed[:3]) + (" …" if len(plan.destroyed) > 3 else "")
+            raise DestroyRefused(
+                f"the plan for {env} destroys or replaces {len(plan.destroyed)} resource(s) "
+                f"({shown}); nothing was applied: review `smartstack plan {env}` and deploy "
+                "again with --allow-destroy if that is intended."
+            )
+        if not plan.has_changes:
+            self.attempt.infra_fingerprint = before  # nothing applied: the state is as it was
+            return plan, plan.describe()
+        tofu.apply(plan.plan_file)
+        self.attempt.infra_fingerprint = infra_fingerprint(settings, env, ctx.target)
+        return plan, plan.describe() + " (applied)"
+
+    def app(self, result: DeployResult) -> str:
+        ctx = self.ctx
+        for artifact in ctx.manifest.artifacts:
+            name = resource_name(ctx.config.name, artifact.name, ctx.settings.project)
+            done = release_function(ctx.target, name, artifact, ctx.bucket, ctx.manifest.release)
+            result.functions.append(done)
+            self.attempt.versions[artifact.name] = done.version
+            if done.changed:
+                self.moved.append(done)
+        changed = [
+            f"{f.service} v{f.previous_version}→v{f.version}" for f in result.functions if f.changed
+        ]
+        if not changed:
+            return "skipped: live already runs this release"
+        return "live moved: " + ", ".join(changed)
+
+    def smoke(self, result: DeployResult) -> str:
+        functions = self._functions()
+        try:
+            checks = run_checks(
+                functions,
+                self.ctx.manifest.release,
+                f"smoke-{self.attempt.attempt_id}",
+                self._queue_arn(),
+            )
+        finally:
+            functions.close()
+        result.checks = checks
+        failed = [c for c in checks if not c.passed]
+        if failed:
+            raise SmokeFailed(
+                "smoke test failed: " + "; ".join(f"{c.name}: {c.detail}" for c in failed)
+            )
+        return f"{len(checks)} checks passed"
+
+    def _functions(self) -> Functions:
+        ctx = self.ctx
+        names = {
+            a.name: resource_name(ctx.config.name, a.name, ctx.settings.project)
+            for a in ctx.manifest.artifacts
+        }
+        if "lambda-exec" in ctx.target.limits:
+            log_dir = ctx.settings.state_dir / "deploys" / self.attempt.attempt_id
+            rie = toolchain(ctx.settings).lambda_rie
+            return EmulatedFunctions(ctx.target, names, self.zips, rie, log_dir)
+        return AwsFunctions(ctx.target, names)
+
+    def _queue_arn(self) -> str:
+        ctx = self.ctx
+        name = resource_name(ctx.config.name, "ai-jobs", ctx.settings.project)
+        return f"arn:aws:sqs:{ctx.target.region}:{ctx.target.account_id()}:{name}"
+
+    def restore_aliases(self) -> None:
+        """Move every alias this attempt moved back to where it was."""
+        for done in reversed(self.moved):
+            move_live(self.ctx.target, done.function_name, done.previous_version)
+            self.attempt.versions[done.service] = done.previous_version
+
+
+def last_fingerprint(ledger: Ledger, env: str) -> tuple[str, str] | None:
+    """The infra fingerprint of the newest successful deploy and its release."""
+    for attempt in ledger.history(env, limit=None):
+        if attempt.kind == "deploy" and attempt.outcome == "succeeded":
+            return (
+                (attempt.infra_fingerprint, attempt.release) if attempt.infra_fingerprint else None
+            )
+    return None
+
+
+def database_url(ctx: Context, redactor: Redactor) -> URL | None:
+    """The environment's database from its parameters; None before the database exists."""
+    prefix = parameter_prefix(ctx.config.name, ctx.settings.project)
+    try:
+        response = ctx.target.client("ssm").get_parameters(
+            Names=[prefix + key for key in _DB_KEYS], WithDecryption=True
+        )
+    except ClientError as exc:
+        raise UsageError(
+            f"cannot read the database parameters under {prefix} "
+            f"({error_code(exc)}); check the role's access."
+        ) from exc
+    values = {p["Name"].removeprefix(prefix): p["Value"] for p in response["Parameters"]}
+    if "db-host" not in values:
+        return None
+    missing = [k for k in ("db-name", "db-username", "db-password") if k not in values]
+    if missing:
+        raise UsageError(f"missing parameters under {prefix}: {', '.join(missing)}.")
+    redactor.register(values["db-password"])
+    return URL.create(
+        "postgresql+psycopg",
+        username=values["db-username"],
+        password=values["db-password"],
+        host=values["db-host"],
+        port=int(values.get("db-port") or 5432),
+        database=values["db-name"],
+        query={"sslmode": values.get("db-sslmode") or "prefer", "connect_timeout": "10"},
+    )
+
+
+def _has_digest(path: Path, sha256: str) -> bool:
+    return path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == sha256
+
+
+def _unpacked(zip_path: Path, unpack: Callable[[Path, Path], Path], inside: str) -> Path:
+    """Unpack once next to the zip (the directory is keyed by the digest)."""
+    dest = zip_path.parent / "unpacked"
+    done = dest / ".complete"
+    if not done.is_file():
+        shutil.rmtree(dest, ignore_errors=True)
+        unpack(zip_path, dest)
+        done.touch()
+    return dest / inside if inside else dest

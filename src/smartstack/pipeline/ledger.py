@@ -1,0 +1,276 @@
+"""The deployments table: every attempt, every approval, one lease per environment.
+
+Key scheme (table ``smartstack-deployments``, string keys ``pk`` and ``sk``):
+
+==========================  ==========================  ==============================
+item                        pk                          sk
+==========================  ==========================  ==============================
+a deploy attempt            ``env#<env>``               ``deploy#<started ISO>#<id>``
+the environment's lease     ``env#<env>``               ``lease``
+an approval                 ``env#<env>``               ``approval#<release>``
+==========================  ==========================  ==============================
+
+Everything about an environment lives under its own partition key, so an
+environment's role can be confined to it with ``dynamodb:LeadingKeys``.
+The lease is a conditional write: of two deploys, exactly one gets it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from smartstack.aws.errors import error_code
+from smartstack.aws.target import AwsTarget
+from smartstack.core.errors import LeaseHeldError, UsageError
+from smartstack.core.naming import DEFAULT_PROJECT, check_environment_name
+
+
+def deployments_table(project: str = DEFAULT_PROJECT) -> str:
+    return f"{project}-deployments"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _pk(env: str) -> str:
+    return f"env#{check_environment_name(env)}"
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    name: str
+    outcome: str  # succeeded, failed, skipped
+    seconds: float
+    detail: str = ""
+
+
+@dataclass
+class Attempt:
+    """One deploy of a release to an environment, written when it ends."""
+
+    env: str
+    release: str
+    who: str
+    started: str = field(default_factory=_now)
+    attempt_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    steps: list[StepRecord] = field(default_factory=list)
+    outcome: str = "running"  # succeeded, failed, rolled back
+    finished: str = ""
+    kind: str = "deploy"  # deploy, rollback
+    # The version each function's `live` alias points at after this attempt: what a
+    # rollback moves back to.
+    versions: dict[str, str] = field(default_factory=dict)
+    # Hash of everything the infra step applied (code, tfvars, inputs, state version):
+    # an unchanged fingerprint lets the next deploy skip planning.
+    infra_fingerprint: str = ""
+
+    def step(self, name: str) -> StepRecord | None:
+        return next((s for s in self.steps if s.name == name), None)
+
+
+@dataclass(frozen=True)
+class Approval:
+    env: str
+    release: str
+    approver: str
+    at: str
+
+
+@dataclass(frozen=True)
+class Lease:
+    env: str
+    holder: str
+    attempt_id: str
+    acquired: str
+
+
+class Ledger:
+    """Reads and writes the deployments table through one ``AwsTarget``."""
+
+    def __init__(self, target: AwsTarget, project: str = DEFAULT_PROJECT) -> None:
+        self.ddb = target.client("dynamodb")
+        self.table = deployments_table(project)
+
+    def record(self, attempt: Attempt) -> None:
+        steps = [
+            {
+                "M": {
+                    "name": {"S": s.name},
+                    "outcome": {"S": s.outcome},
+                    "seconds": {"N": f"{s.seconds:.3f}"},
+                    "detail": {"S": s.detail},
+                }
+            }
+            for s in attempt.steps
+        ]
+        self.ddb.put_item(
+            TableName=self.table,
+            Item={
+                "pk": {"S": _pk(attempt.env)},
+                "sk": {"S": f"deploy#{attempt.started}#{attempt.attempt_id}"},
+                "release": {"S": attempt.release},
+                "who": {"S": attempt.who},
+                "outcome": {"S": attempt.outcome},
+                "finished": {"S": attempt.finished},
+                "steps": {"L": steps},
+                "kind": {"S": attempt.kind},
+                "versions": {"M": {k: {"S": v} for k, v in attempt.versions.items()}},
+                "infra_fingerprint": {"S": attempt.infra_fingerprint},
+            },
+        )
+
+    def history(self, env: str, limit: int | None = 50) -> list[Attempt]:
+        """Newest first; ``limit=None`` reads every page."""
+        items = self._query(env, "deploy#", limit=limit, newest_first=True)
+        return [_attempt_from_item(env, item) for item in items]
+
+    def succeeded(self, env: str, release: str) -> list[Attempt]:
+        """Every successful deploy of ``release`` to ``env``, newest first (all pages)."""
+        return [
+            a
+            for a in self.history(env, limit=None)
+            if a.release == release and a.kind == "deploy" and a.outcome == "succeeded"
+        ]
+
+    def approve(self, env: str, release: str, approver: str) -> Approval:
+        approval = Approval(env, release, approver, _now())
+        self.ddb.put_item(
+            TableName=self.table,
+            Item={
+                "pk": {"S": _pk(env)},
+                "sk": {"S": f"approval#{release}"},
+                "approver": {"S": approver},
+                "at": {"S": approval.at},
+            },
+        )
+        return approval
+
+    def approval(self, env: str, release: str) -> Approval | None:
+        item = self.ddb.get_item(
+            TableName=self.table,
+            Key={"pk": {"S": _pk(env)}, "sk": {"S": f"approval#{release}"}},
+            ConsistentRead=True,
+        ).get("Item")
+        if item is None:
+            return None
+        return Approval(env, release, item["approver"]["S"], item["at"]["S"])
+
+    @contextmanager
+    def lease(self, env: str, holder: str, attempt_id: str) -> Iterator[Lease]:
+        """Hold the environment's lease for the block; fails fast if someone else has it."""
+        lease = Lease(env, holder, attempt_id, _now())
+        try:
+            self.ddb.put_item(
+                TableName=self.table,
+                Item={
+                    "pk": {"S": _pk(env)},
+                    "sk": {"S": "lease"},
+                    "holder": {"S": holder},
+                    "attempt_id": {"S": attempt_id},
+                    "acquired": {"S": lease.acquired},
+                },
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            current = self.current_lease(env)
+            who = f"{current.holder} since {current.acquired}" if current else "another deploy"
+            raise LeaseHeldError(
+                f"{env} is being deployed by {who}; wait, or if that deploy is dead: "
+                f"smartstack unlock {env}."
+            ) from exc
+        try:
+            yield lease
+        finally:
+            self._release(env, attempt_id)
+
+    def current_lease(self, env: str) -> Lease | None:
+        item = self.ddb.get_item(
+            TableName=self.table,
+            Key={"pk": {"S": _pk(env)}, "sk": {"S": "lease"}},
+            ConsistentRead=True,
+        ).get("Item")
+        if item is None:
+            return None
+        return Lease(env, item["holder"]["S"], item["attempt_id"]["S"], item["acquired"]["S"])
+
+    def unlock(self, env: str) -> Lease:
+        """Release a stale lease; returns who held it."""
+        lease = self.current_lease(env)
+        if lease is None:
+            raise UsageError(f"{env} has no lease to release.")
+        self._release(env, lease.attempt_id)
+        return lease
+
+    def _release(self, env: str, attempt_id: str) -> None:
+        try:
+            self.ddb.delete_item(
+                TableName=self.table,
+                Key={"pk": {"S": _pk(env)}, "sk": {"S": "lease"}},
+                ConditionExpression="attempt_id = :id",
+                ExpressionAttributeValues={":id": {"S": attempt_id}},
+            )
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+
+    def _query(
+        self, env: str, prefix: str, limit: int | None, newest_first: bool
+    ) -> list[dict[str, Any]]:
+        args: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": {":pk": {"S": _pk(env)}, ":prefix": {"S": prefix}},
+            "ScanIndexForward": not newest_first,
+            "ConsistentRead": True,
+        }
+        items: list[dict[str, Any]] = []
+        while True:
+            if limit is not None:
+                args["Limit"] = limit - len(items)
+            response = self.ddb.query(**args)
+            items.extend(response.get("Items", []))
+            last = response.get("LastEvaluatedKey")
+            if not last or (limit is not None and len(items) >= limit):
+                return items
+            args["ExclusiveStartKey"] = last
+
+
+def live_attempt(attempts: list[Attempt]) -> Attempt | None:
+    """Of a newest-first history, the attempt that put the running release in place."""
+    return next((a for a in attempts if a.outcome == "succeeded"), None)
+
+
+def _attempt_from_item(env: str, item: dict[str, Any]) -> Attempt:
+    _, started, attempt_id = item["sk"]["S"].split("#", 2)
+    steps = [
+        StepRecord(
+            s["M"]["name"]["S"],
+            s["M"]["outcome"]["S"],
+            float(s["M"]["seconds"]["N"]),
+            s["M"]["detail"]["S"],
+        )
+        for s in item.get("steps", {}).get("L", [])
+    ]
+    return Attempt(
+        env,
+        item["release"]["S"],
+        item["who"]["S"],
+        started,
+        attempt_id,
+        steps,
+        item["outcome"]["S"],
+        item["finished"]["S"],
+        item.get("kind", {}).get("S", "deploy"),
+        {k: v["S"] for k, v in item.get("versions", {}).get("M", {}).items()},
+        item.get("infra_fingerprint", {}).get("S", ""),
+    )

@@ -1,0 +1,37 @@
+"""Use-case: make a release (build it once) and, if asked, publish it for promotion."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+
+from smartstack.aws.target import target_for
+from smartstack.core.config import Settings
+from smartstack.core.naming import artifacts_bucket_name
+from smartstack.release.build import Manifest, build_release
+from smartstack.release.store import publish_release
+
+
+@dataclass(frozen=True)
+class ReleaseResult:
+    manifest: Manifest
+    directory: str
+    uploaded: tuple[str, ...]
+    bucket: str | None
+
+
+def make_release(settings: Settings, *, allow_dirty: bool, publish: bool) -> ReleaseResult:
+    """Build from the checkout into ``<state>/releases/<id>``; upload each artifact once."""
+    staging = settings.state_dir / "releases" / ".building"
+    shutil.rmtree(staging, ignore_errors=True)
+    manifest = build_release(settings.root, staging, allow_dirty=allow_dirty)
+    final = settings.state_dir / "releases" / manifest.release
+    shutil.rmtree(final, ignore_errors=True)
+    staging.rename(final)
+    uploaded: list[str] = []
+    bucket = None
+    if publish:
+        target = target_for(settings)
+        bucket = artifacts_bucket_name(target.account_id(), target.region, settings.project)
+        uploaded = publish_release(target, bucket, manifest, final)
+    return ReleaseResult(manifest, str(final), tuple(uploaded), bucket)

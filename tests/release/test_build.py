@@ -1,0 +1,317 @@
+"""The release build from a git clone: determinism, clean-tree rule, zip contents, the bucket."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from smartstack.aws.target import AwsTarget
+from smartstack.core.errors import UsageError
+from smartstack.release.build import Manifest, build_release, release_id_for
+from smartstack.release.store import (
+    fetch_artifact,
+    load_release,
+    publish_release,
+    unpack_migrations,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+BUCKET = "smartstack-artifacts-test"
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def clone(dest: Path) -> Path:
+    """A clone of the repository's committed HEAD (never the shared working tree)."""
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(dest)], check=True)
+    git(dest, "config", "user.email", "build-test@smartstack.invalid")
+    git(dest, "config", "user.name", "build test")
+    return dest
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return clone(tmp_path_factory.mktemp("clone") / "repo")
+
+
+@pytest.fixture(scope="module")
+def built(repo: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Manifest, Path]:
+    out = tmp_path_factory.mktemp("out")
+    return build_release(repo, out), out
+
+
+def entries(zip_path: Path) -> dict[str, zipfile.ZipInfo]:
+    with zipfile.ZipFile(zip_path) as archive:
+        return {i.filename: i for i in archive.infolist()}
+
+
+def test_the_same_commit_builds_the_same_bytes_anywhere(
+    built: tuple[Manifest, Path], tmp_path: Path
+) -> None:
+    manifest, out = built
+    other = clone(tmp_path / "elsewhere" / "another-clone")
+
+    again = build_release(other, tmp_path / "out")
+
+    assert again == manifest
+    assert (tmp_path / "out" / "manifest.json").read_bytes() == (out / "manifest.json").read_bytes()
+    for artifact in manifest.stored:
+        data = (tmp_path / "out" / artifact.file_name).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == artifact.sha256
+        assert data == (out / artifact.file_name).read_bytes()
+
+
+def test_the_manifest_names_the_commit_and_every_artifact(
+    built: tuple[Manifest, Path], repo: Path
+) -> None:
+    manifest, out = built
+    commit = git(repo, "rev-parse", "HEAD")
+
+    assert manifest.commit == commit
+    assert manifest.release == release_id_for(commit) == f"r-{commit[:12]}"
+    branch = git(repo, "rev-parse", "--abbrev-ref", "HEAD")  # "HEAD" when detached
+    named = os.environ.get("SMARTSTACK_BRANCH") or os.environ.get("GITHUB_REF_NAME")
+    assert manifest.created_from == (named or (None if branch == "HEAD" else branch))
+    assert [a.name for a in manifest.artifacts] == ["ai-processor", "api"]
+    for artifact in manifest.artifacts:
+        assert artifact.key == f"artifacts/{artifact.sha256}.zip"
+        assert artifact.size == (out / artifact.file_name).stat().st_size
+    assert manifest.artifact("api").handler == "smartstack_api.handler.handler"
+    assert manifest.artifact("ai-processor").handler == "smartstack_ai.handler.handler"
+    assert Manifest.from_json((out / "manifest.json").read_text()) == manifest
+    assert manifest.migrations is not None
+    assert manifest.migrations.key == f"artifacts/{manifest.migrations.sha256}.zip"
+    with pytest.raises(UsageError, match="has no artifact 'web'"):
+        manifest.artifact("web")
+
+
+@pytest.mark.parametrize("service", ["api", "ai-processor"])
+def test_zips_hold_source_and_pure_python_deps_only(
+    built: tuple[Manifest, Path], service: str
+) -> None:
+    manifest, out = built
+    artifact = manifest.artifact(service)
+    files = entries(out / artifact.file_name)
+    names = sorted(files)
+
+    assert names == list(files), "entries are sorted"
+    assert not [n for n in names if n.endswith((".pyc", ".pyo", ".so", ".pyd"))]
+    assert not [n for n in names if "__pycache__" in n or n.startswith("bin/")]
+    assert not [n for n in names if n.split("/")[0].startswith(("boto3", "botocore", "s3transfer"))]
+    assert not [n for n in names if n.endswith(("/direct_url.json", "/INSTALLER", "/REQUESTED"))]
+    assert {i.date_time for i in files.values()} == {(1980, 1, 1, 0, 0, 0)}
+    assert {i.external_attr >> 16 for i in files.values()} == {0o100644}
+    module = artifact.handler.rsplit(".", 1)[0].replace(".", "/") + ".py"
+    assert module in files
+    assert "smartstack_common/config.py" in files
+    assert any(n.startswith("pg8000/") for n in names)
+    assert any(n.startswith("aws_lambda_powertools/") for n in names)
+    with zipfile.ZipFile(out / artifact.file_name) as archive:
+        release = json.loads(archive.read("release.json"))
+        assert release == {"release": manifest.release, "commit": manifest.commit}
+        for record in [n for n in names if n.endswith(".dist-info/RECORD")]:
+            listed = [line.split(",")[0] for line in archive.read(record).decode().splitlines()]
+            assert set(listed) <= set(names), f"{record} lists files that do not ship"
+
+
+def test_the_migrations_ship_as_their_own_artifact(built: tuple[Manifest, Path]) -> None:
+    manifest, out = built
+    assert manifest.migrations is not None
+    names = list(entries(out / manifest.migrations.file_name))
+
+    assert "migrations/env.py" in names and "migrations/script.py.mako" in names
+    assert "migrations/versions/0001_items.py" in names
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+
+
+def test_migrations_keep_their_digest_across_commits_that_do_not_touch_them(
+    built: tuple[Manifest, Path], tmp_path: Path
+) -> None:
+    manifest, _ = built
+    repo = clone(tmp_path / "repo")
+    (repo / "app" / "api" / "smartstack_api" / "items.py").write_text("# changed\n")
+    git(repo, "commit", "-qam", "change the API only")
+
+    later = build_release(repo, tmp_path / "out")
+
+    assert later.migrations == manifest.migrations
+    assert later.infrastructure == manifest.infrastructure
+    assert later.artifact("api").sha256 != manifest.artifact("api").sha256
+
+
+def test_the_infrastructure_ships_with_the_release(
+    built: tuple[Manifest, Path], repo: Path
+) -> None:
+    """Deploys apply the release's own stacks and pins, not the deploying checkout's."""
+    manifest, out = built
+    assert manifest.infrastructure is not None
+    zipped = entries(out / manifest.infrastructure.file_name)
+    with zipfile.ZipFile(out / manifest.infrastructure.file_name) as archive:
+        assert archive.read("scripts/versions.env") == (repo / "scripts/versions.env").read_bytes()
+        main = archive.read("infrastructure/main.tf")
+    assert main == (repo / "infrastructure/main.tf").read_bytes()
+    assert {"infrastructure/configs/prod.tfvars", "infrastructure/account/iam.tf"} <= set(zipped)
+    assert "infrastructure/modules/database/main.tf" in zipped
+    assert not [n for n in zipped if ".terraform" in n or n.endswith(".md")]
+
+
+def test_a_dirty_tree_is_refused_naming_what_is_dirty(tmp_path: Path) -> None:
+    repo = clone(tmp_path / "repo")
+    (repo / "app" / "api" / "smartstack_api" / "items.py").write_text("# edited\n")
+    (repo / "notes.txt").write_text("untracked\n")
+
+    with pytest.raises(UsageError) as refused:
+        build_release(repo, tmp_path / "out")
+
+    message = refused.value.message
+    assert "dirty" in message and "commit or stash" in message
+    assert "app/api/smartstack_api/items.py" in message and "notes.txt" in message
+    assert "\n" not in message
+    assert not (tmp_path / "out" / "manifest.json").exists()
+
+
+def test_more_than_three_dirty_paths_are_counted(tmp_path: Path) -> None:
+    repo = clone(tmp_path / "repo")
+    for i in range(5):
+        (repo / f"scratch-{i}.txt").write_text("x\n")
+
+    with pytest.raises(UsageError, match="and 2 more"):
+        build_release(repo, tmp_path / "out")
+
+
+def test_allow_dirty_builds_a_release_marked_dirty_with_the_edit(tmp_path: Path) -> None:
+    repo = clone(tmp_path / "repo")
+    handler = repo / "app" / "api" / "smartstack_api" / "items.py"
+    handler.write_text(handler.read_text() + "\n# local edit\n")
+
+    manifest = build_release(repo, tmp_path / "out", allow_dirty=True)
+
+    assert manifest.release == release_id_for(git(repo, "rev-parse", "HEAD")) + "-dirty"
+    with zipfile.ZipFile(tmp_path / "out" / "api.zip") as archive:
+        assert b"# local edit" in archive.read("smartstack_api/items.py")
+
+
+def test_a_compiled_dependency_is_refused(tmp_path: Path) -> None:
+    repo = clone(tmp_path / "repo")
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    _wheel_with_extension(wheels / "speedy-1.0-py3-none-any.whl")
+    (repo / "app" / "requirements.txt").write_text("speedy==1.0\n")
+    git(repo, "commit", "-qam", "a dependency with compiled code")
+
+    with pytest.raises(UsageError, match=r"compiled file speedy/_speedups\.so"):
+        build_release(repo, tmp_path / "out", wheel_cache=wheels)
+
+
+def _wheel_with_extension(path: Path) -> None:
+    files = {
+        "speedy/__init__.py": b"",
+        "speedy/_speedups.so": b"\x7fELF not really",
+        "speedy-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: speedy\nVersion: 1.0\n",
+        "speedy-1.0.dist-info/WHEEL": (
+            b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        ),
+    }
+    record = io.StringIO()
+    for name in files:
+        record.write(f"{name},,\n")
+    record.write("speedy-1.0.dist-info/RECORD,,\n")
+    files["speedy-1.0.dist-info/RECORD"] = record.getvalue().encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+
+
+def test_not_a_git_checkout_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="not a git checkout"):
+        build_release(tmp_path, tmp_path / "out")
+
+
+# --- the artifacts bucket ------------------------------------------------------------------
+
+
+@pytest.fixture
+def bucket(aws: AwsTarget) -> str:
+    aws.client("s3").create_bucket(Bucket=BUCKET)
+    return BUCKET
+
+
+def test_publish_uploads_each_artifact_once_by_digest(
+    aws: AwsTarget, bucket: str, built: tuple[Manifest, Path]
+) -> None:
+    manifest, out = built
+
+    first = publish_release(aws, bucket, manifest, out)
+    second = publish_release(aws, bucket, manifest, out)
+
+    assert first == [
+        *(a.key for a in manifest.stored),
+        f"releases/{manifest.release}/manifest.json",
+    ]
+    assert len(first) == 5  # two functions, migrations, infrastructure, the manifest
+    assert second == []
+    listed = aws.client("s3").list_objects_v2(Bucket=bucket)["Contents"]
+    assert sorted(o["Key"] for o in listed) == sorted(first)
+    assert load_release(aws, bucket, manifest.release) == manifest
+
+
+def test_published_artifacts_come_back_byte_for_byte(
+    aws: AwsTarget, bucket: str, built: tuple[Manifest, Path], tmp_path: Path
+) -> None:
+    manifest, out = built
+    publish_release(aws, bucket, manifest, out)
+
+    path = fetch_artifact(aws, bucket, manifest.artifact("api"), tmp_path)
+
+    assert path.read_bytes() == (out / "api.zip").read_bytes()
+
+
+def test_the_released_migrations_come_back_ready_to_run(
+    aws: AwsTarget, bucket: str, built: tuple[Manifest, Path], tmp_path: Path
+) -> None:
+    manifest, out = built
+    publish_release(aws, bucket, manifest, out)
+
+    assert manifest.migrations is not None
+    zip_path = fetch_artifact(aws, bucket, manifest.migrations, tmp_path)
+    scripts = unpack_migrations(zip_path, tmp_path / "unpacked")
+
+    assert (scripts / "env.py").is_file()
+    assert sorted(p.name for p in (scripts / "versions").iterdir()) == [
+        "0001_items.py",
+        "0002_ai_results.py",
+    ]
+
+
+def test_an_unknown_release_is_named(aws: AwsTarget, bucket: str) -> None:
+    with pytest.raises(UsageError, match="release r-000000000000 is not published"):
+        load_release(aws, bucket, "r-000000000000")
+
+
+def test_a_zip_that_does_not_match_the_manifest_is_not_published(
+    aws: AwsTarget, bucket: str, built: tuple[Manifest, Path], tmp_path: Path
+) -> None:
+    manifest, out = built
+    for artifact in manifest.stored:
+        (tmp_path / artifact.file_name).write_bytes((out / artifact.file_name).read_bytes())
+    (tmp_path / "api.zip").write_bytes(b"tampered")
+
+    with pytest.raises(UsageError, match="does not match the manifest's sha256"):
+        publish_release(aws, bucket, manifest, tmp_path)
+
+
+def test_a_missing_bucket_says_so(aws: AwsTarget, built: tuple[Manifest, Path]) -> None:
+    manifest, out = built
+    with pytest.raises(UsageError, match="artifacts bucket nowhere-bucket is not reachable"):
+        publish_release(aws, "nowhere-bucket", manifest, out)
