@@ -15,31 +15,24 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from smartstack.core.config import Settings, resolve_settings  # noqa: E402
-from smartstack.local import platform  # noqa: E402
-from smartstack.local.processes import free_port  # noqa: E402
+from smartstack.local.isolated import isolated_environ, isolated_platform  # noqa: E402
 
 
 @contextmanager
 def isolated_settings() -> Iterator[Settings]:
-    """Settings on free ports in a temporary state directory: never a developer's platform."""
+    """Settings of a platform of its own (free ports, a temporary state directory), not started."""
     with tempfile.TemporaryDirectory() as state:
-        yield resolve_settings(
-            root=ROOT,
-            moto_port=free_port(),
-            postgres_port=free_port(),
-            environ={"SMARTSTACK_STATE_DIR": state, "HOME": os.environ["HOME"]},
-        )
+        yield resolve_settings(environ=isolated_environ(ROOT, Path(state)))
 
 
 @contextmanager
 def running_platform() -> Iterator[Settings]:
-    """An isolated local platform, started for the block and purged after it."""
-    with isolated_settings() as settings:
-        try:
-            platform.up(settings)
-            yield settings
-        finally:
-            platform.down(settings, purge=True)
+    """An isolated local platform (never a developer's own), purged after the block."""
+    with (
+        tempfile.TemporaryDirectory() as state,
+        isolated_platform(isolated_environ(ROOT, Path(state))) as settings,
+    ):
+        yield settings
 
 
 def machine() -> str:

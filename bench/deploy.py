@@ -28,6 +28,7 @@ from pathlib import Path
 
 from _common import ROOT, machine, row, running_platform
 
+from smartstack.aws.environment import open_environment
 from smartstack.aws.target import target_for
 from smartstack.core.config import Settings
 from smartstack.core.environments import environment_names
@@ -56,7 +57,7 @@ def timed_deploy(
     settings: Settings, release_id: str, results: Samples, label: str, replan: bool = False
 ) -> float:
     started = time.perf_counter()
-    result = deploy(settings, "dev", release_id, replan=replan)
+    result = deploy(open_environment(settings, "dev"), release_id, replan=replan)
     total = time.perf_counter() - started
     if result.error is not None:
         raise SystemExit(f"{label} failed: {result.error.message}")

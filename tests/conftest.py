@@ -7,7 +7,6 @@ never touch a developer's own `smartstack local up`.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from smartstack.aws.target import AwsTarget, target_for
 from smartstack.cli.app import app
 from smartstack.core.config import Settings, resolve_settings
 from smartstack.local import platform
-from smartstack.local.processes import free_port
+from smartstack.local.isolated import isolated_environ, isolated_platform
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,19 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="session")
 def session_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Environment variables that point the tool at the test platform."""
-    state = tmp_path_factory.mktemp("state")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SMARTSTACK_"))}
-    env.update(
-        SMARTSTACK_ROOT=str(ROOT),
-        SMARTSTACK_STATE_DIR=str(state),
-        SMARTSTACK_MOTO_PORT=str(free_port()),
-        SMARTSTACK_POSTGRES_PORT=str(free_port()),
-        SMARTSTACK_TARGET="local",
-    )
-    cache = os.environ.get("SMARTSTACK_CACHE")
-    if cache:
-        env["SMARTSTACK_CACHE"] = cache
-    return env
+    return isolated_environ(ROOT, tmp_path_factory.mktemp("state"))
 
 
 @pytest.fixture(scope="session")
@@ -48,11 +35,10 @@ def settings(session_env: dict[str, str]) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def running_platform(settings: Settings) -> Iterator[Settings]:
+def running_platform(session_env: dict[str, str]) -> Iterator[Settings]:
     """The local platform, started once for the whole session and stopped at the end."""
-    platform.up(settings)
-    yield settings
-    platform.down(settings, purge=True)
+    with isolated_platform(session_env) as settings:
+        yield settings
 
 
 @pytest.fixture

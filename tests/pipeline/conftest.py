@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from smartstack.aws.target import AwsTarget
+from smartstack.core.naming import DEFAULT_PROJECT
 from smartstack.pipeline.ledger import Ledger, deployments_table
 
 
@@ -23,4 +24,4 @@ def ledger(aws: AwsTarget) -> Ledger:
         ],
         BillingMode="PAY_PER_REQUEST",
     )
-    return Ledger(aws)
+    return Ledger(aws, DEFAULT_PROJECT)

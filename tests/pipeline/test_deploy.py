@@ -21,12 +21,13 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from smartstack.aws.environment import open_environment
 from smartstack.aws.lambda_api import live_version
-from smartstack.aws.target import AwsTarget, target_for
+from smartstack.aws.target import AwsTarget
 from smartstack.cli.app import app
 from smartstack.core.config import Settings
 from smartstack.core.errors import LeaseHeldError
-from smartstack.core.naming import artifacts_bucket_name
+from smartstack.core.naming import DEFAULT_PROJECT, artifacts_bucket_name, target_for
 from smartstack.infra.stack import apply_stack
 from smartstack.infra.state_backend import bootstrap
 from smartstack.local import platform
@@ -76,7 +77,7 @@ class Pipeline:
         return CliRunner().invoke(app, list(args), env=env or self.env, catch_exceptions=False)
 
     def ledger(self) -> Ledger:
-        return Ledger(self.target)
+        return Ledger(self.target, DEFAULT_PROJECT)
 
     def live_sha(self, env: str, service: str) -> str:
         name = f"smartstack-{env}-{service}"
@@ -139,8 +140,7 @@ def pipeline(
 def test_first_deploy_to_dev_creates_the_environment_then_migrates(pipeline: Pipeline) -> None:
     events: list[str] = []
     result = deploy(
-        pipeline.settings,
-        "dev",
+        open_environment(pipeline.settings, "dev"),
         pipeline.good.release,
         progress=lambda e: events.append(f"{e.name}:{e.record.outcome if e.record else 'start'}"),
     )
@@ -161,7 +161,7 @@ def test_first_deploy_to_dev_creates_the_environment_then_migrates(pipeline: Pip
 
 
 def test_a_second_deploy_of_the_same_release_skips_what_is_unchanged(pipeline: Pipeline) -> None:
-    result = deploy(pipeline.settings, "dev", pipeline.good.release)
+    result = deploy(open_environment(pipeline.settings, "dev"), pipeline.good.release)
 
     assert result.error is None
     outcomes = {s.name: s.outcome for s in result.attempt.steps}
@@ -178,7 +178,7 @@ def test_a_second_deploy_of_the_same_release_skips_what_is_unchanged(pipeline: P
 def test_staging_refuses_a_release_that_never_passed_dev(pipeline: Pipeline) -> None:
     before = len(pipeline.ledger().history("staging"))
     with pytest.raises(GateError, match=f"{pipeline.second.release} has not passed dev"):
-        deploy(pipeline.settings, "staging", pipeline.second.release)
+        deploy(open_environment(pipeline.settings, "staging"), pipeline.second.release)
     assert len(pipeline.ledger().history("staging")) == before
 
     result = pipeline.cli("deploy", "staging", "--release", pipeline.second.release)
@@ -226,7 +226,7 @@ def test_a_failing_migration_stops_before_infra_and_app(pipeline: Pipeline) -> N
     revision = current_revision(dsn)
     before = {s: live_version(pipeline.target, f"smartstack-dev-{s}") for s in FUNCTIONS}
 
-    result = deploy(pipeline.settings, "dev", pipeline.bad_migration.release)
+    result = deploy(open_environment(pipeline.settings, "dev"), pipeline.bad_migration.release)
 
     assert isinstance(result.error, MigrationError)
     assert "0099" in result.error.message and "no_such_table" in result.error.message
@@ -268,8 +268,7 @@ def test_two_concurrent_deploys_to_one_environment_exactly_one_proceeds(
             # The winner waits at its first step until the loser is done, so both
             # really overlap; two winners would wait for each other and time out.
             result = deploy(
-                pipeline.settings,
-                "staging",
+                open_environment(pipeline.settings, "staging"),
                 pipeline.good.release,
                 progress=lambda _: finished.wait(60),
             )
@@ -308,11 +307,11 @@ def test_a_stale_lease_blocks_deploys_until_unlocked(pipeline: Pipeline) -> None
 
 
 def test_rollback_returns_to_the_previous_successful_release(pipeline: Pipeline) -> None:
-    result = deploy(pipeline.settings, "dev", pipeline.second.release)
+    result = deploy(open_environment(pipeline.settings, "dev"), pipeline.second.release)
     assert result.error is None
     second_versions = dict(result.attempt.versions)
 
-    attempt = rollback(pipeline.settings, "dev")
+    attempt = rollback(open_environment(pipeline.settings, "dev"))
 
     assert attempt.kind == "rollback" and attempt.release == pipeline.good.release
     for service in FUNCTIONS:
@@ -326,13 +325,13 @@ def test_rollback_returns_to_the_previous_successful_release(pipeline: Pipeline)
 def test_prod_refuses_a_plan_that_destroys_without_the_flag(pipeline: Pipeline) -> None:
     release = pipeline.new_prod_network.release
     for env in ("dev", "staging"):  # promoted as usual; their own networks do not change
-        result = deploy(pipeline.settings, env, release)
+        result = deploy(open_environment(pipeline.settings, env), release)
         assert result.error is None, result.error and result.error.message
         assert result.plan is not None and not result.plan.has_changes
     assert pipeline.cli("approve", "prod", release, env=_identity(pipeline, "alice")).exit_code == 0
     live = {s: live_version(pipeline.target, f"smartstack-prod-{s}") for s in FUNCTIONS}
 
-    result = deploy(pipeline.settings, "prod", release)
+    result = deploy(open_environment(pipeline.settings, "prod"), release)
 
     assert isinstance(result.error, DestroyRefused)
     message = result.error.message

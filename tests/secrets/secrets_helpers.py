@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from smartstack.aws.target import AwsTarget
+from smartstack.core.naming import DEFAULT_PROJECT
 from smartstack.core.redact import Redactor
 from smartstack.secrets.store import SsmSecretStore
 
@@ -11,7 +12,7 @@ SEED_WHO = "arn:aws:iam::123456789012:user/seed"
 
 def make_store(aws: AwsTarget, env: str, redactor: Redactor) -> SsmSecretStore:
     clients = {name: aws.client(name) for name in ("ssm", "kms", "sts")}
-    return SsmSecretStore(env, clients, redactor)
+    return SsmSecretStore(env, clients, redactor, DEFAULT_PROJECT)
 
 
 def seed(store: SsmSecretStore, values: dict[str, str]) -> None:

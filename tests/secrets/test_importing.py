@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from smartstack.aws.environment import open_environment
 from smartstack.aws.target import AwsTarget
 from smartstack.core.config import Settings
 from smartstack.core.redact import Redactor
@@ -39,7 +40,10 @@ def test_import_plans_then_applies(platform: Settings, aws: AwsTarget, tmp_path:
     path = write(tmp_path, "dev.env", text)
     seen: list[ImportPlan] = []
     result = import_file(
-        platform, "dev", path, ImportOptions(), lambda p: seen.append(p) is None, Redactor()
+        open_environment(platform, "dev", Redactor()),
+        path,
+        ImportOptions(),
+        lambda p: seen.append(p) is None,
     )
     assert result.applied
     assert [(c.key, c.action) for c in seen[0].changes] == [
@@ -61,7 +65,10 @@ def test_import_with_nothing_to_change_asks_nothing(
     seed(make_store(aws, "dev", Redactor()), {"same-key": "same-value"})
     path = write(tmp_path, "dev.json", '{"same-key": "same-value"}')
     result = import_file(
-        platform, "dev", path, ImportOptions(), lambda p: pytest.fail("asked"), Redactor()
+        open_environment(platform, "dev", Redactor()),
+        path,
+        ImportOptions(),
+        lambda p: pytest.fail("asked"),
     )
     assert not result.applied
 
@@ -71,7 +78,9 @@ def test_declined_import_changes_nothing(
 ) -> None:
     path = write(tmp_path, "dev.json", '{"new-key": "never-written"}')
     with pytest.raises(CancelledError):
-        import_file(platform, "dev", path, ImportOptions(), lambda p: False, Redactor())
+        import_file(
+            open_environment(platform, "dev", Redactor()), path, ImportOptions(), lambda p: False
+        )
     assert snapshot(aws) == {}
 
 
@@ -90,7 +99,10 @@ def test_a_bad_file_is_refused_before_anything_is_read_or_written(
     ssm_calls.clear()
     with pytest.raises(InvalidSecretsFileError, match="Nothing was changed"):
         import_file(
-            platform, "dev", write(tmp_path, "bad.env", text), ImportOptions(), yes, Redactor()
+            open_environment(platform, "dev", Redactor()),
+            write(tmp_path, "bad.env", text),
+            ImportOptions(),
+            yes,
         )
     assert ssm_calls == []
     assert snapshot(aws) == {"good-key": "original-value"}
@@ -98,7 +110,12 @@ def test_a_bad_file_is_refused_before_anything_is_read_or_written(
 
 def test_a_missing_file_is_a_usage_error(platform: Settings, tmp_path: Path) -> None:
     with pytest.raises(Exception, match="cannot read"):
-        import_file(platform, "dev", tmp_path / "missing.env", ImportOptions(), yes, Redactor())
+        import_file(
+            open_environment(platform, "dev", Redactor()),
+            tmp_path / "missing.env",
+            ImportOptions(),
+            yes,
+        )
 
 
 def _pin_at_version_limit(aws: AwsTarget, key: str) -> None:
@@ -125,7 +142,7 @@ def test_a_failure_midway_rolls_back_to_the_previous_state(
         "b-key": "b-imported", "c-new": "c-new-imported", "z-key": "z-original"}""",
     )
     with pytest.raises(ImportFailedError) as info:
-        import_file(platform, "dev", path, ImportOptions(), yes, Redactor())
+        import_file(open_environment(platform, "dev", Redactor()), path, ImportOptions(), yes)
     message = info.value.message
     assert "failed at 'b-key' (ParameterMaxVersionLimitExceeded)" in message
     assert "dev is as it was" in message
@@ -140,12 +157,10 @@ def test_prune_deletes_keys_missing_from_the_file(
     path = write(tmp_path, "dev.json", '{"kept-key": "kept-value", "new-key": "new-value"}')
     seen: list[ImportPlan] = []
     import_file(
-        platform,
-        "dev",
+        open_environment(platform, "dev", Redactor()),
         path,
         ImportOptions(prune=True),
         lambda p: seen.append(p) is None,
-        Redactor(),
     )
     assert [(c.key, c.action) for c in seen[0].changes] == [
         ("gone-key", Action.DELETE),
@@ -164,6 +179,8 @@ def test_a_failed_pruning_import_recreates_what_it_deleted(
     before = snapshot(aws)
     path = write(tmp_path, "dev.json", '{"b-key": "b-imported", "c-new": "c-new-imported"}')
     with pytest.raises(ImportFailedError, match="rolled back the 2 key"):
-        import_file(platform, "dev", path, ImportOptions(prune=True), yes, Redactor())
+        import_file(
+            open_environment(platform, "dev", Redactor()), path, ImportOptions(prune=True), yes
+        )
     assert snapshot(aws) == before
     assert store.describe("a-gone").description == "keep this description"

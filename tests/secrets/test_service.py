@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from smartstack.aws.environment import open_environment
 from smartstack.aws.target import AwsTarget
 from smartstack.core.config import Settings
 from smartstack.core.errors import CommandFailedError, NotRunningError, UsageError
@@ -33,28 +34,30 @@ def platform(running_platform: Settings, kms_aliases: AwsTarget) -> Settings:
 
 def test_set_then_get_records_version_author_and_description(platform: Settings) -> None:
     r = Redactor()
-    change = service.set_secret(platform, "dev", "db-password", "first-secret", "the db", r)
+    change = service.set_secret(
+        open_environment(platform, "dev", r), "db-password", "first-secret", "the db"
+    )
     assert (change.key, change.version) == ("db-password", 1)
-    service.set_secret(platform, "dev", "db-password", "second-secret", None, r)
-    meta, value = service.get_secret(platform, "dev", "db-password", False, r)
+    service.set_secret(open_environment(platform, "dev", r), "db-password", "second-secret", None)
+    meta, value = service.get_secret(open_environment(platform, "dev", r), "db-password", False)
     assert value is None
     assert (meta.version, meta.description) == (2, "the db")
-    assert meta.modified_by == service.open_store(platform, "dev", r).caller()
+    assert meta.modified_by == service.open_store(open_environment(platform, "dev", r)).caller()
     assert meta.modified_by.startswith("arn:aws:")
-    _, revealed = service.get_secret(platform, "dev", "db-password", True, r)
+    _, revealed = service.get_secret(open_environment(platform, "dev", r), "db-password", True)
     assert revealed is not None and revealed.value == "second-secret"
 
 
 def test_set_registers_the_value_even_when_it_is_refused(platform: Settings) -> None:
     r = Redactor()
     with pytest.raises(InvalidKeyError):
-        service.set_secret(platform, "dev", "../prod/x", "refused-value", None, r)
+        service.set_secret(open_environment(platform, "dev", r), "../prod/x", "refused-value", None)
     assert r.redact("refused-value") == MASK
 
 
 def test_unknown_environment_is_a_usage_error(platform: Settings) -> None:
     with pytest.raises(UsageError, match="unknown environment 'qa'"):
-        service.list_secrets(platform, "qa", Redactor())
+        service.list_secrets(open_environment(platform, "qa", Redactor()))
 
 
 def test_bad_keys_are_refused_before_any_aws_call(
@@ -63,20 +66,26 @@ def test_bad_keys_are_refused_before_any_aws_call(
     """With no local AWS reachable at all, a bad key still fails as a bad key."""
     offline = dataclasses.replace(running_platform, state_dir=tmp_path)
     with pytest.raises(NotRunningError):
-        service.get_secret(offline, "dev", "db-password", False, Redactor())
+        service.get_secret(open_environment(offline, "dev", Redactor()), "db-password", False)
     for key in ("../prod/jwt-secret", "/smartstack/prod/jwt-secret", "x/../../prod/y"):
         with pytest.raises(InvalidKeyError):
-            service.set_secret(offline, "dev", key, "some-value", None, Redactor())
+            service.set_secret(
+                open_environment(offline, "dev", Redactor()), key, "some-value", None
+            )
         with pytest.raises(InvalidKeyError):
-            service.get_secret(offline, "dev", key, True, Redactor())
+            service.get_secret(open_environment(offline, "dev", Redactor()), key, True)
 
 
 def test_dev_cannot_touch_prod_whatever_the_key(platform: Settings, aws: AwsTarget) -> None:
     seed(make_store(aws, "prod", Redactor()), {"jwt-secret": "prod-jwt-value"})
     for key in ("../prod/jwt-secret", "..%2Fprod%2Fjwt-secret", "jwt-secret/../../prod/x"):
         with pytest.raises(InvalidKeyError):
-            service.set_secret(platform, "dev", key, "overwrite-attempt", None, Redactor())
-    service.set_secret(platform, "dev", "jwt-secret", "dev-jwt-value", None, Redactor())
+            service.set_secret(
+                open_environment(platform, "dev", Redactor()), key, "overwrite-attempt", None
+            )
+    service.set_secret(
+        open_environment(platform, "dev", Redactor()), "jwt-secret", "dev-jwt-value", None
+    )
     prod = make_store(aws, "prod", Redactor()).read_all()
     assert {k: v.value for k, v in prod.items()} == {"jwt-secret": "prod-jwt-value"}
 
@@ -85,38 +94,46 @@ def test_set_without_the_kms_key_fails_clearly_and_writes_nothing(
     running_platform: Settings, aws: AwsTarget
 ) -> None:
     with pytest.raises(KmsKeyMissingError, match="alias/smartstack-dev"):
-        service.set_secret(running_platform, "dev", "db-password", "no-key-yet", None, Redactor())
-    assert service.list_secrets(running_platform, "dev", Redactor()) == []
+        service.set_secret(
+            open_environment(running_platform, "dev", Redactor()), "db-password", "no-key-yet", None
+        )
+    assert service.list_secrets(open_environment(running_platform, "dev", Redactor())) == []
 
 
 def test_list_and_history(platform: Settings) -> None:
     r = Redactor()
     for key, value in (("b-key", "value-b-1"), ("a-key", "value-a-1"), ("b-key", "value-b-2")):
-        service.set_secret(platform, "dev", key, value, None, r)
-    listed = service.list_secrets(platform, "dev", r)
+        service.set_secret(open_environment(platform, "dev", r), key, value, None)
+    listed = service.list_secrets(open_environment(platform, "dev", r))
     assert [(m.key, m.version) for m in listed] == [("a-key", 1), ("b-key", 2)]
-    history = service.secret_history(platform, "dev", "b-key", r)
+    history = service.secret_history(open_environment(platform, "dev", r), "b-key")
     assert [h.version for h in history] == [1, 2]
     assert history[-1].modified_by.startswith("arn:aws:")  # the caller, from our tag
     with pytest.raises(SecretNotFoundError):
-        service.secret_history(platform, "dev", "c-key", r)
+        service.secret_history(open_environment(platform, "dev", r), "c-key")
 
 
 def test_delete_asks_and_honours_the_answer(platform: Settings) -> None:
     r = Redactor()
-    service.set_secret(platform, "dev", "db-password", "to-be-deleted", None, r)
+    service.set_secret(open_environment(platform, "dev", r), "db-password", "to-be-deleted", None)
     questions: list[str] = []
     with pytest.raises(CancelledError):
         service.delete_secret(
-            platform, "dev", "db-password", lambda q: questions.append(q) is not None, r
+            open_environment(platform, "dev", r),
+            "db-password",
+            lambda q: questions.append(q) is not None,
         )
     assert questions == ["delete db-password (version 1) from dev?"]
-    assert [m.key for m in service.list_secrets(platform, "dev", r)] == ["db-password"]
-    change = service.delete_secret(platform, "dev", "db-password", lambda _: True, r)
+    assert [m.key for m in service.list_secrets(open_environment(platform, "dev", r))] == [
+        "db-password"
+    ]
+    change = service.delete_secret(
+        open_environment(platform, "dev", r), "db-password", lambda _: True
+    )
     assert change.action == "deleted"
-    assert service.list_secrets(platform, "dev", r) == []
+    assert service.list_secrets(open_environment(platform, "dev", r)) == []
     with pytest.raises(SecretNotFoundError):
-        service.delete_secret(platform, "dev", "db-password", lambda _: True, r)
+        service.delete_secret(open_environment(platform, "dev", r), "db-password", lambda _: True)
 
 
 def test_diff_reports_promotion_blockers_by_key_only(platform: Settings) -> None:
@@ -127,19 +144,23 @@ def test_diff_reports_promotion_blockers_by_key_only(platform: Settings) -> None
         ("dev", "new-in-dev"),
         ("staging", "old-in-staging"),
     ):
-        service.set_secret(platform, env, key, f"value-of-{env}-{key}", None, r)
-    diff = service.diff_environments(platform, "dev", "staging", r)
+        service.set_secret(open_environment(platform, env, r), key, f"value-of-{env}-{key}", None)
+    diff = service.diff_environments(
+        open_environment(platform, "dev", r), open_environment(platform, "staging", r)
+    )
     assert diff.only_in_a == ("new-in-dev",)
     assert (diff.only_in_b, diff.in_both) == (("old-in-staging",), 1)
     with pytest.raises(UsageError):
-        service.diff_environments(platform, "dev", "nope", r)
+        service.diff_environments(
+            open_environment(platform, "dev", r), open_environment(platform, "nope", r)
+        )
 
 
 def test_export_to_a_private_file(platform: Settings, tmp_path: Path) -> None:
     r = Redactor()
-    service.set_secret(platform, "dev", "db-password", "exported-secret", None, r)
+    service.set_secret(open_environment(platform, "dev", r), "db-password", "exported-secret", None)
     target = tmp_path / "dev.json"
-    result, _ = service.export_secrets(platform, "dev", Format.JSON, target, r)
+    result, _ = service.export_secrets(open_environment(platform, "dev", r), Format.JSON, target)
     assert result.count == 1
     assert json.loads(target.read_text()) == {"db-password": "exported-secret"}
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
@@ -158,13 +179,15 @@ def test_export_target_must_be_chosen(tmp_path: Path) -> None:
 
 def test_exec_passes_secrets_to_the_child_as_variables(platform: Settings, tmp_path: Path) -> None:
     r = Redactor()
-    service.set_secret(platform, "dev", "db-password", "child-only-value", None, r)
-    service.set_secret(platform, "dev", "api2-key", "child-api-value", None, r)
+    service.set_secret(
+        open_environment(platform, "dev", r), "db-password", "child-only-value", None
+    )
+    service.set_secret(open_environment(platform, "dev", r), "api2-key", "child-api-value", None)
     out = tmp_path / "env.json"
     script = f"import json, os; json.dump(dict(os.environ), open({str(out)!r}, 'w'))"
     warnings: list[str] = []
     code = service.exec_with_secrets(
-        platform, "dev", [sys.executable, "-c", script], r, warnings.append
+        open_environment(platform, "dev", r), [sys.executable, "-c", script], warnings.append
     )
     assert code == 0
     child = json.loads(out.read_text())
@@ -176,12 +199,17 @@ def test_exec_passes_secrets_to_the_child_as_variables(platform: Settings, tmp_p
 def test_exec_returns_the_child_status_and_refuses_bad_commands(platform: Settings) -> None:
     r = Redactor()
     assert (
-        service.exec_with_secrets(platform, "dev", [sys.executable, "-c", "exit(7)"], r, print) == 7
+        service.exec_with_secrets(
+            open_environment(platform, "dev", r), [sys.executable, "-c", "exit(7)"], print
+        )
+        == 7
     )
     with pytest.raises(UsageError, match="no command given"):
-        service.exec_with_secrets(platform, "dev", [], r, print)
+        service.exec_with_secrets(open_environment(platform, "dev", r), [], print)
     with pytest.raises(CommandFailedError, match="cannot run 'no-such-command-xyz'"):
-        service.exec_with_secrets(platform, "dev", ["no-such-command-xyz"], r, print)
+        service.exec_with_secrets(
+            open_environment(platform, "dev", r), ["no-such-command-xyz"], print
+        )
 
 
 def test_child_environment_warns_when_a_secret_replaces_a_variable() -> None:
@@ -197,6 +225,8 @@ def test_with_roles_enabled_commands_act_as_the_environment_role(platform: Setti
     """SMARTSTACK_ASSUME_ROLES=1: the change is recorded as made by smartstack-dev-role."""
     with_roles = dataclasses.replace(platform, assume_roles=True)
     r = Redactor()
-    service.set_secret(with_roles, "dev", "db-password", "set-through-role", None, r)
-    meta, _ = service.get_secret(with_roles, "dev", "db-password", False, r)
+    service.set_secret(
+        open_environment(with_roles, "dev", r), "db-password", "set-through-role", None
+    )
+    meta, _ = service.get_secret(open_environment(with_roles, "dev", r), "db-password", False)
     assert ":assumed-role/smartstack-dev-role/" in meta.modified_by

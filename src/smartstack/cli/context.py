@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 
+from smartstack.aws.environment import EnvironmentContext, open_environment
 from smartstack.cli.output import Renderer
 from smartstack.core.config import Settings, resolve_settings
 from smartstack.core.errors import SmartStackError
@@ -48,3 +49,13 @@ def run(ctx: typer.Context, action: Callable[[Settings, Renderer], int | None]) 
         raise typer.Exit(int(exc.exit_code)) from None
     if code:
         raise typer.Exit(code)
+
+
+def run_in(
+    ctx: typer.Context,
+    env: str,
+    action: Callable[[EnvironmentContext, Renderer], int | None],
+) -> None:
+    """:func:`run` inside one environment, opened once with this invocation's redactor."""
+    redactor = ctx.obj.redactor
+    run(ctx, lambda settings, out: action(open_environment(settings, env, redactor), out))

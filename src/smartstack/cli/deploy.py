@@ -9,7 +9,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from smartstack.cli.context import Globals, run
+from smartstack.aws.environment import EnvironmentContext
+from smartstack.cli.context import run, run_in
 from smartstack.cli.output import Renderer
 from smartstack.core.config import Settings
 from smartstack.core.errors import ExitCode, UsageError
@@ -75,17 +76,14 @@ def deploy_command(
     ] = False,
 ) -> None:
     """Deploy a release: fetch → migrate → infra → app → smoke, rolled back if smoke fails."""
-    globals_: Globals = ctx.obj
 
-    def action(settings: Settings, out: Renderer) -> int:
+    def action(environment: EnvironmentContext, out: Renderer) -> int:
         result = deploy(
-            settings,
-            env,
+            environment,
             release,
             allow_destroy=allow_destroy,
             replan=replan,
             progress=_progress(out),
-            redactor=globals_.redactor,
         )
         if result.error is None:
             out.result(result, lambda console: _render_deploy(console, result))
@@ -96,14 +94,14 @@ def deploy_command(
             out.error(result.error)
         return code
 
-    run(ctx, action)
+    run_in(ctx, env, action)
 
 
 def approve(ctx: typer.Context, env: EnvArg, release: ReleaseArg) -> None:
     """Approve a release for an environment that requires it; you are identified through STS."""
 
-    def action(settings: Settings, out: Renderer) -> None:
-        approval = promotion.approve(settings, env, release)
+    def action(environment: EnvironmentContext, out: Renderer) -> None:
+        approval = promotion.approve(environment, release)
         out.result(
             approval,
             lambda c: c.print(
@@ -111,14 +109,14 @@ def approve(ctx: typer.Context, env: EnvArg, release: ReleaseArg) -> None:
             ),
         )
 
-    run(ctx, action)
+    run_in(ctx, env, action)
 
 
 def rollback(ctx: typer.Context, env: EnvArg) -> None:
     """Move `live` back to the previous successful release (the app only; schema and infra stay)."""
 
-    def action(settings: Settings, out: Renderer) -> None:
-        attempt = promotion.rollback(settings, env)
+    def action(environment: EnvironmentContext, out: Renderer) -> None:
+        attempt = promotion.rollback(environment)
         out.result(
             attempt,
             lambda c: c.print(
@@ -126,7 +124,7 @@ def rollback(ctx: typer.Context, env: EnvArg) -> None:
             ),
         )
 
-    run(ctx, action)
+    run_in(ctx, env, action)
 
 
 def _history_table(attempts: list[Attempt]) -> Table:
@@ -146,11 +144,11 @@ def history(
 ) -> None:
     """Deploys and rollbacks of an environment: who, when, each step's outcome and duration."""
 
-    def action(settings: Settings, out: Renderer) -> None:
-        attempts = promotion.history(settings, env, limit)
+    def action(environment: EnvironmentContext, out: Renderer) -> None:
+        attempts = promotion.history(environment, limit)
         out.result(attempts, lambda c: c.print(_history_table(attempts)))
 
-    run(ctx, action)
+    run_in(ctx, env, action)
 
 
 def _status_table(report: list[promotion.EnvironmentStatus]) -> Table:
@@ -192,8 +190,8 @@ def unlock(
 ) -> None:
     """Release a stale deploy lease, after showing who held it."""
 
-    def action(settings: Settings, out: Renderer) -> None:
-        lease = promotion.current_lease(settings, env)
+    def action(environment: EnvironmentContext, out: Renderer) -> None:
+        lease = promotion.current_lease(environment)
         if lease is None:
             raise UsageError(f"{env} has no lease to release.")
         out.progress(
@@ -201,10 +199,10 @@ def unlock(
         )
         if not yes and not typer.confirm("Release it?", err=True):
             raise UsageError("not released; nothing changed.")
-        released = promotion.unlock(settings, env, lease.attempt_id)
+        released = promotion.unlock(environment, lease.attempt_id)
         out.result(released, lambda c: c.print(f"released {env}'s lease held by {released.holder}"))
 
-    run(ctx, action)
+    run_in(ctx, env, action)
 
 
 def register(app: typer.Typer) -> None:

@@ -19,13 +19,15 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from smartstack.cli.context import Globals, run
+from smartstack.aws.environment import EnvironmentContext, open_environment
+from smartstack.cli.context import Globals, run, run_in
 from smartstack.cli.output import Renderer
 from smartstack.core.config import Settings
 from smartstack.core.errors import ExitCode
 from smartstack.secrets import service
 from smartstack.secrets.formats import Format
 from smartstack.secrets.importing import Action, ImportOptions, ImportPlan, import_file
+from smartstack.secrets.keys import check_key
 from smartstack.secrets.store import SecretMetadata
 
 app = typer.Typer(
@@ -114,14 +116,13 @@ def set_command(
     description: Annotated[Optional[str], typer.Option(help="What the secret is for.")] = None,  # noqa: UP045
 ) -> None:
     """Store a secret (SecureString, the environment's KMS key); the value comes from stdin."""
-    redactor = _globals(ctx).redactor
 
-    def action(settings: Settings, out: Renderer) -> None:
-        service.check_inputs(settings, env, key)  # before asking for the value
-        change = service.set_secret(settings, env, key, _read_value(), description, redactor)
+    def action(environment: EnvironmentContext, out: Renderer) -> None:
+        check_key(key)  # before asking for the value
+        change = service.set_secret(environment, key, _read_value(), description)
         out.result(change, _line(out, f"set {env}/{key}: version {change.version}"))
 
-    run(ctx, action)
+    run_in(ctx, env, action)
 
 
 @app.command("get")
@@ -132,10 +133,9 @@ def get_command(
     reveal: Annotated[bool, typer.Option("--reveal", help="Print the value too.")] = False,
 ) -> None:
     """Show a secret's version, last change and author; the value only with --reveal."""
-    redactor = _globals(ctx).redactor
 
-    def action(settings: Settings, out: Renderer) -> None:
-        meta, secret = service.get_secret(settings, env, key, reveal, redactor)
+    def action(environment: EnvironmentContext, out: Renderer) -> None:
+        meta, secret = service.get_secret(environment, key, reveal)
         if secret is None:
             out.result(meta, _fields(out, meta))
             return
@@ -144,44 +144,41 @@ def get_command(
         data = {"metadata": meta, "value": secret.value}
         plain.result(data, lambda _: print(secret.value))
 
-    run(ctx, action)
+    run_in(ctx, env, action)
 
 
 @app.command("list")
 def list_command(ctx: typer.Context, env: EnvArg) -> None:
     """List keys with version and last change (no values)."""
-    redactor = _globals(ctx).redactor
 
-    def action(settings: Settings, out: Renderer) -> None:
-        found = service.list_secrets(settings, env, redactor)
+    def action(environment: EnvironmentContext, out: Renderer) -> None:
+        found = service.list_secrets(environment)
         out.result(found, _table(out, found, LISTED))
 
-    run(ctx, action)
+    run_in(ctx, env, action)
 
 
 @app.command("delete")
 def delete_command(ctx: typer.Context, env: EnvArg, key: KeyArg, yes: YesOpt = False) -> None:
     """Delete a secret, after confirmation unless --yes."""
-    redactor = _globals(ctx).redactor
 
-    def action(settings: Settings, out: Renderer) -> None:
+    def action(environment: EnvironmentContext, out: Renderer) -> None:
         confirm = (lambda _: True) if yes else _confirm
-        change = service.delete_secret(settings, env, key, confirm, redactor)
+        change = service.delete_secret(environment, key, confirm)
         out.result(change, _line(out, f"deleted {env}/{key} (was version {change.version})"))
 
-    run(ctx, action)
+    run_in(ctx, env, action)
 
 
 @app.command("history")
 def history_command(ctx: typer.Context, env: EnvArg, key: KeyArg) -> None:
     """List a secret's versions with who changed it and when (no values)."""
-    redactor = _globals(ctx).redactor
 
-    def action(settings: Settings, out: Renderer) -> None:
-        versions = service.secret_history(settings, env, key, redactor)
+    def action(environment: EnvironmentContext, out: Renderer) -> None:
+        versions = service.secret_history(environment, key)
         out.result(versions, _table(out, versions, VERSIONS))
 
-    run(ctx, action)
+    run_in(ctx, env, action)
 
 
 @app.command("diff")
@@ -190,7 +187,9 @@ def diff_command(ctx: typer.Context, env_a: EnvArg, env_b: EnvArg) -> None:
     redactor = _globals(ctx).redactor
 
     def action(settings: Settings, out: Renderer) -> int:
-        diff = service.diff_environments(settings, env_a, env_b, redactor)
+        a = open_environment(settings, env_a, redactor)
+        b = open_environment(settings, env_b, redactor)
+        diff = service.diff_environments(a, b)
 
         def human(c: Console) -> None:
             for env, keys in ((env_b, diff.only_in_a), (env_a, diff.only_in_b)):
@@ -214,12 +213,11 @@ def exec_command(
     command: Annotated[Optional[list[str]], typer.Argument(help="The command, after --.")] = None,  # noqa: UP045
 ) -> None:
     """Run a command with the environment's secrets as variables (db-password -> DB_PASSWORD)."""
-    redactor = _globals(ctx).redactor
 
-    def action(settings: Settings, out: Renderer) -> int:
-        return service.exec_with_secrets(settings, env, command or [], redactor, out.progress)
+    def action(environment: EnvironmentContext, out: Renderer) -> int:
+        return service.exec_with_secrets(environment, command or [], out.progress)
 
-    run(ctx, action)
+    run_in(ctx, env, action)
 
 
 def _render_plan(out: Renderer, plan: ImportPlan) -> None:
@@ -240,14 +238,13 @@ def import_command(
     yes: YesOpt = False,
 ) -> None:
     """Import all secrets of a file or none: shows the plan, asks, rolls back on failure."""
-    redactor = _globals(ctx).redactor
 
-    def action(settings: Settings, out: Renderer) -> None:
+    def action(environment: EnvironmentContext, out: Renderer) -> None:
         def confirm(plan: ImportPlan) -> bool:
             _render_plan(out, plan)
             return yes or _confirm(f"apply {len(plan.writes)} change(s) to {env}?")
 
-        result = import_file(settings, env, file, ImportOptions(fmt, prune), confirm, redactor)
+        result = import_file(environment, file, ImportOptions(fmt, prune), confirm)
         plan = result.plan
         done = ", ".join(f"{plan.count(a)} {_DONE[a]}" for a in Action)
         line = (
@@ -257,7 +254,7 @@ def import_command(
         )
         out.result(result, _line(out, line))
 
-    run(ctx, action)
+    run_in(ctx, env, action)
 
 
 @app.command("export")
@@ -270,12 +267,11 @@ def export_command(
     force: Annotated[bool, typer.Option(help="Overwrite an existing --output file.")] = False,
 ) -> None:
     """Export values to a file (--output FILE), or to stdout only with --stdout."""
-    redactor = _globals(ctx).redactor
 
-    def action(settings: Settings, out: Renderer) -> None:
+    def action(environment: EnvironmentContext, out: Renderer) -> None:
         service.check_export_target(env, output, to_stdout, force)
         chosen = fmt or Format.DOTENV
-        result, text = service.export_secrets(settings, env, chosen, output, redactor)
+        result, text = service.export_secrets(environment, chosen, output)
         if to_stdout:
             sys.stdout.write(text)  # asked for explicitly: not masked
             return
@@ -284,4 +280,4 @@ def export_command(
             _line(out, f"exported {result.count} secret(s) of {env} to {output} ({chosen.value})"),
         )
 
-    run(ctx, action)
+    run_in(ctx, env, action)

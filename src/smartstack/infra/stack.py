@@ -118,18 +118,39 @@ def all_stacks(settings: Settings) -> tuple[str, ...]:
     return (ACCOUNT_STACK, *environment_names(settings.configs_dir))
 
 
+@dataclass(frozen=True)
+class PreparedStack:
+    """A stack ready to plan: its spec (inputs written) and the backend it lives in."""
+
+    spec: StackSpec
+    layout: BackendLayout
+
+
+def prepare_stack(settings: Settings, stack: str, target: AwsTarget) -> PreparedStack:
+    """Write the inputs the stack reads but cannot make; the one step here with side effects."""
+    layout = backend_layout(target, environment_names(settings.configs_dir), settings.project)
+    return PreparedStack(stack_spec(settings, stack, layout, target), layout)
+
+
 def plan_stack(
-    settings: Settings, stack: str, target: AwsTarget | None = None, destroy: bool = False
+    settings: Settings,
+    stack: str,
+    target: AwsTarget | None = None,
+    destroy: bool = False,
+    prepared: PreparedStack | None = None,
 ) -> tuple[Tofu, PlanSummary]:
-    """init + plan, saving the plan in the stack's data directory."""
+    """init + plan, saving the plan in the stack's data directory.
+
+    ``prepared`` reuses a :func:`prepare_stack` done earlier in the same run.
+    """
     if stack != ACCOUNT_STACK:
         load_environment(settings.configs_dir, stack)  # bad input first, before anything
     toolchain(settings).require()  # then tools, before any AWS call or generated input
     target = target or target_for(settings)
-    layout = backend_layout(target, environment_names(settings.configs_dir), settings.project)
-    spec = stack_spec(settings, stack, layout, target)
+    prepared = prepared or prepare_stack(settings, stack, target)
+    spec = prepared.spec
     tofu = stack_tofu(settings, target, spec)
-    tofu.init(backend_for(target, layout, stack))
+    tofu.init(backend_for(target, prepared.layout, stack))
     plan_file = tofu.data_dir / ("destroy.tfplan" if destroy else "apply.tfplan")
     return tofu, tofu.plan(spec.var_file, plan_file, spec.variables, destroy=destroy)
 
@@ -146,26 +167,24 @@ def apply_stack(
     return StackResult(stack, plan, plan.has_changes, outputs, time.monotonic() - started)
 
 
-def infra_fingerprint(settings: Settings, stack: str, target: AwsTarget | None = None) -> str:
-    """A hash of everything an apply of ``stack`` depends on that the tool can see.
+def infra_fingerprint(settings: Settings, prepared: PreparedStack, target: AwsTarget) -> str:
+    """A hash of everything an apply of the stack depends on that the tool can see.
 
     The stack's code and tfvars, the variables the runner offers, the pinned
     tool versions and the version of the state object itself (so an apply by
     anyone else changes it).  Equal fingerprints mean a plan would find
-    nothing of ours to change; drift made outside OpenTofu is not seen.
+    nothing of ours to change; drift made outside OpenTofu is not seen.  It
+    only reads: the inputs were written by :func:`prepare_stack`.
     """
-    target = target or target_for(settings)
-    layout = backend_layout(target, environment_names(settings.configs_dir), settings.project)
-    spec = stack_spec(settings, stack, layout, target)
     tools = toolchain(settings)
     digest = hashlib.sha256()
     for path in sorted(settings.infrastructure_dir.rglob("*")):
         if path.suffix in (".tf", ".tfvars") and ".terraform" not in path.parts:
             digest.update(str(path.relative_to(settings.infrastructure_dir)).encode() + b"\0")
             digest.update(path.read_bytes() + b"\0")
-    digest.update(json.dumps(spec.variables, sort_keys=True).encode())
+    digest.update(json.dumps(prepared.spec.variables, sort_keys=True).encode())
     digest.update(f"{tools.opentofu_version}/{tools.aws_provider_version}".encode())
-    digest.update(_state_version(target, layout, stack).encode())
+    digest.update(_state_version(target, prepared.layout, prepared.spec.name).encode())
     return digest.hexdigest()
 
 

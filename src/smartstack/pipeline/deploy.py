@@ -35,20 +35,24 @@ from pathlib import Path
 from botocore.exceptions import ClientError
 from sqlalchemy.engine import URL
 
+from smartstack.aws.environment import EnvironmentContext
 from smartstack.aws.errors import error_code
 from smartstack.aws.lambda_api import move_live
-from smartstack.aws.target import AwsTarget, environment_target
 from smartstack.core.config import Settings
-from smartstack.core.environments import EnvironmentConfig, load_environment
 from smartstack.core.errors import SmartStackError, UsageError
-from smartstack.core.naming import artifacts_bucket_name, parameter_prefix, resource_name
-from smartstack.core.redact import Redactor
-from smartstack.infra.stack import infra_fingerprint, plan_stack
+from smartstack.infra.stack import PreparedStack, infra_fingerprint, plan_stack, prepare_stack
 from smartstack.infra.tofu import PlanSummary
 from smartstack.infra.toolchain import toolchain
 from smartstack.pipeline.app_step import FunctionRelease, release_function
 from smartstack.pipeline.gates import check_gates
-from smartstack.pipeline.ledger import Attempt, Ledger, StepRecord
+from smartstack.pipeline.ledger import (
+    Attempt,
+    AttemptKind,
+    AttemptOutcome,
+    Ledger,
+    StepOutcome,
+    StepRecord,
+)
 from smartstack.pipeline.migrations import run_migrations
 from smartstack.pipeline.smoke import (
     AwsFunctions,
@@ -96,56 +100,73 @@ class DestroyRefused(UsageError):
 
 
 @dataclass(frozen=True)
-class Context:
-    """Who deploys what where: resolved once, before the lease."""
+class Skipped:
+    """A step's result when there was nothing to do; the reason is shown and recorded."""
 
-    settings: Settings
-    config: EnvironmentConfig
-    target: AwsTarget
-    who: str
-    bucket: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"skipped: {self.reason}"
+
+
+StepResult = str | Skipped  # a detail of what the step did, or why it did nothing
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """Who deploys which release where: resolved once, before the lease."""
+
+    environment: EnvironmentContext
     manifest: Manifest
     ledger: Ledger
+    bucket: str
+    who: str
+
+    @property
+    def settings(self) -> Settings:
+        return self.environment.settings
+
+    @property
+    def env(self) -> str:
+        return self.environment.name
 
 
-def resolve(settings: Settings, env: str, release: str) -> Context:
+def resolve(environment: EnvironmentContext, release: str) -> Deployment:
     """Everything checked before a deploy may begin; raises on bad input."""
-    config = load_environment(settings.configs_dir, env)
-    toolchain(settings).require()
-    target = environment_target(settings, env)
-    bucket = artifacts_bucket_name(target.account_id(), target.region, settings.project)
+    toolchain(environment.settings).require()
+    target = environment.target
+    bucket = environment.artifacts_bucket
     manifest = load_release(target, bucket, release)
-    ledger = Ledger(target, settings.project)
-    return Context(settings, config, target, target.caller_arn(), bucket, manifest, ledger)
+    ledger = Ledger(target, environment.project)
+    return Deployment(environment, manifest, ledger, bucket, environment.caller)
 
 
 def deploy(
-    settings: Settings,
-    env: str,
+    environment: EnvironmentContext,
     release: str,
     *,
     allow_destroy: bool = False,
     replan: bool = False,
     progress: Progress = lambda event: None,
-    redactor: Redactor | None = None,
 ) -> DeployResult:
-    """Deploy ``release`` to ``env``; the result says how far it got (it is always recorded)."""
-    ctx = resolve(settings, env, release)
-    gate = check_gates(ctx.config, ctx.ledger, release, ctx.manifest.created_from or "")
+    """Deploy ``release`` to the environment; the result says how far it got (always recorded)."""
+    ctx = resolve(environment, release)
+    env = environment.name
+    gate = check_gates(environment.config, ctx.ledger, release, ctx.manifest.created_from or "")
     attempt = Attempt(env, release, ctx.who)
     with ctx.ledger.lease(env, ctx.who, attempt.attempt_id):
-        run = _Run(ctx, attempt, progress, redactor or Redactor(), allow_destroy, replan)
+        run = _Run(ctx, attempt, progress, allow_destroy, replan)
         result = DeployResult(attempt, gate)
         try:
             run.steps(result)
-            attempt.outcome = "succeeded"
+            attempt.outcome = AttemptOutcome.SUCCEEDED
         except SmartStackError as exc:
             result.error = exc
             run.restore_aliases()
             smoke_failed = isinstance(exc, SmokeFailed) and run.moved
-            attempt.outcome = "rolled back" if smoke_failed else "failed"
+            attempt.outcome = AttemptOutcome.ROLLED_BACK if smoke_failed else AttemptOutcome.FAILED
         except BaseException:  # a bug or an interrupt: still leave the last good release
-            attempt.outcome = "failed"
+            attempt.outcome = AttemptOutcome.FAILED
             run.restore_aliases()
             raise
         finally:
@@ -159,43 +180,43 @@ class _Run:
 
     def __init__(
         self,
-        ctx: Context,
+        ctx: Deployment,
         attempt: Attempt,
         progress: Progress,
-        redactor: Redactor,
         allow_destroy: bool,
         replan: bool,
     ) -> None:
         self.ctx = ctx
         self.attempt = attempt
         self.progress = progress
-        self.redactor = redactor
+        self.redactor = ctx.environment.redactor
         self.allow_destroy = allow_destroy
         self.replan = replan
         self.zips: dict[str, Path] = {}
         self.migrations: Path | None = None
         self.infra_settings: Settings | None = None  # settings rooted in the release's code
+        self.prepared: PreparedStack | None = None  # the stack's inputs, written once per run
         self.moved: list[FunctionRelease] = []
 
     @contextmanager
-    def step(self, name: str) -> Iterator[list[str]]:
-        """Time a step and record it; the block appends its detail (or 'skipped: …')."""
+    def step(self, name: str) -> Iterator[list[StepResult]]:
+        """Time a step and record it; the block appends what it did, or :class:`Skipped`."""
         self.progress(StepEvent(name))
-        detail: list[str] = []
+        done: list[StepResult] = []
         started = time.monotonic()
         try:
-            yield detail
+            yield done
         except SmartStackError as exc:
-            self._record(name, "failed", started, exc.message)
+            self._record(name, StepOutcome.FAILED, started, exc.message)
             raise
         except BaseException as exc:
-            self._record(name, "failed", started, f"{type(exc).__name__}: {exc}")
+            self._record(name, StepOutcome.FAILED, started, f"{type(exc).__name__}: {exc}")
             raise
-        text = "; ".join(detail)
-        outcome = "skipped" if text.startswith("skipped") else "succeeded"
-        self._record(name, outcome, started, text)
+        skipped = bool(done) and isinstance(done[-1], Skipped) and len(done) == 1
+        outcome = StepOutcome.SKIPPED if skipped else StepOutcome.SUCCEEDED
+        self._record(name, outcome, started, "; ".join(str(d) for d in done))
 
-    def _record(self, name: str, outcome: str, started: float, detail: str) -> None:
+    def _record(self, name: str, outcome: StepOutcome, started: float, detail: str) -> None:
         seconds = round(time.monotonic() - started, 3)
         record = StepRecord(name, outcome, seconds, self.redactor.redact(detail))
         self.attempt.steps.append(record)
@@ -204,7 +225,7 @@ class _Run:
     def steps(self, result: DeployResult) -> None:
         with self.step("fetch") as detail:
             detail.append(self.fetch())
-        url = database_url(self.ctx, self.redactor)
+        url = database_url(self.ctx.environment)
         result.first_deploy = url is None
         if url is not None:
             with self.step("migrate") as detail:
@@ -214,11 +235,11 @@ class _Run:
             detail.append(note)
         if url is None:
             with self.step("migrate") as detail:
-                url = database_url(self.ctx, self.redactor)
+                url = database_url(self.ctx.environment)
                 if url is None:
                     raise UsageError(
                         f"the infra step made no database parameters under "
-                        f"{parameter_prefix(self.ctx.config.name, self.ctx.settings.project)}; "
+                        f"{self.ctx.environment.parameter_prefix}; "
                         "check the database module's outputs."
                     )
                 detail.append("first deploy: the database was created by the infra step")
@@ -236,7 +257,7 @@ class _Run:
         for artifact in self.ctx.manifest.stored:
             path = cache / artifact.sha256 / artifact.file_name
             if not _has_digest(path, artifact.sha256):
-                fetch_artifact(self.ctx.target, self.ctx.bucket, artifact, path.parent)
+                fetch_artifact(self.ctx.environment.target, self.ctx.bucket, artifact, path.parent)
                 fetched += 1
             if artifact is self.ctx.manifest.migrations:
                 self.migrations = _unpacked(path, unpack_migrations, "migrations")
@@ -248,29 +269,35 @@ class _Run:
         total = len(self.ctx.manifest.stored)
         return f"{fetched} of {total} artifacts downloaded, {total - fetched} cached"
 
-    def migrate(self, url: URL) -> str:
+    def migrate(self, url: URL) -> StepResult:
         if self.migrations is None:
             raise UsageError(f"release {self.ctx.manifest.release} carries no migrations.")
         applied = run_migrations(
             url.render_as_string(hide_password=False), script_location=self.migrations
         )
         if not applied:
-            return "skipped: the database is at the release's head revision"
+            return Skipped("the database is at the release's head revision")
         return f"{len(applied)} revision(s) applied: {', '.join(applied)}"
 
-    def infra(self) -> tuple[PlanSummary | None, str]:
-        ctx, env, settings = self.ctx, self.ctx.config.name, self.infra_settings
+    def infra(self) -> tuple[PlanSummary | None, StepResult]:
+        ctx, env, settings = self.ctx, self.ctx.env, self.infra_settings
         if settings is None:
             raise UsageError(
                 f"release {ctx.manifest.release} carries no infrastructure; build a new release."
             )
-        before = infra_fingerprint(settings, env, ctx.target)
+        target = ctx.environment.target
+        self.prepared = prepare_stack(settings, env, target)
+        before = infra_fingerprint(settings, self.prepared, target)
         last = last_fingerprint(ctx.ledger, env)
         if last is not None and last[0] == before and not self.replan:
             self.attempt.infra_fingerprint = before
-            return None, f"skipped: unchanged since the deploy of {last[1]}"
-        tofu, plan = plan_stack(settings, env, ctx.target)
-        if plan.destroyed and ctx.config.protect_from_destroy and not self.allow_destroy:
+            return None, Skipped(f"unchanged since the deploy of {last[1]}")
+        tofu, plan = plan_stack(settings, env, target, prepared=self.prepared)
+        if (
+            plan.destroyed
+            and ctx.environment.config.protect_from_destroy
+            and not self.allow_destroy
+        ):
             shown = ", ".join(plan.destroyed[:3]) + (" …" if len(plan.destroyed) > 3 else "")
             raise DestroyRefused(
                 f"the plan for {env} destroys or replaces {len(plan.destroyed)} resource(s) "
@@ -281,14 +308,15 @@ class _Run:
             self.attempt.infra_fingerprint = before  # nothing applied: the state is as it was
             return plan, plan.describe()
         tofu.apply(plan.plan_file)
-        self.attempt.infra_fingerprint = infra_fingerprint(settings, env, ctx.target)
+        self.attempt.infra_fingerprint = infra_fingerprint(settings, self.prepared, target)
         return plan, plan.describe() + " (applied)"
 
-    def app(self, result: DeployResult) -> str:
+    def app(self, result: DeployResult) -> StepResult:
         ctx = self.ctx
+        target = ctx.environment.target
         for artifact in ctx.manifest.artifacts:
-            name = resource_name(ctx.config.name, artifact.name, ctx.settings.project)
-            done = release_function(ctx.target, name, artifact, ctx.bucket, ctx.manifest.release)
+            name = ctx.environment.resource_name(artifact.name)
+            done = release_function(target, name, artifact, ctx.bucket, ctx.manifest.release)
             result.functions.append(done)
             self.attempt.versions[artifact.name] = done.version
             if done.changed:
@@ -297,7 +325,7 @@ class _Run:
             f"{f.service} v{f.previous_version}→v{f.version}" for f in result.functions if f.changed
         ]
         if not changed:
-            return "skipped: live already runs this release"
+            return Skipped("live already runs this release")
         return "live moved: " + ", ".join(changed)
 
     def smoke(self, result: DeployResult) -> str:
@@ -321,43 +349,41 @@ class _Run:
 
     def _functions(self) -> Functions:
         ctx = self.ctx
-        names = {
-            a.name: resource_name(ctx.config.name, a.name, ctx.settings.project)
-            for a in ctx.manifest.artifacts
-        }
-        if "lambda-exec" in ctx.target.limits:
+        names = {a.name: ctx.environment.resource_name(a.name) for a in ctx.manifest.artifacts}
+        target = ctx.environment.target
+        if "lambda-exec" in target.limits:
             log_dir = ctx.settings.state_dir / "deploys" / self.attempt.attempt_id
             rie = toolchain(ctx.settings).lambda_rie
-            return EmulatedFunctions(ctx.target, names, self.zips, rie, log_dir)
-        return AwsFunctions(ctx.target, names)
+            return EmulatedFunctions(target, names, self.zips, rie, log_dir)
+        return AwsFunctions(target, names)
 
     def _queue_arn(self) -> str:
-        ctx = self.ctx
-        name = resource_name(ctx.config.name, "ai-jobs", ctx.settings.project)
-        return f"arn:aws:sqs:{ctx.target.region}:{ctx.target.account_id()}:{name}"
+        target = self.ctx.environment.target
+        name = self.ctx.environment.resource_name("ai-jobs")
+        return f"arn:aws:sqs:{target.region}:{target.account_id()}:{name}"
 
     def restore_aliases(self) -> None:
         """Move every alias this attempt moved back to where it was."""
         for done in reversed(self.moved):
-            move_live(self.ctx.target, done.function_name, done.previous_version)
+            move_live(self.ctx.environment.target, done.function_name, done.previous_version)
             self.attempt.versions[done.service] = done.previous_version
 
 
 def last_fingerprint(ledger: Ledger, env: str) -> tuple[str, str] | None:
     """The infra fingerprint of the newest successful deploy and its release."""
     for attempt in ledger.history(env, limit=None):
-        if attempt.kind == "deploy" and attempt.outcome == "succeeded":
+        if attempt.kind == AttemptKind.DEPLOY and attempt.outcome == AttemptOutcome.SUCCEEDED:
             return (
                 (attempt.infra_fingerprint, attempt.release) if attempt.infra_fingerprint else None
             )
     return None
 
 
-def database_url(ctx: Context, redactor: Redactor) -> URL | None:
+def database_url(environment: EnvironmentContext) -> URL | None:
     """The environment's database from its parameters; None before the database exists."""
-    prefix = parameter_prefix(ctx.config.name, ctx.settings.project)
+    prefix = environment.parameter_prefix
     try:
-        response = ctx.target.client("ssm").get_parameters(
+        response = environment.target.client("ssm").get_parameters(
             Names=[prefix + key for key in _DB_KEYS], WithDecryption=True
         )
     except ClientError as exc:
@@ -371,7 +397,7 @@ def database_url(ctx: Context, redactor: Redactor) -> URL | None:
     missing = [k for k in ("db-name", "db-username", "db-password") if k not in values]
     if missing:
         raise UsageError(f"missing parameters under {prefix}: {', '.join(missing)}.")
-    redactor.register(values["db-password"])
+    environment.redactor.register(values["db-password"])
     return URL.create(
         "postgresql+psycopg",
         username=values["db-username"],

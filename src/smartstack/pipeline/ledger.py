@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -44,10 +45,28 @@ def _pk(env: str) -> str:
     return f"env#{check_environment_name(env)}"
 
 
+class StepOutcome(StrEnum):
+    SUCCEEDED = "succeeded"
+    SKIPPED = "skipped"  # nothing to do: the detail says why
+    FAILED = "failed"
+
+
+class AttemptOutcome(StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    ROLLED_BACK = "rolled back"  # smoke failed and `live` went back
+
+
+class AttemptKind(StrEnum):
+    DEPLOY = "deploy"
+    ROLLBACK = "rollback"
+
+
 @dataclass(frozen=True)
 class StepRecord:
     name: str
-    outcome: str  # succeeded, failed, skipped
+    outcome: StepOutcome
     seconds: float
     detail: str = ""
 
@@ -62,9 +81,9 @@ class Attempt:
     started: str = field(default_factory=_now)
     attempt_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     steps: list[StepRecord] = field(default_factory=list)
-    outcome: str = "running"  # succeeded, failed, rolled back
+    outcome: AttemptOutcome = AttemptOutcome.RUNNING
     finished: str = ""
-    kind: str = "deploy"  # deploy, rollback
+    kind: AttemptKind = AttemptKind.DEPLOY
     # The version each function's `live` alias points at after this attempt: what a
     # rollback moves back to.
     versions: dict[str, str] = field(default_factory=dict)
@@ -95,7 +114,7 @@ class Lease:
 class Ledger:
     """Reads and writes the deployments table through one ``AwsTarget``."""
 
-    def __init__(self, target: AwsTarget, project: str = DEFAULT_PROJECT) -> None:
+    def __init__(self, target: AwsTarget, project: str) -> None:
         self.ddb = target.client("dynamodb")
         self.table = deployments_table(project)
 
@@ -137,7 +156,9 @@ class Ledger:
         return [
             a
             for a in self.history(env, limit=None)
-            if a.release == release and a.kind == "deploy" and a.outcome == "succeeded"
+            if a.release == release
+            and a.kind == AttemptKind.DEPLOY
+            and a.outcome == AttemptOutcome.SUCCEEDED
         ]
 
     def approve(self, env: str, release: str, approver: str) -> Approval:
@@ -247,7 +268,7 @@ class Ledger:
 
 def live_attempt(attempts: list[Attempt]) -> Attempt | None:
     """Of a newest-first history, the attempt that put the running release in place."""
-    return next((a for a in attempts if a.outcome == "succeeded"), None)
+    return next((a for a in attempts if a.outcome == AttemptOutcome.SUCCEEDED), None)
 
 
 def _attempt_from_item(env: str, item: dict[str, Any]) -> Attempt:
@@ -255,7 +276,7 @@ def _attempt_from_item(env: str, item: dict[str, Any]) -> Attempt:
     steps = [
         StepRecord(
             s["M"]["name"]["S"],
-            s["M"]["outcome"]["S"],
+            StepOutcome(s["M"]["outcome"]["S"]),
             float(s["M"]["seconds"]["N"]),
             s["M"]["detail"]["S"],
         )
@@ -268,9 +289,9 @@ def _attempt_from_item(env: str, item: dict[str, Any]) -> Attempt:
         started,
         attempt_id,
         steps,
-        item["outcome"]["S"],
+        AttemptOutcome(item["outcome"]["S"]),
         item["finished"]["S"],
-        item.get("kind", {}).get("S", "deploy"),
+        AttemptKind(item.get("kind", {}).get("S", AttemptKind.DEPLOY)),
         {k: v["S"] for k, v in item.get("versions", {}).get("M", {}).items()},
         item.get("infra_fingerprint", {}).get("S", ""),
     )

@@ -9,36 +9,41 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from smartstack.aws.environment import EnvironmentContext, open_environment
 from smartstack.aws.lambda_api import move_live
-from smartstack.aws.target import AwsTarget, environment_target
 from smartstack.core.config import Settings
-from smartstack.core.environments import EnvironmentConfig, environment_names, load_environment
+from smartstack.core.environments import environment_names
 from smartstack.core.errors import UsageError
-from smartstack.core.naming import artifacts_bucket_name, resource_name
-from smartstack.pipeline.ledger import Approval, Attempt, Lease, Ledger, StepRecord, live_attempt
+from smartstack.pipeline.ledger import (
+    Approval,
+    Attempt,
+    AttemptKind,
+    AttemptOutcome,
+    Lease,
+    Ledger,
+    StepOutcome,
+    StepRecord,
+    live_attempt,
+)
 from smartstack.release.store import load_release
 
 
-def _open(settings: Settings, env: str) -> tuple[EnvironmentConfig, AwsTarget, Ledger]:
-    """The environment's settings (bad names refused first), its target and its ledger."""
-    config = load_environment(settings.configs_dir, env)
-    target = environment_target(settings, env)
-    return config, target, Ledger(target, settings.project)
+def ledger_of(environment: EnvironmentContext) -> Ledger:
+    """The deployments table, read and written as the environment's own identity."""
+    return Ledger(environment.target, environment.project)
 
 
-def approve(settings: Settings, env: str, release: str) -> Approval:
-    """Record the caller (from STS) as approving ``release`` for ``env``."""
-    config, target, ledger = _open(settings, env)
-    if not config.require_approval:
+def approve(environment: EnvironmentContext, release: str) -> Approval:
+    """Record the caller (from STS) as approving ``release`` for the environment."""
+    env = environment.name
+    if not environment.config.require_approval:
         raise UsageError(f"{env} takes no approvals (require_approval is false in its tfvars).")
-    bucket = artifacts_bucket_name(target.account_id(), target.region, settings.project)
-    load_release(target, bucket, release)  # an unknown release is refused here
-    return ledger.approve(env, release, target.caller_arn())
+    load_release(environment.target, environment.artifacts_bucket, release)  # unknown: refused
+    return ledger_of(environment).approve(env, release, environment.caller)
 
 
-def history(settings: Settings, env: str, limit: int = 20) -> list[Attempt]:
-    _, _, ledger = _open(settings, env)
-    return ledger.history(env, limit=limit)
+def history(environment: EnvironmentContext, limit: int = 20) -> list[Attempt]:
+    return ledger_of(environment).history(environment.name, limit=limit)
 
 
 def rollback_target(attempts: list[Attempt]) -> Attempt | None:
@@ -47,23 +52,23 @@ def rollback_target(attempts: list[Attempt]) -> Attempt | None:
     Releases that a rollback replaced are skipped, so rolling back twice goes
     further back instead of returning to the release just abandoned.
     """
-    succeeded = [a for a in attempts if a.outcome == "succeeded"]
+    succeeded = [a for a in attempts if a.outcome == AttemptOutcome.SUCCEEDED]
     if not succeeded:
         return None
     skip = {succeeded[0].release}
-    after_rollback = succeeded[0].kind == "rollback"
+    after_rollback = succeeded[0].kind == AttemptKind.ROLLBACK
     for attempt in succeeded[1:]:
         if after_rollback:
             skip.add(attempt.release)
-        after_rollback = attempt.kind == "rollback"
-        if attempt.kind == "deploy" and attempt.release not in skip and attempt.versions:
+        after_rollback = attempt.kind == AttemptKind.ROLLBACK
+        if attempt.kind == AttemptKind.DEPLOY and attempt.release not in skip and attempt.versions:
             return attempt
     return None
 
 
-def rollback(settings: Settings, env: str) -> Attempt:
+def rollback(environment: EnvironmentContext) -> Attempt:
     """Move ``live`` of every function back to the previous successful release; recorded."""
-    _, target, ledger = _open(settings, env)
+    env, target, ledger = environment.name, environment.target, ledger_of(environment)
     attempts = ledger.history(env, limit=None)
     current = live_attempt(attempts)
     if current is None:
@@ -73,33 +78,34 @@ def rollback(settings: Settings, env: str) -> Attempt:
         raise UsageError(
             f"{env} runs {current.release} and has no earlier successful release to go back to."
         )
-    who = target.caller_arn()
-    attempt = Attempt(env, previous.release, who, kind="rollback")
+    who = environment.caller
+    attempt = Attempt(env, previous.release, who, kind=AttemptKind.ROLLBACK)
     with ledger.lease(env, who, attempt.attempt_id):
         started = datetime.now(UTC)
         for service, version in sorted(previous.versions.items()):
-            move_live(target, resource_name(env, service, settings.project), version)
+            move_live(target, environment.resource_name(service), version)
         seconds = (datetime.now(UTC) - started).total_seconds()
         moved = ", ".join(f"{s} v{v}" for s, v in sorted(previous.versions.items()))
         attempt.steps.append(
-            StepRecord("app", "succeeded", round(seconds, 3), f"from {current.release}: {moved}")
+            StepRecord(
+                "app", StepOutcome.SUCCEEDED, round(seconds, 3), f"from {current.release}: {moved}"
+            )
         )
         attempt.versions = dict(previous.versions)
         attempt.infra_fingerprint = current.infra_fingerprint
-        attempt.outcome = "succeeded"
+        attempt.outcome = AttemptOutcome.SUCCEEDED
         attempt.finished = datetime.now(UTC).isoformat(timespec="milliseconds")
         ledger.record(attempt)
     return attempt
 
 
-def current_lease(settings: Settings, env: str) -> Lease | None:
-    _, _, ledger = _open(settings, env)
-    return ledger.current_lease(env)
+def current_lease(environment: EnvironmentContext) -> Lease | None:
+    return ledger_of(environment).current_lease(environment.name)
 
 
-def unlock(settings: Settings, env: str, attempt_id: str) -> Lease:
+def unlock(environment: EnvironmentContext, attempt_id: str) -> Lease:
     """Release the lease held by ``attempt_id`` (shown to the user first); returns it."""
-    _, _, ledger = _open(settings, env)
+    env, ledger = environment.name, ledger_of(environment)
     lease = ledger.current_lease(env)
     if lease is None:
         raise UsageError(f"{env} has no lease to release.")
@@ -125,7 +131,8 @@ def status(settings: Settings) -> list[EnvironmentStatus]:
     report: list[EnvironmentStatus] = []
     current_by_env: dict[str, Attempt | None] = {}
     for env in environment_names(settings.configs_dir):
-        config, _, ledger = _open(settings, env)
+        environment = open_environment(settings, env)
+        config, ledger = environment.config, ledger_of(environment)
         attempts = ledger.history(env, limit=None)
         current = live_attempt(attempts)
         current_by_env[env] = current

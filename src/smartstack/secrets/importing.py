@@ -16,13 +16,12 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from smartstack.aws.environment import EnvironmentContext
 from smartstack.aws.errors import error_code
-from smartstack.core.config import Settings
 from smartstack.core.errors import SmartStackError, UsageError
-from smartstack.core.redact import Redactor
 from smartstack.secrets.errors import CancelledError, ImportFailedError
 from smartstack.secrets.formats import Format, format_for, parse
-from smartstack.secrets.service import aws_errors, check_inputs, open_store
+from smartstack.secrets.service import aws_errors, open_store
 from smartstack.secrets.store import SecretStore, SecretValue
 
 
@@ -109,19 +108,17 @@ def take_snapshot(store: SecretStore, keys: list[str], prune: bool) -> Snapshot:
 
 
 def import_file(
-    settings: Settings,
-    env: str,
+    environment: EnvironmentContext,
     path: Path,
     options: ImportOptions,
     confirm: Callable[[ImportPlan], bool],
-    redactor: Redactor,
 ) -> ImportResult:
     """Validate, plan, confirm, apply; the environment is unchanged unless all succeed."""
-    check_inputs(settings, env)
+    env = environment.name
     wanted = read_import_file(path, options.format)
     for value in wanted.values():
-        redactor.register(value)
-    store = open_store(settings, env, redactor)
+        environment.redactor.register(value)
+    store = open_store(environment)
     with aws_errors(env):
         before = take_snapshot(store, sorted(wanted), options.prune)
     plan = plan_import(env, str(path), wanted, before, options.prune)

@@ -1,8 +1,9 @@
 """Use-cases behind ``smartstack secrets``: one function per command.
 
-Each function validates its input (environment, key) before it builds a store,
-so a bad key is refused before any AWS call, and it turns AWS failures into
-one-line errors.  Values are registered with the redactor by the store.
+Each function takes the command's :class:`EnvironmentContext` (the environment
+name was checked when it was opened), validates its key before it builds a
+store, so a bad key is refused before any AWS call, and turns AWS failures into
+one-line errors.  Values are registered with the context's redactor by the store.
 """
 
 from __future__ import annotations
@@ -16,12 +17,9 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from smartstack.aws.environment import EnvironmentContext
 from smartstack.aws.errors import error_code, error_message
-from smartstack.aws.target import environment_target
-from smartstack.core.config import Settings
-from smartstack.core.environments import load_environment
 from smartstack.core.errors import CommandFailedError, UsageError
-from smartstack.core.redact import Redactor
 from smartstack.secrets.errors import CancelledError
 from smartstack.secrets.formats import Format, render
 from smartstack.secrets.keys import check_key, check_value, env_var_name
@@ -69,28 +67,22 @@ def aws_errors(env: str) -> Iterator[None]:
         raise CommandFailedError(f"AWS call for {env} failed: {type(exc).__name__}.") from None
 
 
-def open_store(settings: Settings, env: str, redactor: Redactor) -> SsmSecretStore:
+def open_store(environment: EnvironmentContext) -> SsmSecretStore:
     """The environment's store, acting through its role when roles are enabled."""
-    with aws_errors(env):
-        target = environment_target(settings, env)
+    with aws_errors(environment.name):
+        target = environment.target
         clients = {name: target.client(name) for name in ("ssm", "kms", "sts")}
-    return SsmSecretStore(env, clients, redactor, settings.project)
-
-
-def check_inputs(settings: Settings, env: str, key: str | None = None) -> None:
-    """Environment and key checks: local, so they come before any AWS call."""
-    load_environment(settings.configs_dir, env)
-    if key is not None:
-        check_key(key)
+    return SsmSecretStore(environment.name, clients, environment.redactor, environment.project)
 
 
 def set_secret(
-    settings: Settings, env: str, key: str, value: str, description: str | None, redactor: Redactor
+    environment: EnvironmentContext, key: str, value: str, description: str | None
 ) -> SecretChange:
-    redactor.register(value)
-    check_inputs(settings, env, key)
+    environment.redactor.register(value)
+    check_key(key)
     check_value(key, value)
-    store = open_store(settings, env, redactor)
+    store = open_store(environment)
+    env = environment.name
     with aws_errors(env):
         store.check_key_exists()
         version = store.write(key, value, store.caller(), description)
@@ -98,39 +90,37 @@ def set_secret(
 
 
 def get_secret(
-    settings: Settings, env: str, key: str, reveal: bool, redactor: Redactor
+    environment: EnvironmentContext, key: str, reveal: bool
 ) -> tuple[SecretMetadata, SecretValue | None]:
     """Metadata, and the value only when asked for by ``reveal``."""
-    check_inputs(settings, env, key)
-    store = open_store(settings, env, redactor)
-    with aws_errors(env):
+    check_key(key)
+    store = open_store(environment)
+    with aws_errors(environment.name):
         meta = store.describe(key)
         value = store.read([key]).get(key) if reveal else None
     return meta, value
 
 
-def list_secrets(settings: Settings, env: str, redactor: Redactor) -> list[SecretMetadata]:
-    check_inputs(settings, env)
-    store = open_store(settings, env, redactor)
-    with aws_errors(env):
+def list_secrets(environment: EnvironmentContext) -> list[SecretMetadata]:
+    store = open_store(environment)
+    with aws_errors(environment.name):
         return store.list_metadata()
 
 
-def secret_history(
-    settings: Settings, env: str, key: str, redactor: Redactor
-) -> list[SecretMetadata]:
-    check_inputs(settings, env, key)
-    store = open_store(settings, env, redactor)
-    with aws_errors(env):
+def secret_history(environment: EnvironmentContext, key: str) -> list[SecretMetadata]:
+    check_key(key)
+    store = open_store(environment)
+    with aws_errors(environment.name):
         return store.history(key)
 
 
 def delete_secret(
-    settings: Settings, env: str, key: str, confirm: Callable[[str], bool], redactor: Redactor
+    environment: EnvironmentContext, key: str, confirm: Callable[[str], bool]
 ) -> SecretChange:
     """Delete after ``confirm`` agrees; a missing key fails before the question."""
-    check_inputs(settings, env, key)
-    store = open_store(settings, env, redactor)
+    check_key(key)
+    store = open_store(environment)
+    env = environment.name
     with aws_errors(env):
         meta = store.describe(key)
         if not confirm(f"delete {key} (version {meta.version}) from {env}?"):
@@ -139,26 +129,23 @@ def delete_secret(
     return SecretChange(env, key, "deleted", meta.version)
 
 
-def diff_environments(
-    settings: Settings, env_a: str, env_b: str, redactor: Redactor
-) -> EnvironmentDiff:
+def diff_environments(a: EnvironmentContext, b: EnvironmentContext) -> EnvironmentDiff:
     """Compare key sets only: values are never read."""
-    check_inputs(settings, env_a)
-    check_inputs(settings, env_b)
     keys: list[set[str]] = []
-    for env in (env_a, env_b):
-        store = open_store(settings, env, redactor)
-        with aws_errors(env):
+    for environment in (a, b):
+        store = open_store(environment)
+        with aws_errors(environment.name):
             keys.append({m.key for m in store.list_metadata()})
-    a, b = keys
-    return EnvironmentDiff(env_a, env_b, tuple(sorted(a - b)), tuple(sorted(b - a)), len(a & b))
+    only_a, only_b = keys[0] - keys[1], keys[1] - keys[0]
+    return EnvironmentDiff(
+        a.name, b.name, tuple(sorted(only_a)), tuple(sorted(only_b)), len(keys[0] & keys[1])
+    )
 
 
-def read_values(settings: Settings, env: str, redactor: Redactor) -> dict[str, str]:
+def read_values(environment: EnvironmentContext) -> dict[str, str]:
     """Every value in the environment (batched reads), for export and exec."""
-    check_inputs(settings, env)
-    store = open_store(settings, env, redactor)
-    with aws_errors(env):
+    store = open_store(environment)
+    with aws_errors(environment.name):
         return {k: v.value for k, v in store.read_all().items()}
 
 
@@ -174,14 +161,14 @@ def check_export_target(env: str, output: Path | None, to_stdout: bool, force: b
 
 
 def export_secrets(
-    settings: Settings, env: str, fmt: Format, output: Path | None, redactor: Redactor
+    environment: EnvironmentContext, fmt: Format, output: Path | None
 ) -> tuple[ExportResult, str]:
     """The rendered export, written to ``output`` (mode 0600) when one is given."""
-    values = read_values(settings, env, redactor)
+    values = read_values(environment)
     text = render(values, fmt)
     if output is not None:
         write_private(output, text)
-    return ExportResult(env, fmt, len(values), output), text
+    return ExportResult(environment.name, fmt, len(values), output), text
 
 
 def write_private(path: Path, text: str) -> None:
@@ -209,16 +196,14 @@ def child_environment(
 
 
 def exec_with_secrets(
-    settings: Settings,
-    env: str,
-    argv: Sequence[str],
-    redactor: Redactor,
-    warn: Callable[[str], None],
+    environment: EnvironmentContext, argv: Sequence[str], warn: Callable[[str], None]
 ) -> int:
     """Run ``argv`` with the environment's secrets as variables; its exit status."""
     if not argv:
-        raise UsageError(f"no command given: use `smartstack secrets exec {env} -- COMMAND ...`.")
-    values = read_values(settings, env, redactor)
+        raise UsageError(
+            f"no command given: use `smartstack secrets exec {environment.name} -- COMMAND ...`."
+        )
+    values = read_values(environment)
     child_env = child_environment(values, os.environ, warn)
     try:
         completed = subprocess.run(list(argv), env=child_env, check=False)

@@ -89,7 +89,7 @@ class SsmSecretStore:
     """
 
     def __init__(
-        self, env: str, clients: Mapping[str, Any], redactor: Redactor, project: str = "smartstack"
+        self, env: str, clients: Mapping[str, Any], redactor: Redactor, project: str
     ) -> None:
         self.env = env
         self.project = project
