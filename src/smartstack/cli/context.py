@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from smartstack.aws.environment import EnvironmentContext, open_environment
 from smartstack.cli.output import Renderer
 from smartstack.core.config import Settings, resolve_settings
 from smartstack.core.errors import SmartStackError
 from smartstack.core.redact import Redactor
+
+if TYPE_CHECKING:
+    from smartstack.aws.environment import EnvironmentContext
 
 
 @dataclass(frozen=True)
@@ -57,5 +60,7 @@ def run_in(
     action: Callable[[EnvironmentContext, Renderer], int | None],
 ) -> None:
     """:func:`run` inside one environment, opened once with this invocation's redactor."""
+    from smartstack.aws.environment import open_environment  # boto3: only when a command runs
+
     redactor = ctx.obj.redactor
     run(ctx, lambda settings, out: action(open_environment(settings, env, redactor), out))

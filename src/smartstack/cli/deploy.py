@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from smartstack.aws.environment import EnvironmentContext
 from smartstack.cli.context import run, run_in
 from smartstack.cli.output import Renderer
 from smartstack.core.config import Settings
 from smartstack.core.errors import ExitCode, UsageError
-from smartstack.pipeline import promotion
-from smartstack.pipeline.deploy import DeployResult, StepEvent, deploy
-from smartstack.pipeline.ledger import Attempt
+
+if TYPE_CHECKING:  # the use-cases load boto3 and SQLAlchemy: imported when a command runs
+    from smartstack.aws.environment import EnvironmentContext
+    from smartstack.pipeline import promotion
+    from smartstack.pipeline.deploy import DeployResult, StepEvent
+    from smartstack.pipeline.ledger import Attempt
 
 EnvArg = Annotated[
     str, typer.Argument(help="An environment (a tfvars file in infrastructure/configs).")
@@ -78,6 +80,8 @@ def deploy_command(
     """Deploy a release: fetch → migrate → infra → app → smoke, rolled back if smoke fails."""
 
     def action(environment: EnvironmentContext, out: Renderer) -> int:
+        from smartstack.pipeline.deploy import deploy
+
         result = deploy(
             environment,
             release,
@@ -101,6 +105,8 @@ def approve(ctx: typer.Context, env: EnvArg, release: ReleaseArg) -> None:
     """Approve a release for an environment that requires it; you are identified through STS."""
 
     def action(environment: EnvironmentContext, out: Renderer) -> None:
+        from smartstack.pipeline import promotion
+
         approval = promotion.approve(environment, release)
         out.result(
             approval,
@@ -116,6 +122,8 @@ def rollback(ctx: typer.Context, env: EnvArg) -> None:
     """Move `live` back to the previous successful release (the app only; schema and infra stay)."""
 
     def action(environment: EnvironmentContext, out: Renderer) -> None:
+        from smartstack.pipeline import promotion
+
         attempt = promotion.rollback(environment)
         out.result(
             attempt,
@@ -145,6 +153,8 @@ def history(
     """Deploys and rollbacks of an environment: who, when, each step's outcome and duration."""
 
     def action(environment: EnvironmentContext, out: Renderer) -> None:
+        from smartstack.pipeline import promotion
+
         attempts = promotion.history(environment, limit)
         out.result(attempts, lambda c: c.print(_history_table(attempts)))
 
@@ -177,6 +187,8 @@ def status(ctx: typer.Context) -> None:
     """What runs in each environment and what waits for promotion or approval."""
 
     def action(settings: Settings, out: Renderer) -> None:
+        from smartstack.pipeline import promotion
+
         report = promotion.status(settings)
         out.result(report, lambda c: c.print(_status_table(report)))
 
@@ -191,6 +203,8 @@ def unlock(
     """Release a stale deploy lease, after showing who held it."""
 
     def action(environment: EnvironmentContext, out: Renderer) -> None:
+        from smartstack.pipeline import promotion
+
         lease = promotion.current_lease(environment)
         if lease is None:
             raise UsageError(f"{env} has no lease to release.")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -13,9 +13,9 @@ from smartstack.cli.output import Renderer
 from smartstack.cli.render import render_bootstrap
 from smartstack.core.config import Settings
 from smartstack.core.errors import ExitCode
-from smartstack.local import platform
-from smartstack.local.platform import PlatformStatus
-from smartstack.local.provision import local_up
+
+if TYPE_CHECKING:  # heavy (boto3 and friends): imported when a command runs
+    from smartstack.local.platform import PlatformStatus
 
 app = typer.Typer(
     help="The local platform: a local AWS (moto server) and PostgreSQL.", no_args_is_help=True
@@ -41,6 +41,8 @@ def up(ctx: typer.Context) -> None:
     """Start the local AWS and PostgreSQL (idempotent) and bootstrap the state backend."""
 
     def action(settings: Settings, out: Renderer) -> None:
+        from smartstack.local.provision import local_up
+
         with out.step("starting the local platform"):
             result = local_up(settings)
 
@@ -62,6 +64,8 @@ def down(
     """Stop the processes `local up` started (by PID file) and nothing else."""
 
     def action(settings: Settings, out: Renderer) -> None:
+        from smartstack.local import platform
+
         status = platform.down(settings, purge=purge)
         out.result(status, lambda console: console.print(_status_table(status)))
 
@@ -73,6 +77,8 @@ def status(ctx: typer.Context) -> None:
     """Report each component's health; exits 3 when one is not healthy."""
 
     def action(settings: Settings, out: Renderer) -> int:
+        from smartstack.local import platform
+
         current = platform.status(settings)
         code = ExitCode.OK if current.healthy else ExitCode.NOT_RUNNING
         out.result(current, lambda console: console.print(_status_table(current)), code)
@@ -86,6 +92,8 @@ def env_command(ctx: typer.Context) -> None:
     """Print the local AWS settings as shell exports: eval "$(smartstack local env)"."""
 
     def action(settings: Settings, out: Renderer) -> None:
+        from smartstack.local import platform
+
         variables = platform.endpoint_variables(settings)
         out.result(
             variables,

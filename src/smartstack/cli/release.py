@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -11,7 +11,9 @@ from rich.table import Table
 from smartstack.cli.context import run
 from smartstack.cli.output import Renderer
 from smartstack.core.config import Settings
-from smartstack.release.make import ReleaseResult, make_release
+
+if TYPE_CHECKING:  # heavy (boto3 and friends): imported when a command runs
+    from smartstack.release.make import ReleaseResult
 
 
 def _render(console: Console, result: ReleaseResult) -> None:
@@ -40,6 +42,8 @@ def build(
     """Build the Lambda artifacts and manifest of a release from a clean git commit."""
 
     def action(settings: Settings, out: Renderer) -> None:
+        from smartstack.release.make import make_release
+
         with out.step("building the release"):
             result = make_release(settings, allow_dirty=allow_dirty, publish=publish)
         out.result(result, lambda console: _render(console, result))

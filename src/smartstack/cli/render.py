@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Console
 from rich.table import Table
 
-from smartstack.infra.stack import StackResult
-from smartstack.infra.state_backend import BootstrapReport
+if TYPE_CHECKING:  # heavy (boto3 and friends): imported when a command runs
+    from smartstack.infra.stack import StackResult
+    from smartstack.infra.state_backend import BootstrapReport
 
 
 def render_bootstrap(console: Console, report: BootstrapReport) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import click
 import typer
@@ -19,16 +19,17 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from smartstack.aws.environment import EnvironmentContext, open_environment
 from smartstack.cli.context import Globals, run, run_in
 from smartstack.cli.output import Renderer
 from smartstack.core.config import Settings
 from smartstack.core.errors import ExitCode
-from smartstack.secrets import service
 from smartstack.secrets.formats import Format
-from smartstack.secrets.importing import Action, ImportOptions, ImportPlan, import_file
 from smartstack.secrets.keys import check_key
-from smartstack.secrets.store import SecretMetadata
+
+if TYPE_CHECKING:  # the use-cases load boto3: imported when a command runs
+    from smartstack.aws.environment import EnvironmentContext
+    from smartstack.secrets.importing import ImportPlan
+    from smartstack.secrets.store import SecretMetadata
 
 app = typer.Typer(
     help="Secrets per environment in Parameter Store (/smartstack/{env}/KEY).", no_args_is_help=True
@@ -48,12 +49,7 @@ OutputOpt = Annotated[
 Printer = Callable[[Console], None]
 LISTED = ("key", "version", "last change", "by")
 VERSIONS = ("version", "last change", "by", "description")
-_DONE = {
-    Action.ADD: "added",
-    Action.CHANGE: "changed",
-    Action.DELETE: "deleted",
-    Action.UNCHANGED: "unchanged",
-}
+_DONE = {"add": "added", "change": "changed", "delete": "deleted", "unchanged": "unchanged"}
 
 
 def _globals(ctx: typer.Context) -> Globals:
@@ -118,6 +114,8 @@ def set_command(
     """Store a secret (SecureString, the environment's KMS key); the value comes from stdin."""
 
     def action(environment: EnvironmentContext, out: Renderer) -> None:
+        from smartstack.secrets import service
+
         check_key(key)  # before asking for the value
         change = service.set_secret(environment, key, _read_value(), description)
         out.result(change, _line(out, f"set {env}/{key}: version {change.version}"))
@@ -135,6 +133,8 @@ def get_command(
     """Show a secret's version, last change and author; the value only with --reveal."""
 
     def action(environment: EnvironmentContext, out: Renderer) -> None:
+        from smartstack.secrets import service
+
         meta, secret = service.get_secret(environment, key, reveal)
         if secret is None:
             out.result(meta, _fields(out, meta))
@@ -152,6 +152,8 @@ def list_command(ctx: typer.Context, env: EnvArg) -> None:
     """List keys with version and last change (no values)."""
 
     def action(environment: EnvironmentContext, out: Renderer) -> None:
+        from smartstack.secrets import service
+
         found = service.list_secrets(environment)
         out.result(found, _table(out, found, LISTED))
 
@@ -163,6 +165,8 @@ def delete_command(ctx: typer.Context, env: EnvArg, key: KeyArg, yes: YesOpt = F
     """Delete a secret, after confirmation unless --yes."""
 
     def action(environment: EnvironmentContext, out: Renderer) -> None:
+        from smartstack.secrets import service
+
         confirm = (lambda _: True) if yes else _confirm
         change = service.delete_secret(environment, key, confirm)
         out.result(change, _line(out, f"deleted {env}/{key} (was version {change.version})"))
@@ -175,6 +179,8 @@ def history_command(ctx: typer.Context, env: EnvArg, key: KeyArg) -> None:
     """List a secret's versions with who changed it and when (no values)."""
 
     def action(environment: EnvironmentContext, out: Renderer) -> None:
+        from smartstack.secrets import service
+
         versions = service.secret_history(environment, key)
         out.result(versions, _table(out, versions, VERSIONS))
 
@@ -187,6 +193,9 @@ def diff_command(ctx: typer.Context, env_a: EnvArg, env_b: EnvArg) -> None:
     redactor = _globals(ctx).redactor
 
     def action(settings: Settings, out: Renderer) -> int:
+        from smartstack.aws.environment import open_environment
+        from smartstack.secrets import service
+
         a = open_environment(settings, env_a, redactor)
         b = open_environment(settings, env_b, redactor)
         diff = service.diff_environments(a, b)
@@ -215,6 +224,8 @@ def exec_command(
     """Run a command with the environment's secrets as variables (db-password -> DB_PASSWORD)."""
 
     def action(environment: EnvironmentContext, out: Renderer) -> int:
+        from smartstack.secrets import service
+
         return service.exec_with_secrets(environment, command or [], out.progress)
 
     run_in(ctx, env, action)
@@ -224,6 +235,8 @@ def _render_plan(out: Renderer, plan: ImportPlan) -> None:
     out.progress(f"import into {plan.env} from {plan.source}:")
     for change in plan.changes:
         out.progress(f"  {change.action.value:<9} {change.key}")
+    from smartstack.secrets.importing import Action
+
     counts = ", ".join(f"{plan.count(a)} {a.value}" for a in Action)
     out.progress(f"plan: {counts}")
 
@@ -240,13 +253,15 @@ def import_command(
     """Import all secrets of a file or none: shows the plan, asks, rolls back on failure."""
 
     def action(environment: EnvironmentContext, out: Renderer) -> None:
+        from smartstack.secrets.importing import Action, ImportOptions, import_file
+
         def confirm(plan: ImportPlan) -> bool:
             _render_plan(out, plan)
             return yes or _confirm(f"apply {len(plan.writes)} change(s) to {env}?")
 
         result = import_file(environment, file, ImportOptions(fmt, prune), confirm)
         plan = result.plan
-        done = ", ".join(f"{plan.count(a)} {_DONE[a]}" for a in Action)
+        done = ", ".join(f"{plan.count(a)} {_DONE[a.value]}" for a in Action)
         line = (
             f"imported into {env}: {done}"
             if result.applied
@@ -269,6 +284,8 @@ def export_command(
     """Export values to a file (--output FILE), or to stdout only with --stdout."""
 
     def action(environment: EnvironmentContext, out: Renderer) -> None:
+        from smartstack.secrets import service
+
         service.check_export_target(env, output, to_stdout, force)
         chosen = fmt or Format.DOTENV
         result, text = service.export_secrets(environment, chosen, output)

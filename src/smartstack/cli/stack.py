@@ -11,9 +11,6 @@ from smartstack.cli.context import run
 from smartstack.cli.output import Renderer
 from smartstack.cli.render import render_bootstrap, render_stacks
 from smartstack.core.config import Settings
-from smartstack.infra.stack import all_stacks, apply_stack, plan_stack
-from smartstack.infra.state_backend import bootstrap_backend
-from smartstack.local.provision import main_job
 
 StackArg = Annotated[
     str,
@@ -25,6 +22,8 @@ def bootstrap(ctx: typer.Context) -> None:
     """Create or reconcile the S3 state bucket, its KMS key and the DynamoDB lock table."""
 
     def action(settings: Settings, out: Renderer) -> None:
+        from smartstack.infra.state_backend import bootstrap_backend
+
         with out.step("reconciling the state backend"):
             report = bootstrap_backend(settings)
         out.result(report, lambda console: render_bootstrap(console, report))
@@ -36,6 +35,8 @@ def plan(ctx: typer.Context, env: StackArg) -> None:
     """Show what applying a stack would add, change and destroy."""
 
     def action(settings: Settings, out: Renderer) -> None:
+        from smartstack.infra.stack import plan_stack
+
         with out.step(f"planning {env}"):
             _, summary = plan_stack(settings, env)
         out.result(summary, lambda console: console.print(f"{env}: {summary.describe()}"))
@@ -50,6 +51,8 @@ def apply(
     """Plan a stack and apply exactly that saved plan."""
 
     def action(settings: Settings, out: Renderer) -> None:
+        from smartstack.infra.stack import all_stacks, apply_stack
+
         stacks = all_stacks(settings) if env == "all" else (env,)
         results = []
         for name in stacks:
@@ -64,6 +67,8 @@ def up(ctx: typer.Context) -> None:
     """The main job: start the local platform, bootstrap the backend, apply every stack."""
 
     def action(settings: Settings, out: Renderer) -> None:
+        from smartstack.local.provision import main_job
+
         result = main_job(settings, out.progress)
 
         def human(console: Console) -> None:
