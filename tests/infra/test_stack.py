@@ -1,7 +1,8 @@
 """The stacks for real: OpenTofu and the AWS provider, S3 backend, DynamoDB lock.
 
-From an empty local AWS the account stack and then dev, staging and prod are
-applied once for the module; the tests then look at what exists.
+From an empty local AWS the main job (``smartstack up``) applies the account
+stack and then dev, staging and prod side by side, once for the module; the
+tests then look at what exists.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import getpass
 import json
 import re
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -23,6 +25,7 @@ from smartstack.core.config import Settings
 from smartstack.core.errors import StateLockedError
 from smartstack.infra.isolation import AccountFacts, IamSimulateEvaluator, evaluate, render_matrix
 from smartstack.infra.stack import (
+    StackProgress,
     StackResult,
     all_stacks,
     apply_stack,
@@ -31,9 +34,10 @@ from smartstack.infra.stack import (
     stack_spec,
     stack_tofu,
 )
-from smartstack.infra.state_backend import backend_layout, bootstrap
+from smartstack.infra.state_backend import backend_layout
 from smartstack.infra.toolchain import toolchain
 from smartstack.local import platform
+from smartstack.local.provision import main_job
 from tests.conftest import ROOT
 from tests.infra.inventory import take_inventory
 
@@ -53,16 +57,17 @@ DEFAULT_CONVENTION = (
 )
 
 Applied = tuple[AwsTarget, dict[str, StackResult]]
+PROGRESS: list[StackProgress] = []  # what the module's main job reported, in order
 
 
 @pytest.fixture(scope="module")
 def applied(running_platform: Settings) -> Iterator[Applied]:
-    """An empty local AWS, bootstrapped, with every stack applied once."""
+    """An empty local AWS with every stack applied once, as `smartstack up` does it."""
     platform.moto_server(running_platform).reset()
-    target = target_for(running_platform)
-    bootstrap(target, ENVS)
     assert all_stacks(running_platform) == STACKS
-    yield target, {stack: apply_stack(running_platform, stack, target) for stack in STACKS}
+    result = main_job(running_platform, lambda _: None, PROGRESS.append)
+    assert result.failures == ()
+    yield target_for(running_platform), {r.stack: r for r in result.stacks}
 
 
 def test_each_stack_applies_into_its_own_state_key(applied: Applied) -> None:
@@ -76,6 +81,44 @@ def test_each_stack_applies_into_its_own_state_key(applied: Applied) -> None:
     )
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
     assert keys == {"account/terraform.tfstate"} | {f"env/{e}/terraform.tfstate" for e in ENVS}
+
+
+def test_up_applies_the_environments_side_by_side_with_progress(applied: Applied) -> None:
+    _, results = applied
+    by_stack = {s: [p for p in PROGRESS if p.stack == s] for s in STACKS}
+    for stack, events in by_stack.items():
+        assert events[0].phase == "planning" and events[-1].phase == "done", stack
+        applying = [p for p in events if p.phase == "applying"]
+        total = results[stack].plan.add + results[stack].plan.change + results[stack].plan.destroy
+        assert [p.done for p in applying] == list(range(total + 1)), stack  # one per resource
+    account_done = PROGRESS.index(by_stack["account"][-1])
+    first_env_event = min(PROGRESS.index(by_stack[env][0]) for env in ENVS)
+    assert account_done < first_env_event  # the environments need the account's roles and keys
+    # Side by side: every environment was planning or applying before any of them finished.
+    first_done = min(PROGRESS.index(by_stack[env][-1]) for env in ENVS)
+    assert all(PROGRESS.index(by_stack[env][1]) < first_done for env in ENVS)
+
+
+def test_a_failing_environment_is_named_and_the_others_finish(
+    running_platform: Settings, applied: Applied, tmp_path: Path
+) -> None:
+    """staging's tfvars break in a copy of the checkout; dev and prod still plan (no changes)."""
+    shutil.copytree(ROOT / "infrastructure", tmp_path / "infrastructure")
+    (tmp_path / "scripts").mkdir()
+    shutil.copy(ROOT / "scripts" / "versions.env", tmp_path / "scripts" / "versions.env")
+    tfvars = tmp_path / "infrastructure" / "configs" / "staging.tfvars"
+    text = tfvars.read_text()
+    assert "api_memory_mb                = 512" in text
+    tfvars.write_text(text.replace("api_memory_mb                = 512", "api_memory_mb = 64"))
+    settings = replace(running_platform, root=tmp_path)
+
+    result = main_job(settings, lambda _: None)
+
+    assert [f.stack for f in result.failures] == ["staging"]
+    assert "tofu plan failed" in result.failures[0].error
+    assert "full output:" in result.failures[0].error  # the log to read
+    assert sorted(r.stack for r in result.stacks) == ["account", "dev", "prod"]
+    assert not any(r.applied for r in result.stacks)
 
 
 def test_the_first_stack_outputs_follow_the_convention(applied: Applied) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import threading
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -11,6 +12,10 @@ from smartstack.cli.context import run
 from smartstack.cli.output import Renderer
 from smartstack.cli.render import render_bootstrap, render_stacks
 from smartstack.core.config import Settings
+from smartstack.core.errors import CommandFailedError, ExitCode
+
+if TYPE_CHECKING:
+    from smartstack.infra.stack import StackProgress
 
 StackArg = Annotated[
     str,
@@ -63,21 +68,58 @@ def apply(
     run(ctx, action)
 
 
-def up(ctx: typer.Context) -> None:
-    """The main job: start the local platform, bootstrap the backend, apply every stack."""
+def up(
+    ctx: typer.Context,
+    serial: Annotated[
+        bool, typer.Option("--serial", help="Apply the environments one after the other.")
+    ] = False,
+) -> None:
+    """The main job: start the local platform, bootstrap the backend, apply every stack.
 
-    def action(settings: Settings, out: Renderer) -> None:
+    The environments are applied in parallel after the account stack, one progress
+    line each; a failure in one is reported with its log while the others finish.
+    """
+
+    def action(settings: Settings, out: Renderer) -> int:
         from smartstack.local.provision import main_job
 
-        result = main_job(settings, out.progress)
+        board = ProgressBoard(out)
+        result = main_job(settings, out.progress, board.update, serial=serial)
 
         def human(console: Console) -> None:
             render_bootstrap(console, result.local.backend)
             render_stacks(console, result.stacks)
 
-        out.result(result, human)
+        code = ExitCode.FAILED if result.failures else ExitCode.OK
+        out.result(result, human, code=code)
+        for failure in result.failures:
+            out.error(CommandFailedError(f"{failure.stack}: {failure.error}"))
+        return int(code)
 
     run(ctx, action)
+
+
+class ProgressBoard:
+    """One line per stack, printed when its phase changes or every tenth resource.
+
+    Stacks report from several threads; lines are whole, never interleaved.
+    """
+
+    def __init__(self, out: Renderer) -> None:
+        self.out = out
+        self._lock = threading.Lock()
+        self._shown: dict[str, tuple[str, int]] = {}
+
+    def update(self, p: StackProgress) -> None:
+        if self.out.as_json:
+            return
+        step = p.done // 10 if p.done < p.total else -1
+        with self._lock:
+            if self._shown.get(p.stack) == (p.phase, step):
+                return
+            self._shown[p.stack] = (p.phase, step)
+            counts = f"{p.done}/{p.total} resources" if p.phase == "applying" else ""
+            self.out.progress(f"  {p.stack:<8} {p.phase:<9} {counts:<16} {p.seconds:6.1f}s")
 
 
 def register(app: typer.Typer) -> None:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -155,15 +157,50 @@ def plan_stack(
     return tofu, tofu.plan(spec.var_file, plan_file, spec.variables, destroy=destroy)
 
 
+@dataclass(frozen=True)
+class StackProgress:
+    """Where one stack's run is: a phase, and during ``apply`` resources done of total."""
+
+    stack: str
+    phase: str  # planning, applying, done
+    seconds: float
+    done: int = 0
+    total: int = 0
+
+
+StackProgressHook = Callable[[StackProgress], None]
+_RESOURCE_DONE = re.compile(r": (Creation|Modifications|Destruction) complete after ")
+
+
 def apply_stack(
-    settings: Settings, stack: str, target: AwsTarget | None = None, destroy: bool = False
+    settings: Settings,
+    stack: str,
+    target: AwsTarget | None = None,
+    destroy: bool = False,
+    progress: StackProgressHook | None = None,
 ) -> StackResult:
     """Plan, then apply that saved plan when it changes anything."""
     started = time.monotonic()
+
+    def report(phase: str, done: int = 0, total: int = 0) -> None:
+        if progress is not None:
+            progress(StackProgress(stack, phase, time.monotonic() - started, done, total))
+
+    report("planning")
     tofu, plan = plan_stack(settings, stack, target, destroy=destroy)
     if plan.has_changes:
-        tofu.apply(plan.plan_file)
+        total, done = plan.add + plan.change + plan.destroy, 0
+        report("applying", 0, total)
+
+        def on_line(line: str) -> None:
+            nonlocal done
+            if _RESOURCE_DONE.search(line):
+                done += 1
+                report("applying", done, total)
+
+        tofu.apply(plan.plan_file, on_line=on_line if progress else None)
     outputs = {} if destroy else tofu.output()
+    report("done")
     return StackResult(stack, plan, plan.has_changes, outputs, time.monotonic() - started)
 
 

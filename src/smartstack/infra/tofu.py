@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,17 +87,32 @@ class Tofu:
         )
         return env
 
-    def run(self, *args: str) -> str:
-        """Run ``tofu <args>``; raise a readable error (lock holder included) on failure."""
+    def run(self, *args: str, on_line: Callable[[str], None] | None = None) -> str:
+        """Run ``tofu <args>``; raise a readable error (lock holder included) on failure.
+
+        ``on_line`` sees each line of output as it comes (stdout and stderr merged).
+        """
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        result = self._exec(args)
+        result = self._exec(args, on_line)
         if result.returncode != 0:
             raise self._failure(args, result.stdout + result.stderr)
         return result.stdout
 
-    def _exec(self, args: Sequence[str]) -> subprocess.CompletedProcess[str]:
+    def _exec(
+        self, args: Sequence[str], on_line: Callable[[str], None] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         argv = [str(self.toolchain.tofu), f"-chdir={self.stack_dir}", *args, "-no-color"]
-        return subprocess.run(argv, env=self.env(), capture_output=True, text=True, check=False)
+        if on_line is None:
+            return subprocess.run(argv, env=self.env(), capture_output=True, text=True, check=False)
+        lines: list[str] = []
+        with subprocess.Popen(
+            argv, env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        ) as proc:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                lines.append(line)
+                on_line(line.rstrip("\n"))
+        return subprocess.CompletedProcess(argv, proc.returncode, "".join(lines), "")
 
     def init(self, backend: BackendConfig) -> None:
         self.run("init", "-input=false", "-reconfigure", *backend.as_args())
@@ -137,8 +152,8 @@ class Tofu:
             counts["create"], counts["update"], counts["delete"], plan_file, tuple(changes)
         )
 
-    def apply(self, plan_file: Path) -> None:
-        self.run("apply", "-input=false", "-lock-timeout=0s", str(plan_file))
+    def apply(self, plan_file: Path, on_line: Callable[[str], None] | None = None) -> None:
+        self.run("apply", "-input=false", "-lock-timeout=0s", str(plan_file), on_line=on_line)
 
     def output(self) -> dict[str, object]:
         raw = json.loads(self.run("output", "-json"))
