@@ -150,7 +150,7 @@ def python_process_time(target: AwsTarget, op: str, runs: int) -> float:
         "from smartstack.core.redact import Redactor\n"
         "from smartstack.secrets.store import SsmSecretStore\n"
         "t = AwsTarget({k: v for k, v in os.environ.items() if k.startswith('AWS_')})\n"
-        "s = SsmSecretStore('dev', {n: t.client(n) for n in ('ssm','kms','sts')}, Redactor())\n"
+        "s = SsmSecretStore('dev', t, Redactor(), 'smartstack')\n"
         f"s.{'list_metadata' if op == 'list' else 'read_all'}()\n"
     )
     times = []
@@ -194,7 +194,7 @@ def report(server: MotoServer, keys: int, runs: int) -> None:
         f"seeded {keys} SecureStrings under /smartstack/{ENV}/ in "
         f"{time.perf_counter() - start:.1f}s; {runs} runs each, median shown\n"
     )
-    store = SsmSecretStore(ENV, {n: target.client(n) for n in ("ssm", "kms", "sts")}, Redactor())
+    store = SsmSecretStore(ENV, target, Redactor(), "smartstack")
     ssm = store.ssm
     rows = [
         ("smartstack list (library)", *measure(store.list_metadata, ssm, runs)),

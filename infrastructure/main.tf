@@ -113,60 +113,102 @@ module "database" {
 module "storage" {
   source = "./modules/storage"
 
-  name_prefix                        = local.name_prefix
+  bucket_name                        = "${local.name_prefix}-data-${local.account_id}"
   kms_key_arn                        = local.kms_key_arn
   noncurrent_version_expiration_days = var.data_noncurrent_version_expiration_days
   force_destroy                      = var.data_bucket_force_destroy
   tls_only_policy                    = var.tls_only_bucket_policies
 }
 
-module "compute" {
-  source = "./modules/compute"
+# Both functions are instances of ./modules/lambda-function, keyed like
+# local.functions: what differs between them is here, the rest is common.
+locals {
+  function_settings = {
+    api = {
+      description = "SmartStack ${var.environment} HTTP API."
+      handler     = var.api_handler
+      memory_mb   = var.api_memory_mb
+      policy_json = data.aws_iam_policy_document.api.json
+      environment_variables = {
+        DATA_BUCKET  = module.storage.bucket_name
+        AI_JOBS_URL  = module.ai_services.queue_url
+        DB_PARAMETER = "${local.parameter_prefix}/db-host"
+      }
+    }
+    ai-processor = {
+      description = "SmartStack ${var.environment} AI processor: consumes ${module.ai_services.queue_name}."
+      handler     = var.ai_processor_handler
+      memory_mb   = var.ai_processor_memory_mb
+      policy_json = module.ai_services.processor_policy_json
+      environment_variables = {
+        BEDROCK_MODEL_IDS = join(",", var.bedrock_model_ids)
+      }
+    }
+  }
+}
 
-  name_prefix              = local.name_prefix
-  environment              = var.environment
-  parameter_path           = local.parameter_prefix
-  package_path             = var.lambda_package_path
-  handler                  = var.api_handler
-  runtime                  = var.lambda_runtime
-  memory_mb                = var.api_memory_mb
-  timeout_seconds          = var.api_timeout_seconds
-  function_log_group_arn   = module.monitoring.function_log_group_arns["api"]
-  access_log_group_arn     = module.monitoring.api_access_log_group_arn
+module "function" {
+  source   = "./modules/lambda-function"
+  for_each = local.function_settings
+
+  function_name   = local.functions[each.key].function_name
+  description     = each.value.description
+  package_path    = var.lambda_package_path
+  handler         = each.value.handler
+  runtime         = var.lambda_runtime
+  memory_mb       = each.value.memory_mb
+  timeout_seconds = local.functions[each.key].timeout_seconds
+  environment_variables = merge(each.value.environment_variables, {
+    ENVIRONMENT             = var.environment
+    PARAMETER_PREFIX        = "${local.parameter_prefix}/"
+    POWERTOOLS_SERVICE_NAME = local.functions[each.key].function_name
+    POWERTOOLS_LOG_LEVEL    = var.environment == "prod" ? "INFO" : "DEBUG"
+  })
+  log_group_arn            = module.monitoring.function_log_group_arns[each.key]
   kms_key_arn              = local.kms_key_arn
+  parameter_path           = local.parameter_prefix
   subnet_ids               = module.networking.private_subnet_ids
   security_group_ids       = [module.networking.lambda_security_group_id]
   vpc_arn                  = "arn:${data.aws_partition.current.partition}:ec2:${var.aws_region}:${local.account_id}:vpc/${module.networking.vpc_id}"
   permissions_boundary_arn = local.boundary_arn
-  extra_policy_json        = data.aws_iam_policy_document.api.json
-  extra_environment_variables = {
-    DATA_BUCKET  = module.storage.data_bucket_name
-    AI_JOBS_URL  = module.ai_services.queue_url
-    DB_PARAMETER = "${local.parameter_prefix}/db-host"
-  }
+  extra_policy_json        = each.value.policy_json
+}
+
+# The functions were made inside compute and ai-services before; these keep
+# their state (function, execution role and policy, live alias) in place.
+moved {
+  from = module.compute.module.function
+  to   = module.function["api"]
+}
+
+moved {
+  from = module.ai_services.module.function
+  to   = module.function["ai-processor"]
+}
+
+module "compute" {
+  source = "./modules/compute"
+
+  name_prefix          = local.name_prefix
+  environment          = var.environment
+  function_name        = module.function["api"].function_name
+  alias_name           = module.function["api"].alias_name
+  alias_arn            = module.function["api"].alias_arn
+  timeout_seconds      = var.api_timeout_seconds
+  access_log_group_arn = module.monitoring.api_access_log_group_arn
 }
 
 module "ai_services" {
   source = "./modules/ai-services"
 
-  name_prefix              = local.name_prefix
-  environment              = var.environment
-  parameter_path           = local.parameter_prefix
-  package_path             = var.lambda_package_path
-  handler                  = var.ai_processor_handler
-  runtime                  = var.lambda_runtime
-  memory_mb                = var.ai_processor_memory_mb
-  timeout_seconds          = var.ai_processor_timeout_seconds
-  max_receive_count        = var.ai_max_receive_count
-  batch_size               = var.ai_batch_size
-  bedrock_model_ids        = var.bedrock_model_ids
-  extra_policy_json        = data.aws_iam_policy_document.data_bucket.json
-  function_log_group_arn   = module.monitoring.function_log_group_arns["ai-processor"]
-  kms_key_arn              = local.kms_key_arn
-  subnet_ids               = module.networking.private_subnet_ids
-  security_group_ids       = [module.networking.lambda_security_group_id]
-  vpc_arn                  = "arn:${data.aws_partition.current.partition}:ec2:${var.aws_region}:${local.account_id}:vpc/${module.networking.vpc_id}"
-  permissions_boundary_arn = local.boundary_arn
+  name_prefix               = local.name_prefix
+  processor_alias_arn       = module.function["ai-processor"].alias_arn
+  processor_timeout_seconds = var.ai_processor_timeout_seconds
+  max_receive_count         = var.ai_max_receive_count
+  batch_size                = var.ai_batch_size
+  bedrock_model_ids         = var.bedrock_model_ids
+  extra_policy_json         = data.aws_iam_policy_document.data_bucket.json
+  kms_key_arn               = local.kms_key_arn
 }
 
 # What the functions may do beyond their own logs, parameters and key.
@@ -174,13 +216,13 @@ data "aws_iam_policy_document" "data_bucket" {
   statement {
     sid       = "DataBucketObjects"
     actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
-    resources = ["${module.storage.data_bucket_arn}/*"]
+    resources = ["${module.storage.bucket_arn}/*"]
   }
 
   statement {
     sid       = "DataBucketList"
     actions   = ["s3:ListBucket"]
-    resources = [module.storage.data_bucket_arn]
+    resources = [module.storage.bucket_arn]
   }
 
   statement {

@@ -40,15 +40,12 @@ output "db_parameters" {
 
 output "data_bucket" {
   description = "The environment's data bucket."
-  value       = module.storage.data_bucket_name
+  value       = module.storage.bucket_name
 }
 
 output "functions" {
   description = "Function name and live alias ARN by short name."
-  value = {
-    api          = { name = module.compute.function_name, alias_arn = module.compute.alias_arn, role_arn = module.compute.role_arn }
-    ai-processor = { name = module.ai_services.function_name, alias_arn = module.ai_services.alias_arn, role_arn = module.ai_services.role_arn }
-  }
+  value       = { for k, f in module.function : k => { name = f.function_name, alias_arn = f.alias_arn, role_arn = f.role_arn } }
 }
 
 output "api_id" {

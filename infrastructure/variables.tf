@@ -30,7 +30,9 @@ variable "log_retention_days" {
   type        = number
 
   validation {
-    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    # The values CloudWatch Logs accepts, kept once in log-retention-days.json
+    # (smartstack.core.environments reads the same file).
+    condition     = contains(jsondecode(file("${path.module}/log-retention-days.json")), var.log_retention_days)
     error_message = "log_retention_days must be a value CloudWatch Logs accepts, e.g. 7, 14 or 30."
   }
 }
@@ -77,7 +79,7 @@ variable "lambda_package_path" {
 }
 
 variable "lambda_runtime" {
-  description = "Python runtime of every function."
+  description = "Python runtime of every function; the runner offers the service table's (smartstack.core.services.RUNTIME), which the build targets. The default is the same value (tests/infra/test_stack_inputs.py checks it)."
   type        = string
   default     = "python3.12"
 

@@ -15,4 +15,5 @@ echo "== import contract (layers)"
 echo "== mypy"
 .venv/bin/mypy
 echo "== pytest"
-.venv/bin/python -m pytest "$@"
+# The slowest tests are printed in every run, so a regression shows where it happens.
+.venv/bin/python -m pytest --durations=15 "$@"

@@ -393,13 +393,13 @@ data "aws_iam_policy_document" "env_role" {
   statement {
     sid       = "ReadArtifacts"
     actions   = ["s3:GetObject", "s3:GetObjectVersion"]
-    resources = ["${aws_s3_bucket.artifacts.arn}/*"]
+    resources = ["${module.artifacts.bucket_arn}/*"]
   }
 
   statement {
     sid       = "ListArtifacts"
     actions   = ["s3:ListBucket"]
-    resources = [aws_s3_bucket.artifacts.arn]
+    resources = [module.artifacts.bucket_arn]
   }
 
   # Releases are built once, by the environment main deploys to, and promoted as they are.
@@ -408,7 +408,7 @@ data "aws_iam_policy_document" "env_role" {
     content {
       sid       = "PublishReleases"
       actions   = ["s3:PutObject"]
-      resources = ["${aws_s3_bucket.artifacts.arn}/artifacts/*", "${aws_s3_bucket.artifacts.arn}/releases/*"]
+      resources = ["${module.artifacts.bucket_arn}/artifacts/*", "${module.artifacts.bucket_arn}/releases/*"]
     }
   }
 

@@ -40,11 +40,11 @@ output "github_oidc_provider_arn" {
 
 output "artifacts_bucket" {
   description = "Bucket of the pipeline's build artifacts."
-  value       = aws_s3_bucket.artifacts.id
+  value       = module.artifacts.bucket_name
 }
 
 output "deployments_table" {
-  description = "DynamoDB table of deployment records (pk env#<env>, sk deploy#<timestamp>#<release>)."
+  description = "DynamoDB table of the deploy attempts, leases and approvals (pk env#<env>; sk deploy#<started>#<attempt id>, lease or approval#<release>)."
   value       = aws_dynamodb_table.deployments.name
 }
 

@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 from smartstack.cli.app import app
 from smartstack.core.config import Settings
 from smartstack.core.errors import ExitCode
-from tests.conftest import envelope, free_port
+from smartstack.local.processes import free_port
+from tests.conftest import envelope
 
 
 def _cold_env(session_env: dict[str, str], tmp_path: Path) -> dict[str, str]:

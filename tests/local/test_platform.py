@@ -16,7 +16,8 @@ from smartstack.core.config import Settings, resolve_settings
 from smartstack.core.errors import NotRunningError, PortInUseError
 from smartstack.local import platform, processes
 from smartstack.local.moto import MotoServer
-from tests.conftest import ROOT, free_port
+from smartstack.local.processes import free_port
+from tests.conftest import ROOT
 
 
 @pytest.fixture

@@ -14,7 +14,8 @@ import pytest
 
 from smartstack.aws.target import AwsTarget
 from smartstack.core.errors import UsageError
-from smartstack.release.build import Manifest, build_release, release_id_for
+from smartstack.core.services import ARCHITECTURE, RUNTIME
+from smartstack.release.build import Manifest, build_release, compiled_mismatch, release_id_for
 from smartstack.release.store import (
     fetch_artifact,
     load_release,
@@ -89,6 +90,7 @@ def test_the_manifest_names_the_commit_and_every_artifact(
         assert artifact.size == (out / artifact.file_name).stat().st_size
     assert manifest.artifact("api").handler == "smartstack_api.handler.handler"
     assert manifest.artifact("ai-processor").handler == "smartstack_ai.handler.handler"
+    assert (manifest.runtime, manifest.architecture) == (RUNTIME, ARCHITECTURE)
     assert Manifest.from_json((out / "manifest.json").read_text()) == manifest
     assert manifest.migrations is not None
     assert manifest.migrations.key == f"artifacts/{manifest.migrations.sha256}.zip"
@@ -97,7 +99,7 @@ def test_the_manifest_names_the_commit_and_every_artifact(
 
 
 @pytest.mark.parametrize("service", ["api", "ai-processor"])
-def test_zips_hold_source_and_pure_python_deps_only(
+def test_zips_hold_source_and_deps_for_the_functions_runtime_only(
     built: tuple[Manifest, Path], service: str
 ) -> None:
     manifest, out = built
@@ -106,7 +108,9 @@ def test_zips_hold_source_and_pure_python_deps_only(
     names = sorted(files)
 
     assert names == list(files), "entries are sorted"
-    assert not [n for n in names if n.endswith((".pyc", ".pyo", ".so", ".pyd"))]
+    assert not [n for n in names if n.endswith((".pyc", ".pyo", ".pyd", ".dll", ".dylib"))]
+    extensions = [n for n in names if n.endswith(".so") and ".cpython-" in n]
+    assert all(n.endswith(".cpython-312-x86_64-linux-gnu.so") for n in extensions), extensions
     assert not [n for n in names if "__pycache__" in n or n.startswith("bin/")]
     assert not [n for n in names if n.split("/")[0].startswith(("boto3", "botocore", "s3transfer"))]
     assert not [n for n in names if n.endswith(("/direct_url.json", "/INSTALLER", "/REQUESTED"))]
@@ -202,25 +206,97 @@ def test_allow_dirty_builds_a_release_marked_dirty_with_the_edit(tmp_path: Path)
         assert b"# local edit" in archive.read("smartstack_api/items.py")
 
 
-def test_a_compiled_dependency_is_refused(tmp_path: Path) -> None:
+TARGET_EXTENSION = "speedy/_speedups.cpython-312-x86_64-linux-gnu.so"
+
+
+def _elf(machine: int) -> bytes:
+    """A 64-bit little-endian ELF shared object's header (machine 62 x86_64, 183 aarch64)."""
+    ident = b"\x7fELF" + bytes([2, 1, 1]) + bytes(9)
+    return ident + (3).to_bytes(2, "little") + machine.to_bytes(2, "little") + bytes(44)
+
+
+def _repo_needing_speedy(tmp_path: Path, wheel: str, extension: str, data: bytes) -> Path:
+    """A clone whose one requirement is ``speedy``, offered as ``wheel`` in tmp_path/wheels."""
     repo = clone(tmp_path / "repo")
-    wheels = tmp_path / "wheels"
-    wheels.mkdir()
-    _wheel_with_extension(wheels / "speedy-1.0-py3-none-any.whl")
+    (tmp_path / "wheels").mkdir()
+    _wheel_with_extension(tmp_path / "wheels" / wheel, extension, data)
     (repo / "app" / "requirements.txt").write_text("speedy==1.0\n")
     git(repo, "commit", "-qam", "a dependency with compiled code")
-
-    with pytest.raises(UsageError, match=r"compiled file speedy/_speedups\.so"):
-        build_release(repo, tmp_path / "out", wheel_cache=wheels)
+    return repo
 
 
-def _wheel_with_extension(path: Path) -> None:
+def test_a_compiled_dependency_for_the_functions_runtime_ships(tmp_path: Path) -> None:
+    wheel = "speedy-1.0-cp312-cp312-manylinux2014_x86_64.whl"
+    repo = _repo_needing_speedy(tmp_path, wheel, TARGET_EXTENSION, _elf(62))
+
+    first = build_release(repo, tmp_path / "out", wheel_cache=tmp_path / "wheels")
+    again = build_release(repo, tmp_path / "again", wheel_cache=tmp_path / "wheels")
+
+    with zipfile.ZipFile(tmp_path / "out" / "api.zip") as archive:
+        assert archive.read(TARGET_EXTENSION) == _elf(62)
+    assert again == first
+    assert (tmp_path / "again" / "api.zip").read_bytes() == (
+        tmp_path / "out" / "api.zip"
+    ).read_bytes()
+
+
+def test_a_compiled_dependency_for_another_python_is_refused(tmp_path: Path) -> None:
+    """Tagged for the target by its wheel's name, but built for CPython 3.11 inside."""
+    extension = "speedy/_speedups.cpython-311-x86_64-linux-gnu.so"
+    wheel = "speedy-1.0-cp312-cp312-manylinux2014_x86_64.whl"
+    repo = _repo_needing_speedy(tmp_path, wheel, extension, _elf(62))
+
+    with pytest.raises(UsageError) as refused:
+        build_release(repo, tmp_path / "out", wheel_cache=tmp_path / "wheels")
+
+    assert refused.value.message.startswith(
+        f"compiled file {extension} is built for CPython 3.11, not Lambda's {RUNTIME} on "
+        f"{ARCHITECTURE} (cp312, manylinux2014_x86_64); pin a version of its package"
+    )
+    assert "\n" not in refused.value.message
+    assert not (tmp_path / "out" / "manifest.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "built_for"),
+    [
+        (
+            "speedy/_speedups.so",
+            b"\x7fELF not really",
+            "another system (not a 64-bit Linux binary)",
+        ),
+        ("speedy/_speedups.cpython-311-x86_64-linux-gnu.so", _elf(62), "CPython 3.11"),
+        ("speedy/_speedups.cpython-313-x86_64-linux-gnu.so", _elf(62), "CPython 3.13"),
+        ("speedy/_speedups.cpython-312-darwin.so", _elf(62), "darwin"),
+        ("speedy/_speedups.cpython-312-aarch64-linux-gnu.so", _elf(183), "aarch64-linux-gnu"),
+        ("speedy/_speedups.abi3.so", _elf(183), "aarch64"),
+        ("speedy.libs/libfast-1a2b3c.so.1.0", _elf(3), "x86 (32-bit)"),
+        ("speedy/_speedups.cp312-win_amd64.pyd", b"MZ", "Windows"),
+        ("speedy/libfast.dylib", b"\xcf\xfa\xed\xfe", "macOS"),
+    ],
+)
+def test_compiled_files_for_another_platform_are_named(
+    name: str, data: bytes, built_for: str
+) -> None:
+    assert compiled_mismatch(name, data) == built_for
+
+
+@pytest.mark.parametrize(
+    "name", [TARGET_EXTENSION, "speedy/_speedups.abi3.so", "speedy.libs/libfast-1a2b3c.so.1.0"]
+)
+def test_compiled_files_for_the_functions_runtime_pass(name: str) -> None:
+    assert compiled_mismatch(name, _elf(62)) is None
+
+
+def _wheel_with_extension(path: Path, extension: str, data: bytes) -> None:
+    tag = path.name.removesuffix(".whl").split("-", 2)[2]
     files = {
         "speedy/__init__.py": b"",
-        "speedy/_speedups.so": b"\x7fELF not really",
+        extension: data,
         "speedy-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: speedy\nVersion: 1.0\n",
         "speedy-1.0.dist-info/WHEEL": (
-            b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+            b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: false\n"
+            + f"Tag: {tag}\n".encode()
         ),
     }
     record = io.StringIO()

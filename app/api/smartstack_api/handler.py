@@ -76,11 +76,7 @@ def get_items() -> Response[Any]:
 @app.post("/items")
 def post_item() -> Response[Any]:
     try:
-        body = app.current_event.json_body
-    except (ValueError, TypeError) as exc:
-        raise BadRequestError('the body must be JSON like {"name": "..."}') from exc
-    try:
-        name = parse_new_item(body)
+        name = parse_new_item(app.current_event.decoded_body)
     except InvalidItem as exc:
         raise BadRequestError(str(exc)) from exc
     item = create_item(database(), name)

@@ -4,30 +4,52 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.utilities.parser import BaseModel, Field, ValidationError, parse
+from pydantic import ConfigDict
+from pydantic_core import ErrorDetails
 from smartstack_common import Database
 
 MAX_NAME_LENGTH = 200
 LIST_LIMIT = 100
+EXAMPLE = '{"name": "..."}'
 
 
 class InvalidItem(ValueError):
     """The request body is not a valid item; the message says what to send."""
 
 
-def parse_new_item(body: Any) -> str:
-    """The item's name from a ``{"name": ...}`` body, validated."""
-    if not isinstance(body, dict):
-        raise InvalidItem('send a JSON object like {"name": "..."}')
-    unknown = sorted(set(body) - {"name"})
-    if unknown:
-        raise InvalidItem(f"unknown field(s): {', '.join(unknown)}; only 'name' is accepted")
-    name = body.get("name")
-    if not isinstance(name, str) or not name.strip():
-        raise InvalidItem("'name' must be a non-empty string")
-    name = name.strip()
-    if len(name) > MAX_NAME_LENGTH:
-        raise InvalidItem(f"'name' must be at most {MAX_NAME_LENGTH} characters")
-    return name
+class NewItem(BaseModel):
+    """The body of ``POST /items``: a name of 1-200 characters after trimming, nothing else."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
+
+
+def parse_new_item(body: str | None) -> str:
+    """The item's name from the raw JSON body, validated by the parser utility (pydantic)."""
+    try:
+        return parse(event=body or "", model=NewItem).name
+    except ValidationError as exc:
+        raise InvalidItem("; ".join(_explain(e) for e in exc.errors())) from None
+
+
+def _explain(error: ErrorDetails) -> str:
+    """One pydantic error as a sentence that says what to send instead."""
+    kind, field = error["type"], ".".join(str(p) for p in error["loc"])
+    if kind == "json_invalid":
+        return f"the body must be JSON like {EXAMPLE}"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"send a JSON object like {EXAMPLE}"
+    if kind == "extra_forbidden":
+        return f"unknown field {field!r}; only 'name' is accepted"
+    if kind == "missing":
+        return f"{field!r} is required, like {EXAMPLE}"
+    if kind in ("string_type", "string_too_short"):
+        return f"{field!r} must be a non-empty string"
+    if kind == "string_too_long":
+        return f"{field!r} must be at most {MAX_NAME_LENGTH} characters"
+    return f"{field or 'body'}: {error['msg']}"
 
 
 def _item(row: list[Any]) -> dict[str, Any]:

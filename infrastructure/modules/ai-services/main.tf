@@ -2,14 +2,13 @@ data "aws_partition" "current" {}
 data "aws_region" "current" {}
 
 locals {
-  function_name = "${var.name_prefix}-ai-processor"
-  queue_name    = "${var.name_prefix}-ai-jobs"
+  queue_name = "${var.name_prefix}-ai-jobs"
   model_arns = [
     for id in var.bedrock_model_ids :
     "arn:${data.aws_partition.current.partition}:bedrock:${data.aws_region.current.region}::foundation-model/${id}"
   ]
   # AWS asks for a visibility timeout of at least six times the function timeout.
-  visibility_timeout = max(30, var.timeout_seconds * 6)
+  visibility_timeout = max(30, var.processor_timeout_seconds * 6)
 }
 
 resource "aws_sqs_queue" "dlq" {
@@ -47,6 +46,8 @@ resource "aws_sqs_queue_redrive_policy" "jobs" {
   })
 }
 
+# What the processor may do with this module's resources (plus extra_policy_json);
+# the environment root gives it to the processor's execution role.
 data "aws_iam_policy_document" "processor" {
   source_policy_documents = var.extra_policy_json == "" ? [] : [var.extra_policy_json]
 
@@ -71,38 +72,10 @@ data "aws_iam_policy_document" "processor" {
   }
 }
 
-module "function" {
-  source = "../lambda-function"
-
-  function_name   = local.function_name
-  description     = "SmartStack ${var.environment} AI processor: consumes ${local.queue_name}."
-  package_path    = var.package_path
-  handler         = var.handler
-  runtime         = var.runtime
-  memory_mb       = var.memory_mb
-  timeout_seconds = var.timeout_seconds
-  environment_variables = {
-    ENVIRONMENT             = var.environment
-    PARAMETER_PREFIX        = "${var.parameter_path}/"
-    POWERTOOLS_SERVICE_NAME = local.function_name
-    POWERTOOLS_LOG_LEVEL    = var.environment == "prod" ? "INFO" : "DEBUG"
-    BEDROCK_MODEL_IDS       = join(",", var.bedrock_model_ids)
-  }
-  log_group_arn            = var.function_log_group_arn
-  kms_key_arn              = var.kms_key_arn
-  parameter_path           = var.parameter_path
-  subnet_ids               = var.subnet_ids
-  security_group_ids       = var.security_group_ids
-  vpc_arn                  = var.vpc_arn
-  permissions_boundary_arn = var.permissions_boundary_arn
-  extra_policy_json        = data.aws_iam_policy_document.processor.json
-  tags                     = var.tags
-}
-
 # Targets the live alias, like the API: the pipeline moves the alias, the queue follows.
 resource "aws_lambda_event_source_mapping" "jobs" {
   event_source_arn        = aws_sqs_queue.jobs.arn
-  function_name           = module.function.alias_arn
+  function_name           = var.processor_alias_arn
   batch_size              = var.batch_size
   function_response_types = ["ReportBatchItemFailures"]
   enabled                 = true

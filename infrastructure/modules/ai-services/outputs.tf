@@ -23,22 +23,7 @@ output "dlq_name" {
   value       = aws_sqs_queue.dlq.name
 }
 
-output "function_name" {
-  description = "Name of the AI processor."
-  value       = module.function.function_name
-}
-
-output "alias_arn" {
-  description = "ARN of the processor's live alias (the event source mapping's target)."
-  value       = module.function.alias_arn
-}
-
-output "role_arn" {
-  description = "ARN of the processor's execution role."
-  value       = module.function.role_arn
-}
-
-output "role_policy_json" {
-  description = "The processor's execution role policy."
-  value       = module.function.role_policy_json
+output "processor_policy_json" {
+  description = "IAM policy (JSON) the AI processor's execution role needs here: consume the jobs queue, invoke the configured models (plus extra_policy_json)."
+  value       = data.aws_iam_policy_document.processor.json
 }

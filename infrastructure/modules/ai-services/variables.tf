@@ -8,44 +8,18 @@ variable "name_prefix" {
   }
 }
 
-variable "environment" {
-  description = "Environment name, passed to the function as ENVIRONMENT."
+variable "processor_alias_arn" {
+  description = "ARN of the AI processor's live alias (made by ../lambda-function), the event source mapping's target."
   type        = string
 }
 
-variable "parameter_path" {
-  description = "The environment's Parameter Store path, e.g. /smartstack/dev."
-  type        = string
-}
-
-variable "package_path" {
-  description = "Local zip the processor is created with (a placeholder; the pipeline deploys the code)."
-  type        = string
-}
-
-variable "handler" {
-  description = "Handler of the AI processor."
-  type        = string
-}
-
-variable "runtime" {
-  description = "Python runtime of the AI processor."
-  type        = string
-  default     = "python3.12"
-}
-
-variable "memory_mb" {
-  description = "Memory of the AI processor in MB."
-  type        = number
-}
-
-variable "timeout_seconds" {
-  description = "Timeout of the AI processor in seconds."
+variable "processor_timeout_seconds" {
+  description = "Timeout of the AI processor in seconds; the jobs queue's visibility timeout is six times it."
   type        = number
 
   validation {
-    condition     = var.timeout_seconds >= 1 && var.timeout_seconds <= 900
-    error_message = "timeout_seconds must be between 1 and 900."
+    condition     = var.processor_timeout_seconds >= 1 && var.processor_timeout_seconds <= 900
+    error_message = "processor_timeout_seconds must be between 1 and 900."
   }
 }
 
@@ -93,43 +67,14 @@ variable "bedrock_model_ids" {
 }
 
 variable "extra_policy_json" {
-  description = "Additional IAM policy (JSON) for the processor's execution role, e.g. the data bucket."
+  description = "Additional IAM policy (JSON) merged into processor_policy_json, e.g. the data bucket."
   type        = string
   default     = ""
-}
-
-variable "function_log_group_arn" {
-  description = "ARN of /aws/lambda/<prefix>-ai-processor, owned by the monitoring module."
-  type        = string
 }
 
 variable "kms_key_arn" {
-  description = "The environment's KMS key (queues and environment variables)."
+  description = "The environment's KMS key (both queues' encryption)."
   type        = string
-}
-
-variable "subnet_ids" {
-  description = "Private subnets for the function; empty keeps it outside the VPC."
-  type        = list(string)
-  default     = []
-}
-
-variable "security_group_ids" {
-  description = "Security groups of the function in the VPC."
-  type        = list(string)
-  default     = []
-}
-
-variable "vpc_arn" {
-  description = "ARN of the VPC, scoping the role's ENI permissions."
-  type        = string
-  default     = ""
-}
-
-variable "permissions_boundary_arn" {
-  description = "Permissions boundary for the execution role; empty for none."
-  type        = string
-  default     = ""
 }
 
 variable "tags" {

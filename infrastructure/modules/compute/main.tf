@@ -1,37 +1,8 @@
-locals {
-  function_name = "${var.name_prefix}-api"
-}
-
-module "function" {
-  source = "../lambda-function"
-
-  function_name   = local.function_name
-  description     = "SmartStack ${var.environment} HTTP API."
-  package_path    = var.package_path
-  handler         = var.handler
-  runtime         = var.runtime
-  memory_mb       = var.memory_mb
-  timeout_seconds = var.timeout_seconds
-  environment_variables = merge(var.extra_environment_variables, {
-    ENVIRONMENT             = var.environment
-    PARAMETER_PREFIX        = "${var.parameter_path}/"
-    POWERTOOLS_SERVICE_NAME = local.function_name
-    POWERTOOLS_LOG_LEVEL    = var.environment == "prod" ? "INFO" : "DEBUG"
-  })
-  log_group_arn            = var.function_log_group_arn
-  kms_key_arn              = var.kms_key_arn
-  parameter_path           = var.parameter_path
-  subnet_ids               = var.subnet_ids
-  security_group_ids       = var.security_group_ids
-  vpc_arn                  = var.vpc_arn
-  permissions_boundary_arn = var.permissions_boundary_arn
-  extra_policy_json        = var.extra_policy_json
-  tags                     = var.tags
-}
-
+# The HTTP API in front of the API function's live alias (the function itself is
+# made by ../lambda-function in the environment root).
 resource "aws_apigatewayv2_api" "this" {
-  name          = local.function_name
-  description   = "SmartStack ${var.environment} HTTP API; every route goes to ${local.function_name}:live."
+  name          = "${var.name_prefix}-api"
+  description   = "SmartStack ${var.environment} HTTP API; every route goes to ${var.function_name}:${var.alias_name}."
   protocol_type = "HTTP"
 
   tags = var.tags
@@ -41,7 +12,7 @@ resource "aws_apigatewayv2_integration" "live" {
   api_id                 = aws_apigatewayv2_api.this.id
   integration_type       = "AWS_PROXY"
   integration_method     = "POST"
-  integration_uri        = module.function.alias_arn
+  integration_uri        = var.alias_arn
   payload_format_version = "2.0"
   timeout_milliseconds   = min(30000, var.timeout_seconds * 1000 + 1000)
 }
@@ -86,8 +57,8 @@ resource "aws_apigatewayv2_stage" "default" {
 resource "aws_lambda_permission" "api" {
   statement_id  = "AllowHttpApiInvoke"
   action        = "lambda:InvokeFunction"
-  function_name = module.function.function_name
-  qualifier     = module.function.alias_name
+  function_name = var.function_name
+  qualifier     = var.alias_name
   principal     = "apigateway.amazonaws.com"
   source_arn    = "${aws_apigatewayv2_api.this.execution_arn}/*"
 }

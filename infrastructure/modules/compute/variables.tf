@@ -9,34 +9,23 @@ variable "name_prefix" {
 }
 
 variable "environment" {
-  description = "Environment name, passed to the function as ENVIRONMENT."
+  description = "Environment name, for the API's description."
   type        = string
 }
 
-variable "parameter_path" {
-  description = "The environment's Parameter Store path, e.g. /smartstack/dev (PARAMETER_PREFIX of the function)."
+variable "function_name" {
+  description = "Name of the API function (made by ../lambda-function), which the API may invoke."
   type        = string
 }
 
-variable "package_path" {
-  description = "Local zip the function is created with (a placeholder; the pipeline deploys the code)."
+variable "alias_name" {
+  description = "The function's alias that serves traffic (live); the invoke permission is on it."
   type        = string
 }
 
-variable "handler" {
-  description = "Handler of the API function."
+variable "alias_arn" {
+  description = "ARN of the function's live alias, the target of the API's integration."
   type        = string
-}
-
-variable "runtime" {
-  description = "Python runtime of the API function."
-  type        = string
-  default     = "python3.12"
-}
-
-variable "memory_mb" {
-  description = "Memory of the API function in MB."
-  type        = number
 }
 
 variable "timeout_seconds" {
@@ -49,55 +38,9 @@ variable "timeout_seconds" {
   }
 }
 
-variable "extra_environment_variables" {
-  description = "More environment variables for the API function (no secrets)."
-  type        = map(string)
-  default     = {}
-}
-
-variable "extra_policy_json" {
-  description = "Additional IAM policy (JSON) for the API's execution role, e.g. its queue and bucket."
-  type        = string
-  default     = ""
-}
-
-variable "function_log_group_arn" {
-  description = "ARN of /aws/lambda/<prefix>-api, owned by the monitoring module."
-  type        = string
-}
-
 variable "access_log_group_arn" {
   description = "ARN of the HTTP API's access log group, owned by the monitoring module."
   type        = string
-}
-
-variable "kms_key_arn" {
-  description = "The environment's KMS key."
-  type        = string
-}
-
-variable "subnet_ids" {
-  description = "Private subnets for the function; empty keeps it outside the VPC."
-  type        = list(string)
-  default     = []
-}
-
-variable "security_group_ids" {
-  description = "Security groups of the function in the VPC."
-  type        = list(string)
-  default     = []
-}
-
-variable "vpc_arn" {
-  description = "ARN of the VPC, scoping the role's ENI permissions."
-  type        = string
-  default     = ""
-}
-
-variable "permissions_boundary_arn" {
-  description = "Permissions boundary for the execution role; empty for none."
-  type        = string
-  default     = ""
 }
 
 variable "throttling_burst_limit" {

@@ -36,7 +36,9 @@ variable "log_retention_days" {
   type        = number
 
   validation {
-    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    # The values CloudWatch Logs accepts, kept once in infrastructure/log-retention-days.json
+    # (smartstack.core.environments reads the same file).
+    condition     = contains(jsondecode(file("${path.module}/../../log-retention-days.json")), var.log_retention_days)
     error_message = "log_retention_days must be a value CloudWatch Logs accepts, e.g. 7, 14 or 30."
   }
 }

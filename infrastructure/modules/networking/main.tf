@@ -131,7 +131,7 @@ resource "aws_vpc_endpoint" "s3" {
 }
 
 resource "aws_security_group" "lambda" {
-  # checkov:skip=CKV2_AWS_5:attached to the functions in the compute and ai-services modules (outside this module)
+  # checkov:skip=CKV2_AWS_5:attached to the functions (lambda-function module, outside this module)
   name        = "${var.name_prefix}-lambda"
   description = "SmartStack functions in the VPC: outbound HTTPS and PostgreSQL only."
   vpc_id      = aws_vpc.this.id

@@ -1,14 +1,10 @@
-data "aws_caller_identity" "current" {}
-
-locals {
-  bucket_name = "${var.name_prefix}-data-${data.aws_caller_identity.current.account_id}"
-}
-
+# One private bucket: the environment's data bucket (environment stack) and the
+# pipeline's artifacts bucket (account stack) are both made here.
 resource "aws_s3_bucket" "data" {
-  # checkov:skip=CKV_AWS_18:access logging needs a log bucket per environment; not in ADR-007's MVP (CloudTrail data events instead)
+  # checkov:skip=CKV_AWS_18:access logging needs a separate log bucket; not in ADR-007's MVP (CloudTrail data events instead)
   # checkov:skip=CKV_AWS_144:cross-region replication is out of scope for the single-region MVP (ADR-007)
   # checkov:skip=CKV2_AWS_62:no consumer of bucket events yet
-  bucket        = local.bucket_name
+  bucket        = var.bucket_name
   force_destroy = var.force_destroy
 
   tags = var.tags

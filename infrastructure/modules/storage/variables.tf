@@ -1,16 +1,21 @@
-variable "name_prefix" {
-  description = "Prefix of every resource name, smartstack-<env>."
+variable "bucket_name" {
+  description = "Name of the bucket, e.g. smartstack-dev-data-<account id> or smartstack-artifacts-<account id>-<region>."
   type        = string
 
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{2,40}$", var.name_prefix))
-    error_message = "name_prefix must be lowercase letters, digits and '-', e.g. smartstack-dev."
+    condition     = can(regex("^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$", var.bucket_name))
+    error_message = "bucket_name must be 3-63 lowercase letters, digits or '-', starting and ending with a letter or digit."
   }
 }
 
 variable "kms_key_arn" {
-  description = "The environment's KMS key, the buckets' default encryption."
+  description = "KMS key of the bucket's default encryption (SSE-KMS, bucket key on)."
   type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.kms_key_arn))
+    error_message = "kms_key_arn must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)."
+  }
 }
 
 variable "noncurrent_version_expiration_days" {
@@ -48,7 +53,7 @@ variable "tls_only_policy" {
 }
 
 variable "tags" {
-  description = "Tags added to every resource."
+  description = "Tags of the bucket, besides the provider's default_tags."
   type        = map(string)
   default     = {}
 }

@@ -3,9 +3,10 @@
 Every command that works inside an environment (deploy, approve, rollback,
 the secrets commands) needs the same things: the settings, the environment's
 validated tfvars, where AWS calls go and as whom, and the redactor every value
-passes through.  :func:`open_environment` resolves them in that order, so a
-bad environment name is refused before any AWS call, and the target (which
-may assume the environment's role) is made only when first used.
+passes through.  :func:`open_environment` refuses a bad environment name before
+anything else; the tfvars are parsed and the target (which may assume the
+environment's role) is made only when first used, so a command pays only for
+what it needs.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from functools import cached_property
 
 from smartstack.aws.target import AwsTarget, environment_target
 from smartstack.core.config import Settings
-from smartstack.core.environments import EnvironmentConfig, load_environment
+from smartstack.core.environments import EnvironmentConfig, environment_tfvars, load_environment
 from smartstack.core.naming import artifacts_bucket_name, parameter_prefix, resource_name
 from smartstack.core.redact import Redactor
 
@@ -25,12 +26,13 @@ class EnvironmentContext:
     """Who acts in which environment, with what settings; see :func:`open_environment`."""
 
     settings: Settings
-    config: EnvironmentConfig
+    name: str
     redactor: Redactor = field(default_factory=Redactor, repr=False)
 
-    @property
-    def name(self) -> str:
-        return self.config.name
+    @cached_property
+    def config(self) -> EnvironmentConfig:
+        """The environment's validated tfvars, read when first asked for (secrets never ask)."""
+        return load_environment(self.settings.configs_dir, self.name)
 
     @property
     def project(self) -> str:
@@ -62,5 +64,5 @@ def open_environment(
     settings: Settings, env: str, redactor: Redactor | None = None
 ) -> EnvironmentContext:
     """The environment's context; an unknown or invalid name is refused here, offline."""
-    config = load_environment(settings.configs_dir, env)
-    return EnvironmentContext(settings, config, redactor or Redactor())
+    environment_tfvars(settings.configs_dir, env)
+    return EnvironmentContext(settings, env, redactor or Redactor())

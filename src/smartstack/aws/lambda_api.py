@@ -27,6 +27,7 @@ class DeployedFunction:
     name: str
     handler: str
     runtime: str
+    architecture: str  # x86_64 or arm64
     code_sha256: str  # hex, comparable with a manifest's artifact digest
     timeout_seconds: int
     environment: Mapping[str, str] = field(repr=False)  # may hold settings; not printed
@@ -54,6 +55,7 @@ def deployed_function(
         name=function_name,
         handler=str(config.get("Handler", "")),
         runtime=str(config.get("Runtime", "")),
+        architecture=str((config.get("Architectures") or ["x86_64"])[0]),
         code_sha256=hex_code_sha256(str(config.get("CodeSha256", ""))),
         timeout_seconds=int(config.get("Timeout", 30)),
         environment=dict(config.get("Environment", {}).get("Variables", {})),

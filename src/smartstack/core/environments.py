@@ -7,6 +7,7 @@ written twice.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,33 +16,23 @@ from smartstack.core.errors import ConfigError, UsageError
 from smartstack.core.naming import ACCOUNT_STACK, check_environment_name
 from smartstack.core.tfvars import read_tfvars
 
-# The values CloudWatch Logs accepts; the local AWS accepts any number.
-VALID_RETENTION_DAYS = frozenset(
-    {
-        1,
-        3,
-        5,
-        7,
-        14,
-        30,
-        60,
-        90,
-        120,
-        150,
-        180,
-        365,
-        400,
-        545,
-        731,
-        1096,
-        1827,
-        2192,
-        2557,
-        2922,
-        3288,
-        3653,
-    }
-)
+# The retentions CloudWatch Logs accepts (the local AWS accepts any number), kept
+# once for OpenTofu's variable validations and for Python: a JSON list of days in
+# <infrastructure>/log-retention-days.json, beside configs/ (and shipped with it in
+# a release's infrastructure zip).
+RETENTION_DAYS_FILE = "log-retention-days.json"
+
+
+def valid_retention_days(infrastructure_dir: Path) -> frozenset[int]:
+    """The log retentions in days that ``log_retention_days`` may take."""
+    path = infrastructure_dir / RETENTION_DAYS_FILE
+    try:
+        days = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: cannot read the allowed log retentions: {exc}") from exc
+    if not isinstance(days, list) or not all(type(d) is int for d in days):
+        raise ConfigError(f"{path}: must be a JSON list of whole days, e.g. [1, 3, 7].")
+    return frozenset(days)
 
 
 @dataclass(frozen=True)
@@ -83,7 +74,8 @@ def _config_names(configs_dir: Path) -> list[str]:
     return sorted(p.stem for p in configs_dir.glob("*.tfvars") if p.stem != ACCOUNT_STACK)
 
 
-def load_environment(configs_dir: Path, name: str) -> EnvironmentConfig:
+def environment_tfvars(configs_dir: Path, name: str) -> Path:
+    """The environment's tfvars file; an invalid or unknown name is refused (nothing parsed)."""
     check_environment_name(name)
     path = configs_dir / f"{name}.tfvars"
     if name == ACCOUNT_STACK or not path.is_file():
@@ -91,10 +83,15 @@ def load_environment(configs_dir: Path, name: str) -> EnvironmentConfig:
         raise UsageError(
             f"unknown environment '{name}': known environments are {', '.join(known)}."
         )
+    return path
+
+
+def load_environment(configs_dir: Path, name: str) -> EnvironmentConfig:
+    path = environment_tfvars(configs_dir, name)
     values = read_tfvars(path)
     return EnvironmentConfig(
         name=_environment_field(path, values, name),
-        log_retention_days=_retention(path, values),
+        log_retention_days=_retention(path, values, valid_retention_days(configs_dir.parent)),
         promotes_from=values.get("promotes_from") or None,
         tfvars_path=path,
         require_approval=_flag(path, values, "require_approval"),
@@ -118,11 +115,11 @@ def _environment_field(path: Path, values: dict[str, Any], name: str) -> str:
     return name
 
 
-def _retention(path: Path, values: dict[str, Any]) -> int:
+def _retention(path: Path, values: dict[str, Any], valid: frozenset[int]) -> int:
     days = values.get("log_retention_days")
-    if not isinstance(days, int) or days not in VALID_RETENTION_DAYS:
+    if not isinstance(days, int) or days not in valid:
         raise ConfigError(
             f"{path}: log_retention_days = {days!r} is not a CloudWatch retention; "
-            f"use one of {sorted(VALID_RETENTION_DAYS)}."
+            f"use one of {sorted(valid)}."
         )
     return days

@@ -2,12 +2,22 @@
 
 One table, read by the build (which packages go into each zip, which handler it
 ships) and by the stacks' inputs (the handler each function is created with),
-so the two can never disagree about an entry point.
+so the two can never disagree about an entry point.  The functions' Lambda
+runtime and architecture live here for the same reason: the build installs
+wheels for them, the stacks create the functions with them, the local runner
+runs the zips on that Python, and a deploy refuses a function that differs.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+RUNTIME = "python3.12"
+"""Lambda runtime of every function (the stacks' ``lambda_runtime``)."""
+ARCHITECTURE = "x86_64"
+"""Instruction set of every function (Lambda's default; ``arm64`` is the other one)."""
+PYTHON_VERSION = RUNTIME.removeprefix("python")
+"""The CPython version that runtime runs, e.g. ``3.12``."""
 
 
 @dataclass(frozen=True)

@@ -10,14 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import hcl2
-from lark.exceptions import UnexpectedInput
-
 from smartstack.core.errors import ConfigError
 
 
 def read_tfvars(path: Path) -> dict[str, Any]:
     """Parse one tfvars file; strings come back without their quotes."""
+    import hcl2  # builds a parser at first use: paid only by commands that read tfvars
+    from lark.exceptions import UnexpectedInput
+
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -31,7 +31,9 @@ def read_tfvars(path: Path) -> dict[str, Any]:
         ) from exc
     _reject_duplicate_keys(path, tree)
     options = hcl2.SerializationOptions(strip_string_quotes=True, with_comments=False)
-    values: dict[str, Any] = hcl2.loads(text, serialization_options=options)
+    values: dict[str, Any] = hcl2.serialize(
+        hcl2.transform(tree, discard_comments=True), serialization_options=options
+    )
     return values
 
 

@@ -216,7 +216,7 @@ def infra_fingerprint(settings: Settings, prepared: PreparedStack, target: AwsTa
     tools = toolchain(settings)
     digest = hashlib.sha256()
     for path in sorted(settings.infrastructure_dir.rglob("*")):
-        if path.suffix in (".tf", ".tfvars") and ".terraform" not in path.parts:
+        if path.suffix in (".tf", ".tfvars", ".json") and ".terraform" not in path.parts:
             digest.update(str(path.relative_to(settings.infrastructure_dir)).encode() + b"\0")
             digest.update(path.read_bytes() + b"\0")
     digest.update(json.dumps(prepared.spec.variables, sort_keys=True).encode())

@@ -8,12 +8,16 @@
   step replaces it (the stack ignores later code changes).  Each function's
   handler comes from the build's service table, the one place that knows the
   application's entry points; the placeholder answers at every one of them.
+* The functions' runtime (and architecture), from the same table: the build
+  targets exactly what the stack creates the functions with.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import secrets
+import threading
 import zipfile
 from pathlib import Path
 
@@ -24,7 +28,7 @@ from smartstack.aws.target import AwsTarget
 from smartstack.core.config import Settings
 from smartstack.core.errors import NotRunningError
 from smartstack.core.naming import environment_key_alias, parameter_prefix
-from smartstack.core.services import SERVICES
+from smartstack.core.services import ARCHITECTURE, RUNTIME, SERVICES
 
 PLACEHOLDER_SOURCE = '''"""Placeholder: no release has been deployed to this function yet."""
 
@@ -40,10 +44,19 @@ _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 def prepare_environment_inputs(settings: Settings, target: AwsTarget, env: str) -> dict[str, str]:
     """Make sure the inputs exist; returns the variables to offer the stack."""
     ensure_db_password(target, env, settings.project)
-    handlers = {f"{s.name.replace('-', '_')}_handler": s.handler for s in SERVICES}
     package = settings.state_dir / "packages" / "placeholder.zip"
-    write_placeholder_package(package, tuple(handlers.values()))
-    return {"lambda_package_path": str(package), **handlers}
+    write_placeholder_package(package, tuple(s.handler for s in SERVICES))
+    return {"lambda_package_path": str(package), **service_variables()}
+
+
+def service_variables() -> dict[str, str]:
+    """The stack's variables the service table decides: handlers, runtime, architecture.
+
+    The runner passes only those the stack declares (it has no architecture
+    variable yet: Lambda's default, x86_64, is the table's).
+    """
+    handlers = {f"{s.name.replace('-', '_')}_handler": s.handler for s in SERVICES}
+    return {**handlers, "lambda_runtime": RUNTIME, "lambda_architecture": ARCHITECTURE}
 
 
 def ensure_db_password(target: AwsTarget, env: str, project: str) -> str:
@@ -98,5 +111,8 @@ def write_placeholder_package(path: Path, handlers: tuple[str, ...] = ("index.ha
             archive.writestr(info, source)
     data = buffer.getvalue()
     if not path.is_file() or path.read_bytes() != data:
+        # Environments are prepared in parallel: never let one read a half-written zip.
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+        partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+        partial.write_bytes(data)
+        partial.replace(path)

@@ -6,19 +6,25 @@ directory, started by the RIE with ``awslambdaric`` as the runtime client, with
 the function's handler and environment variables plus the ``AWS_*`` variables
 of the target, so the code reaches the same (local) AWS the function would.
 
-The interpreter sees only the task directory and a runtime directory holding
-``awslambdaric`` and ``boto3`` (with their dependencies), as on Lambda's
-python runtime: a dependency the zip forgot fails here too, instead of being
-found in the tool's own virtual environment.
+The interpreter is CPython of the functions' runtime (``python3.12`` for
+``RUNTIME = "python3.12"`` in the service table), so compiled dependencies the
+build vendored for that runtime load here as on Lambda.  It sees only the task
+directory and a runtime directory holding ``awslambdaric`` and ``boto3`` (with
+their dependencies) installed for that Python, as on Lambda's python runtime:
+a dependency the zip forgot fails here too, instead of being found in the
+tool's own virtual environment.  The runtime directory is made once per
+runtime and versions in the cache (``scripts/setup.sh`` makes it).
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -37,10 +43,12 @@ from typing import Any
 from smartstack.aws.lambda_api import deployed_function
 from smartstack.aws.target import AwsTarget
 from smartstack.core.errors import CommandFailedError, NotRunningError, ToolMissingError
+from smartstack.core.services import ARCHITECTURE, PYTHON_VERSION, RUNTIME
 from smartstack.local import processes
 
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
 RUNTIME_DISTRIBUTIONS = ("awslambdaric", "boto3")
+_PROBE = "import sys; print(sys.executable); print('%d.%d' % sys.version_info[:2])"
 _START_TIMEOUT = 10.0
 _PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "TZ", "SSL_CERT_FILE", "SSL_CERT_DIR")
 
@@ -89,12 +97,13 @@ class LocalLambda:
         self._proc: subprocess.Popen[bytes] | None = None
         try:
             _unpack(zip_path, self.task_root)
-            runtime = _runtime_dir(self._workdir / "runtime")
+            python = lambda_python()
+            runtime = runtime_dir(python=python)
             env = _function_env(
                 environment, aws_variables or {}, self.task_root, runtime, handler,
                 function_name, timeout_seconds,
             )  # fmt: skip
-            self._start(rie, env)
+            self._start(rie, python, env)
         except BaseException:
             self.close()
             raise
@@ -134,12 +143,12 @@ class LocalLambda:
             log_file=log_file,
         )
 
-    def _start(self, rie: Path, env: dict[str, str]) -> None:
+    def _start(self, rie: Path, python: Path, env: dict[str, str]) -> None:
         argv = [
             str(rie),
             "--runtime-interface-emulator-address", f"127.0.0.1:{self.port}",
             "--runtime-api-address", f"127.0.0.1:{processes.free_port()}",
-            sys.executable, "-S", "-m", "awslambdaric", self.handler,
+            str(python), "-S", "-m", "awslambdaric", self.handler,
         ]  # fmt: skip
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("ab") as log:
@@ -315,26 +324,62 @@ def _unpack(zip_path: Path, dest: Path) -> None:
         raise CommandFailedError(f"cannot unpack {zip_path} ({exc}); rebuild it.") from exc
 
 
-def _runtime_dir(dest: Path) -> Path:
-    """Links to awslambdaric, boto3 and their dependencies: Lambda's /var/runtime."""
-    dest.mkdir(parents=True)
-    for top in sorted(_top_level_paths(RUNTIME_DISTRIBUTIONS)):
-        link = dest / top.name
-        if not link.exists():
-            link.symlink_to(top)
-    return dest
+# --- the functions' Python and Lambda's runtime directory -------------------------------
 
 
-def _top_level_paths(roots: Iterable[str]) -> set[Path]:
-    seen: set[str] = set()
-    todo = list(roots)
-    paths: set[Path] = set()
+def lambda_python() -> Path:
+    """An interpreter of the functions' CPython version (``python3.12`` for ``python3.12``).
+
+    ``python3.12`` on PATH, else a pyenv installation of 3.12 (pyenv's shim
+    answers only for the selected version); each candidate is run once to be sure.
+    """
+    name = f"python{PYTHON_VERSION}"
+    found = shutil.which(name)
+    pyenv = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
+    installed = sorted(pyenv.glob(f"{PYTHON_VERSION}.*/bin/{name}"), key=_patch, reverse=True)
+    for candidate in ([found] if found else []) + [str(p) for p in installed]:
+        python = _probe(candidate)
+        if python is not None:
+            return python
+    raise ToolMissingError(
+        f"Lambda's {RUNTIME} runs CPython {PYTHON_VERSION}, and no working {name} is on PATH; "
+        f"install it (Debian/Ubuntu: apt-get install {name}; or pyenv install {PYTHON_VERSION}), "
+        "then run scripts/setup.sh."
+    )
+
+
+def _patch(path: Path) -> tuple[int, ...]:
+    return tuple(int(n) for n in re.findall(r"[0-9]+", path.parents[1].name))
+
+
+@functools.cache
+def _probe(candidate: str) -> Path | None:
+    """The interpreter behind ``candidate`` when it runs and is the right version."""
+    try:
+        probe = subprocess.run(
+            [candidate, "-c", _PROBE], capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    lines = probe.stdout.split()
+    if probe.returncode != 0 or len(lines) != 2 or lines[1] != PYTHON_VERSION:
+        return None
+    return Path(lines[0])
+
+
+def default_cache() -> Path:
+    return Path(os.environ.get("SMARTSTACK_CACHE") or Path.home() / ".cache/smartstack")
+
+
+def runtime_pins() -> list[str]:
+    """``name==version`` of awslambdaric, boto3 and their dependencies, as the tool has them."""
+    pins: dict[str, str] = {}
+    todo = list(RUNTIME_DISTRIBUTIONS)
     while todo:
         name = todo.pop()
         key = name.lower().replace("_", "-")
-        if key in seen:
+        if key in pins:
             continue
-        seen.add(key)
         try:
             dist = metadata.distribution(name)
         except metadata.PackageNotFoundError as exc:
@@ -342,19 +387,53 @@ def _top_level_paths(roots: Iterable[str]) -> set[Path]:
                 f"{name} is not installed in {sys.prefix}; reinstall the tool "
                 "(pip install -e '.[dev]')."
             ) from exc
-        for req in dist.requires or []:
-            if "extra ==" not in req:
-                todo.append(_requirement_name(req))
-        tops = {f.parts[0] for f in dist.files or []}
-        tops |= set((dist.read_text("top_level.txt") or "").split())
-        for top in tops:
-            if top.endswith((".dist-info", ".egg-info")) or top in ("..", "__pycache__"):
-                continue
-            located = Path(str(dist.locate_file(top)))
-            for candidate in (located, located.with_name(located.name + ".py")):
-                if candidate.exists():
-                    paths.add(candidate)
-    return paths
+        pins[key] = dist.version
+        todo.extend(_requirement_name(r) for r in dist.requires or [] if "extra ==" not in r)
+    return sorted(f"{name}=={version}" for name, version in pins.items())
+
+
+def runtime_dir(cache: Path | None = None, *, python: Path | None = None) -> Path:
+    """Lambda's /var/runtime for the functions' runtime: awslambdaric and boto3 for its Python.
+
+    Installed once per runtime and versions into ``<cache>/lambda-runtime/`` with
+    the target interpreter's tags (their compiled parts are built for it), into
+    a temporary directory renamed when complete; later calls only find it.
+    """
+    pins = runtime_pins()
+    versions = "-".join(
+        p.replace("==", "-") for p in pins if p.split("==")[0] in RUNTIME_DISTRIBUTIONS
+    )
+    digest = hashlib.sha256("\n".join([RUNTIME, ARCHITECTURE, *pins]).encode()).hexdigest()
+    dest = (cache or default_cache()) / "lambda-runtime" / f"{RUNTIME}-{versions}-{digest[:8]}"
+    if dest.is_dir():
+        return dest
+    python = python or lambda_python()
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{dest.name}.", dir=dest.parent) as tmp:
+        constraints = Path(tmp) / "constraints.txt"
+        constraints.write_text("\n".join(pins) + "\n")
+        tree = Path(tmp) / "runtime"
+        tops = [p for p in pins if p.split("==")[0] in RUNTIME_DISTRIBUTIONS]
+        installed = subprocess.run(
+            [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet",
+             "--only-binary=:all:", "--target", str(tree), "-c", str(constraints), *tops],
+            capture_output=True, text=True, check=False,
+            env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1"},
+        )  # fmt: skip
+        if installed.returncode != 0:
+            lines = [line for line in installed.stderr.splitlines() if line.strip()]
+            raise CommandFailedError(
+                f"could not install {' and '.join(tops)} for {python} into {dest} "
+                f"({lines[-1].strip() if lines else 'pip failed'}); check the network, "
+                "then run scripts/setup.sh again."
+            )
+        with contextlib.suppress(OSError):  # another process finished first: use theirs
+            tree.rename(dest)
+    if not dest.is_dir():
+        raise CommandFailedError(
+            f"could not create {dest}; check the cache directory's permissions."
+        )
+    return dest
 
 
 def _requirement_name(requirement: str) -> str:
@@ -385,7 +464,7 @@ def _function_env(
         AWS_LAMBDA_FUNCTION_NAME=function_name,
         AWS_LAMBDA_FUNCTION_TIMEOUT=str(timeout_seconds),
         AWS_LAMBDA_FUNCTION_MEMORY_SIZE="512",
-        AWS_EXECUTION_ENV="AWS_Lambda_python3.11",
+        AWS_EXECUTION_ENV=f"AWS_Lambda_{RUNTIME}",
         AWS_LAMBDA_LOG_GROUP_NAME=f"/aws/lambda/{function_name}",
         AWS_LAMBDA_LOG_STREAM_NAME="local",
     )

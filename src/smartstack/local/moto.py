@@ -22,6 +22,7 @@ from pathlib import Path
 
 from smartstack.core.errors import CommandFailedError, PortInUseError
 from smartstack.local import processes
+from smartstack.local.iam import IAM_ENFORCEMENT, IAM_STATE_DIR
 
 SEED = 42
 _MARKER = "smartstack.local.moto_server"
@@ -35,6 +36,10 @@ class MotoServer:
     directory: Path
     # The admin DSN of the PostgreSQL that backs RDS instances; None: stock moto RDS.
     postgres_dsn: str | None = None
+    # --- local IAM enforcement (issue 11; smartstack.local.iam) ---
+    # "1" or "audit" sets SMARTSTACK_IAM_ENFORCEMENT for the server, "0" turns it off;
+    # None passes on what this process's environment says (off when unset).
+    iam_enforcement: str | None = None
 
     @property
     def url(self) -> str:
@@ -75,6 +80,11 @@ class MotoServer:
         env.pop(RDS_POSTGRES_DSN, None)  # only ours, never one inherited from the shell
         if self.postgres_dsn:
             env[RDS_POSTGRES_DSN] = self.postgres_dsn
+        # --- local IAM enforcement (issue 11): the mode, and where it records decisions ---
+        if self.iam_enforcement is not None:
+            env[IAM_ENFORCEMENT] = self.iam_enforcement
+        env[IAM_STATE_DIR] = str(self.directory)
+        # --- end of local IAM enforcement ---
         processes.spawn(argv, self.log_file, self.pid_file, env)
         self._wait_healthy()
         self._seed()

@@ -151,12 +151,33 @@ def _postgres_backed_rds(server: LocalRdsPostgres) -> None:
     setattr(rds_models.DBInstance, "address", property(address))  # noqa: B010
 
 
+def _iam_enforcement() -> None:
+    """--- local IAM enforcement (issue 11): off unless SMARTSTACK_IAM_ENFORCEMENT is set ---
+
+    Every request authenticated and authorized before moto sees it; see
+    smartstack.local.iam and docs/local-iam.md.
+    """
+    from pathlib import Path
+
+    from smartstack.local.iam import IAM_STATE_DIR, IAM_TIMEOUT, OFF, enforcement_mode
+
+    mode = enforcement_mode(os.environ)
+    if mode == OFF:
+        return
+    from smartstack.local.iam.enforcer import install
+
+    state_dir = os.environ.get(IAM_STATE_DIR)
+    install(mode, Path(state_dir) if state_dir else None, float(os.environ.get(IAM_TIMEOUT, 10)))
+    print(f"local IAM enforcement: {mode}", file=sys.stderr, flush=True)
+
+
 def main() -> None:
     _unique_dbi_resource_id()
     _tags_at_bucket_creation()
     dsn = os.environ.get(RDS_POSTGRES_DSN)
     if dsn:
         _postgres_backed_rds(LocalRdsPostgres(dsn))
+    _iam_enforcement()  # local IAM enforcement (issue 11), off by default
     from moto.server import main as moto_main
 
     moto_main(sys.argv[1:])

@@ -133,6 +133,7 @@ class Deployment:
 
 def resolve(environment: EnvironmentContext, release: str) -> Deployment:
     """Everything checked before a deploy may begin; raises on bad input."""
+    environment.config  # noqa: B018 - a malformed tfvars is bad input: refused before any AWS call
     toolchain(environment.settings).require()
     target = environment.target
     bucket = environment.artifacts_bucket
@@ -316,7 +317,15 @@ class _Run:
         target = ctx.environment.target
         for artifact in ctx.manifest.artifacts:
             name = ctx.environment.resource_name(artifact.name)
-            done = release_function(target, name, artifact, ctx.bucket, ctx.manifest.release)
+            done = release_function(
+                target,
+                name,
+                artifact,
+                ctx.bucket,
+                ctx.manifest.release,
+                runtime=ctx.manifest.runtime,
+                architecture=ctx.manifest.architecture,
+            )
             result.functions.append(done)
             self.attempt.versions[artifact.name] = done.version
             if done.changed:

@@ -10,6 +10,11 @@ promotion to another environment deploys the very bytes that were tested.
 The release id is ``r-<first 12 hex digits of the commit>``; a build from a
 dirty tree (``allow_dirty``, for local work only) gets ``-dirty`` appended so it
 can never pass for the commit's release.
+
+The dependencies are wheels for the functions' runtime and architecture (the
+service table's ``RUNTIME`` and ``ARCHITECTURE``): compiled extension modules
+ship when they are built for that CPython and platform, and a build refuses one
+made for another.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -28,9 +34,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from smartstack.core.errors import CommandFailedError, ConfigError, UsageError
-from smartstack.core.services import SERVICES, Service
+from smartstack.core.services import ARCHITECTURE, PYTHON_VERSION, RUNTIME, SERVICES, Service
 
-RUNTIME = "python3.11"
 RELEASE_ID_LENGTH = 12
 MANIFEST_VERSION = 1
 REQUIREMENTS = "app/requirements.txt"
@@ -42,13 +47,24 @@ INFRASTRUCTURE = "infrastructure"
 INFRASTRUCTURE_FILES = ("infrastructure", "scripts/versions.env")
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 _FILE_MODE = 0o100644 << 16  # regular file, rw-r--r--
-_COMPILED = (".so", ".pyd", ".dylib", ".dll")
 _STRIPPED_METADATA = ("direct_url.json", "INSTALLER", "REQUESTED")
-# Lambda's python3.11 runtime is x86_64 manylinux; the wheels must be pure anyway.
+# Lambda's architectures: the wheel platform pip installs for, the ELF machine of
+# a loadable binary and CPython's platform in extension-module names.
+_PLATFORMS = {
+    "x86_64": ("manylinux2014_x86_64", 62, "x86_64-linux-gnu"),
+    "arm64": ("manylinux2014_aarch64", 183, "aarch64-linux-gnu"),
+}
+_ELF_MACHINES = {3: "x86 (32-bit)", 40: "ARM (32-bit)", 62: "x86_64", 183: "aarch64"}
+_WHEEL_PLATFORM, _ELF_MACHINE, _EXTENSION_PLATFORM = _PLATFORMS[ARCHITECTURE]
+_ABI = "cp" + PYTHON_VERSION.replace(".", "")  # cp312
+# Wheels for Lambda's runtime only (pure ones, or compiled for exactly that CPython and platform).
 _PIP_PLATFORM = (
-    "--platform", "manylinux2014_x86_64", "--python-version", "3.11",
-    "--implementation", "cp", "--abi", "cp311",
+    "--platform", _WHEEL_PLATFORM, "--python-version", PYTHON_VERSION,
+    "--implementation", "cp", "--abi", _ABI,
 )  # fmt: skip
+_TARGET = f"Lambda's {RUNTIME} on {ARCHITECTURE} ({_ABI}, {_WHEEL_PLATFORM})"
+_COMPILED = re.compile(r"\.(so(\.[0-9]+)*|pyd|dll|dylib)$")
+_EXTENSION_TAG = re.compile(r"\.cpython-([0-9]+)[a-z]*-([^.]+)\.so$")
 
 
 @dataclass(frozen=True)
@@ -71,6 +87,7 @@ class Manifest:
     created_from: str | None
     artifacts: tuple[Artifact, ...]
     runtime: str = RUNTIME
+    architecture: str = ARCHITECTURE
     # app/migrations as released: every environment migrates with the same scripts.
     migrations: Artifact | None = None
     # infrastructure/ and the tool pins as released: every environment applies the same code.
@@ -96,6 +113,7 @@ class Manifest:
             "commit": self.commit,
             "created_from": self.created_from,
             "runtime": self.runtime,
+            "architecture": self.architecture,
             "artifacts": {
                 a.name: {k: v for k, v in asdict(a).items() if k != "name"} for a in self.artifacts
             },
@@ -118,6 +136,8 @@ class Manifest:
                 created_from=data.get("created_from"),
                 artifacts=artifacts,
                 runtime=str(data.get("runtime", RUNTIME)),
+                # Releases from before the field were all built for x86_64.
+                architecture=str(data.get("architecture", "x86_64")),
                 migrations=_extra_from_json(MIGRATIONS, data.get("migrations")),
                 infrastructure=_extra_from_json(INFRASTRUCTURE, data.get("infrastructure")),
             )
@@ -285,8 +305,8 @@ def _vendor(requirements: Path, target: Path, wheel_cache: Path | None) -> dict[
         fetched = _pip(download)
         if fetched.returncode != 0:
             raise CommandFailedError(
-                f"pip could not fetch wheels for {requirements.name}: "
-                f"{_last_line(fetched.stderr)}; pin versions that ship wheels."
+                f"pip could not fetch wheels of {REQUIREMENTS} for {_TARGET}: "
+                f"{_last_line(fetched.stderr)}; pin versions that ship such wheels."
             )
         installed = _pip(install)
         if installed.returncode != 0:
@@ -309,17 +329,46 @@ def _normalised_tree(target: Path) -> dict[str, bytes]:
         name = path.relative_to(target).as_posix()
         if name.startswith("bin/") or _skipped(name):
             continue  # console scripts carry the build interpreter's path in their shebang
-        if name.endswith(_COMPILED):
-            raise UsageError(
-                f"compiled file {name} would ship in the Lambda zip; the services' "
-                f"dependencies must be pure Python: replace that package in {REQUIREMENTS}."
-            )
         if ".dist-info/" in name and name.rsplit("/", 1)[1] in _STRIPPED_METADATA:
             continue
-        entries[name] = path.read_bytes()
+        data = path.read_bytes()
+        if _COMPILED.search(name):
+            built_for = compiled_mismatch(name, data)
+            if built_for:
+                raise UsageError(
+                    f"compiled file {name} is built for {built_for}, not {_TARGET}; "
+                    f"pin a version of its package with such a wheel in {REQUIREMENTS}."
+                )
+        entries[name] = data
     for name in [n for n in entries if n.endswith(".dist-info/RECORD")]:
         entries[name] = _filtered_record(entries[name], entries)
     return entries
+
+
+def compiled_mismatch(name: str, data: bytes) -> str | None:
+    """What a compiled file is built for when Lambda's runtime cannot load it, else ``None``.
+
+    Its name must carry no other CPython version or platform than the target's
+    (``.cpython-312-x86_64-linux-gnu.so``; ``.abi3.so`` and untagged libraries
+    are fine) and its bytes must be a 64-bit ELF binary for the architecture.
+    """
+    if name.endswith((".pyd", ".dll")):
+        return "Windows"
+    if name.endswith(".dylib"):
+        return "macOS"
+    tagged = _EXTENSION_TAG.search(name)
+    if tagged:
+        version, platform = tagged.groups()
+        if version != _ABI.removeprefix("cp"):
+            return f"CPython {version[0]}.{version[1:]}"
+        if platform != _EXTENSION_PLATFORM:
+            return platform
+    if len(data) < 20 or data[:4] != b"\x7fELF" or data[4] != 2:
+        return "another system (not a 64-bit Linux binary)"
+    machine = int.from_bytes(data[18:20], "little" if data[5] == 1 else "big")
+    if machine != _ELF_MACHINE:
+        return _ELF_MACHINES.get(machine, f"ELF machine {machine}")
+    return None
 
 
 def _filtered_record(record: bytes, kept: Iterable[str]) -> bytes:

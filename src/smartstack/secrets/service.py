@@ -71,8 +71,7 @@ def open_store(environment: EnvironmentContext) -> SsmSecretStore:
     """The environment's store, acting through its role when roles are enabled."""
     with aws_errors(environment.name):
         target = environment.target
-        clients = {name: target.client(name) for name in ("ssm", "kms", "sts")}
-    return SsmSecretStore(environment.name, clients, environment.redactor, environment.project)
+        return SsmSecretStore(environment.name, target, environment.redactor, environment.project)
 
 
 def set_secret(

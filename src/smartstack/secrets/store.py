@@ -10,18 +10,22 @@ one place values enter the process, so nothing printed later can show them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import ClientError
 
 from smartstack.aws.errors import error_code
+from smartstack.aws.target import AwsTarget
 from smartstack.core.naming import environment_key_alias, parameter_prefix
 from smartstack.core.redact import Redactor
 from smartstack.secrets.errors import KmsKeyMissingError, SecretNotFoundError
 from smartstack.secrets.keys import check_value, key_from_parameter, parameter_name
+
+if TYPE_CHECKING:
+    from mypy_boto3_ssm.type_defs import ParameterMetadataTypeDef, ParameterStringFilterTypeDef
 
 BATCH = 10  # the most names GetParameters and GetParametersByPath take per call
 TAG_BY = "smartstack:modified-by"
@@ -84,19 +88,17 @@ def _chunks(items: list[str], size: int = BATCH) -> Iterator[list[str]]:
 class SsmSecretStore:
     """Secrets of one environment as SecureString parameters under ``/smartstack/{env}/``.
 
-    The clients come from :func:`smartstack.aws.target.environment_target`, whose
-    adaptive retry mode absorbs Parameter Store throttling.
+    The target is the environment's (:func:`smartstack.aws.target.environment_target`),
+    whose adaptive retry mode absorbs Parameter Store throttling.  Only the SSM
+    client is made up front: reading commands never pay for KMS or STS clients.
     """
 
-    def __init__(
-        self, env: str, clients: Mapping[str, Any], redactor: Redactor, project: str
-    ) -> None:
+    def __init__(self, env: str, target: AwsTarget, redactor: Redactor, project: str) -> None:
         self.env = env
         self.project = project
         self.prefix = parameter_prefix(env, project)
-        self.ssm = clients["ssm"]
-        self._kms = clients["kms"]
-        self._sts = clients["sts"]
+        self.target = target
+        self.ssm = target.client("ssm")
         self._redactor = redactor
 
     def _name(self, key: str) -> str:
@@ -110,7 +112,9 @@ class SsmSecretStore:
         self._redactor.register(value)
         return SecretValue(self._key(parameter["Name"]), int(parameter["Version"]), value)
 
-    def _describe(self, filters: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    def _describe(
+        self, filters: Sequence[ParameterStringFilterTypeDef]
+    ) -> Iterator[ParameterMetadataTypeDef]:
         pages = self.ssm.get_paginator("describe_parameters").paginate(
             ParameterFilters=filters, PaginationConfig={"PageSize": 50}
         )
@@ -128,7 +132,9 @@ class SsmSecretStore:
 
     def list_metadata(self) -> list[SecretMetadata]:
         """Every key directly under the prefix, from metadata pages: no values fetched."""
-        path = [{"Key": "Path", "Option": "OneLevel", "Values": [self.prefix.rstrip("/")]}]
+        path: list[ParameterStringFilterTypeDef] = [
+            {"Key": "Path", "Option": "OneLevel", "Values": [self.prefix.rstrip("/")]}
+        ]
         found = [self._metadata(p) for p in self._describe(path)]
         return sorted(found, key=lambda m: m.key)
 
@@ -176,13 +182,13 @@ class SsmSecretStore:
 
     def caller(self) -> str:
         """The identity recorded as the author of a change (the STS caller ARN)."""
-        return str(self._sts.get_caller_identity()["Arn"])
+        return self.target.caller_arn()
 
     def check_key_exists(self) -> None:
         """Fail with the fix before writing when the environment's KMS key is missing."""
         alias = environment_key_alias(self.env, self.project)
         try:
-            self._kms.describe_key(KeyId=alias)
+            self.target.client("kms").describe_key(KeyId=alias)
         except ClientError as exc:
             if error_code(exc) != "NotFoundException":
                 raise

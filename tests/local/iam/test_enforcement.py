@@ -1,0 +1,438 @@
+"""IAM enforcement in the local AWS, over HTTP against the real moto server."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from smartstack.local.moto import MotoServer
+from tests.local.iam.conftest import (
+    ACCOUNT,
+    REGION,
+    allow,
+    allowed_log,
+    policy,
+    session,
+)
+
+Client = Callable[[str], Any]
+Role = Callable[..., Client]
+SESSION = f"arn:aws:sts::{ACCOUNT}:assumed-role"
+
+
+def refused(call: Callable[[], Any]) -> dict[str, Any]:
+    """The error of a call that must be refused with HTTP 403."""
+    with pytest.raises(ClientError) as info:
+        call()
+    response: dict[str, Any] = info.value.response
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 403, response
+    error: dict[str, Any] = response["Error"]
+    return error
+
+
+def parameter_arn(name: str) -> str:
+    return f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{name}"
+
+
+# --- the admin ---------------------------------------------------------------------------
+
+
+def test_the_admin_is_allowed_everything(admin: Client, unique: str) -> None:
+    admin("ssm").put_parameter(Name=f"/smartstack/prod/{unique}", Value="v", Type="String")
+    admin("s3").create_bucket(Bucket=f"b-{unique}")
+    admin("s3").put_object(Bucket=f"b-{unique}", Key="k", Body=b"x")
+    assert admin("s3").get_object(Bucket=f"b-{unique}", Key="k")["Body"].read() == b"x"
+    key = admin("kms").create_key()["KeyMetadata"]["Arn"]
+    admin("kms").describe_key(KeyId=key)
+    admin("iam").create_role(RoleName=f"r-{unique}", AssumeRolePolicyDocument=policy())
+    identity = admin("sts").get_caller_identity()
+    assert identity["Arn"].endswith(":root") or identity["Account"] == ACCOUNT
+
+
+# --- authentication ---------------------------------------------------------------------
+
+
+def test_an_unknown_access_key_is_refused(moto: MotoServer) -> None:
+    stranger = session(moto, aws_access_key_id="AKIAUNKNOWN000000000", aws_secret_access_key="x")
+
+    error = refused(lambda: stranger("ssm").get_parameter(Name="/x"))
+    assert error["Code"] == "UnrecognizedClientException"
+    assert error["Message"] == "The security token included in the request is invalid."
+    assert refused(lambda: stranger("sts").get_caller_identity())["Code"] == "InvalidClientTokenId"
+    assert refused(lambda: stranger("s3").list_buckets())["Code"] == "InvalidAccessKeyId"
+
+
+def test_a_session_token_that_does_not_match_is_refused(moto: MotoServer, role: Role) -> None:
+    good = role("smartstack-dev-role", allow("ssm:DescribeParameters", "*"))
+    credentials = good("sts")._request_signer._credentials  # the session's own keys
+    forged = session(
+        moto,
+        aws_access_key_id=credentials.access_key,
+        aws_secret_access_key=credentials.secret_key,
+        aws_session_token="not-the-token",
+    )
+    good("ssm").describe_parameters()
+    assert refused(lambda: forged("ssm").describe_parameters())["Code"] == (
+        "UnrecognizedClientException"
+    )
+
+
+def test_an_iam_user_acts_with_its_own_policies(admin: Client, moto: MotoServer) -> None:
+    iam = admin("iam")
+    iam.create_user(UserName="alice")
+    iam.put_user_policy(UserName="alice", PolicyName="p",
+                        PolicyDocument=policy(allow("ssm:DescribeParameters", "*")))  # fmt: skip
+    keys = iam.create_access_key(UserName="alice")["AccessKey"]
+    alice = session(moto, aws_access_key_id=keys["AccessKeyId"],
+                    aws_secret_access_key=keys["SecretAccessKey"])  # fmt: skip
+
+    alice("ssm").describe_parameters()
+    error = refused(lambda: alice("ssm").get_parameter(Name="/smartstack/dev/x"))
+    assert error["Message"] == (
+        f"User: arn:aws:iam::{ACCOUNT}:user/alice is not authorized to perform: "
+        f"ssm:GetParameter on resource: {parameter_arn('/smartstack/dev/x')} "
+        "because no identity-based policy allows the ssm:GetParameter action"
+    )
+
+
+# --- authorization ---------------------------------------------------------------------------
+
+
+def test_a_role_reads_its_environment_s_parameters_and_not_prod_s(
+    admin: Client, role: Role
+) -> None:
+    for env in ("dev", "prod"):
+        admin("ssm").put_parameter(Name=f"/smartstack/{env}/db-password", Value=env, Type="String")
+    dev = role(
+        "smartstack-dev-role",
+        allow("ssm:GetParameter", f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/smartstack/dev/*"),
+    )
+
+    got = dev("ssm").get_parameter(Name="/smartstack/dev/db-password")
+    assert got["Parameter"]["Value"] == "dev"
+    error = refused(lambda: dev("ssm").get_parameter(Name="/smartstack/prod/db-password"))
+    assert error["Code"] == "AccessDeniedException"
+    assert error["Message"] == (
+        f"User: {SESSION}/smartstack-dev-role/test is not authorized to perform: "
+        f"ssm:GetParameter on resource: {parameter_arn('/smartstack/prod/db-password')} "
+        "because no identity-based policy allows the ssm:GetParameter action"
+    )
+
+
+def test_parameters_by_path_are_authorized_on_the_path(admin: Client, role: Role) -> None:
+    admin("ssm").put_parameter(Name="/smartstack/dev/a", Value="1", Type="String")
+    prefix = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/smartstack"
+    dev = role("dev-path", allow("ssm:GetParametersByPath", [f"{prefix}/dev", f"{prefix}/dev/*"]))
+
+    names = [p["Name"] for p in dev("ssm").get_parameters_by_path(Path="/smartstack/dev")[
+        "Parameters"]]  # fmt: skip
+    assert names == ["/smartstack/dev/a"]
+    error = refused(lambda: dev("ssm").get_parameters_by_path(Path="/smartstack/prod"))
+    assert f"on resource: {prefix}/prod " in error["Message"]
+
+
+def test_a_bucket_policy_deny_overrides_an_identity_allow(
+    admin: Client, role: Role, unique: str
+) -> None:
+    bucket = f"smartstack-dev-data-{unique}"
+    admin("s3").create_bucket(Bucket=bucket)
+    admin("s3").put_object(Bucket=bucket, Key="secret/x", Body=b"1")
+    admin("s3").put_object(Bucket=bucket, Key="public/x", Body=b"2")
+    admin("s3").put_bucket_policy(Bucket=bucket, Policy=policy(
+        {"Sid": "NoSecrets", "Effect": "Deny", "Principal": "*", "Action": "s3:GetObject",
+         "Resource": f"arn:aws:s3:::{bucket}/secret/*"}))  # fmt: skip
+    dev = role("smartstack-dev-role", allow("s3:GetObject", f"arn:aws:s3:::{bucket}/*"))
+
+    assert dev("s3").get_object(Bucket=bucket, Key="public/x")["Body"].read() == b"2"
+    error = refused(lambda: dev("s3").get_object(Bucket=bucket, Key="secret/x"))
+    assert error["Code"] == "AccessDenied"
+    assert error["Message"] == (
+        f"User: {SESSION}/smartstack-dev-role/test is not authorized to perform: "
+        f"s3:GetObject on resource: arn:aws:s3:::{bucket}/secret/x "
+        "with an explicit deny in a resource-based policy"
+    )
+    # The admin too: an explicit deny in the bucket policy names every principal.
+    refused(lambda: admin("s3").get_object(Bucket=bucket, Key="secret/x"))
+
+
+def test_s3_operations_are_authorized_as_their_actions(
+    admin: Client, role: Role, unique: str
+) -> None:
+    bucket = f"smartstack-tfstate-{unique}"
+    admin("s3").create_bucket(Bucket=bucket)
+    admin("s3").put_object(Bucket=bucket, Key="env/dev/terraform.tfstate", Body=b"{}")
+    dev = role(
+        "smartstack-dev-role",
+        allow("s3:GetObject", f"arn:aws:s3:::{bucket}/env/dev/terraform.tfstate"),
+        allow("s3:ListBucket", f"arn:aws:s3:::{bucket}",
+              Condition={"StringLike": {"s3:prefix": ["env/dev/*"]}}),
+    )  # fmt: skip
+    s3 = dev("s3")
+
+    s3.head_object(Bucket=bucket, Key="env/dev/terraform.tfstate")  # HeadObject: s3:GetObject
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix="env/dev/")["Contents"]
+    assert [o["Key"] for o in listed] == ["env/dev/terraform.tfstate"]
+    error = refused(lambda: s3.list_objects_v2(Bucket=bucket, Prefix="env/prod/"))
+    assert "s3:ListBucket on resource: arn:aws:s3:::" in error["Message"]
+    # HeadBucket is s3:ListBucket with no prefix: the prefix condition does not hold.
+    refused(lambda: s3.head_bucket(Bucket=bucket))
+    # The workspace listing OpenTofu's S3 backend makes (prefix env:/) is refused too.
+    refused(lambda: s3.list_objects_v2(Bucket=bucket, Prefix="env:/"))
+
+
+def test_secure_strings_need_kms_decrypt_through_ssm(
+    admin: Client, role: Role, unique: str
+) -> None:
+    key = admin("kms").create_key()["KeyMetadata"]["Arn"]
+    admin("kms").create_alias(AliasName=f"alias/smartstack-dev-{unique}", TargetKeyId=key)
+    admin("ssm").put_parameter(Name="/smartstack/dev/token", Value="s3cret", Type="SecureString",
+                               KeyId=f"alias/smartstack-dev-{unique}")  # fmt: skip
+    read = allow("ssm:GetParameter", parameter_arn("/smartstack/dev/*"))
+    via_ssm = {"StringEquals": {"kms:ViaService": f"ssm.{REGION}.amazonaws.com"}}
+    without_kms = role("no-kms", read)
+    with_kms = role("with-kms", read, allow("kms:Decrypt", key, Condition=via_ssm))
+
+    assert with_kms("ssm").get_parameter(Name="/smartstack/dev/token", WithDecryption=True)[
+        "Parameter"]["Value"] == "s3cret"  # fmt: skip
+    without_kms("ssm").get_parameter(Name="/smartstack/dev/token", WithDecryption=False)
+    error = refused(
+        lambda: without_kms("ssm").get_parameter(Name="/smartstack/dev/token", WithDecryption=True)
+    )
+    assert error["Code"] == "AccessDeniedException"
+    assert f"kms:Decrypt on resource: {key} " in error["Message"]
+    # kms:ViaService holds only for calls SSM makes: the key itself is refused.
+    blob = admin("kms").encrypt(KeyId=key, Plaintext=b"x")["CiphertextBlob"]
+    error = refused(lambda: with_kms("kms").decrypt(CiphertextBlob=blob))
+    assert f"kms:Decrypt on resource: {key} " in error["Message"]
+
+
+def test_dynamodb_leading_keys(admin: Client, role: Role, unique: str) -> None:
+    table = f"smartstack-deployments-{unique}"
+    admin("dynamodb").create_table(
+        TableName=table, BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                   {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                              {"AttributeName": "sk", "AttributeType": "S"}],
+    )  # fmt: skip
+    table_arn = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{table}"
+    own = {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["env#dev"]},
+           "Null": {"dynamodb:LeadingKeys": "false"}}  # fmt: skip
+    dev = role("smartstack-dev-role",
+               allow(["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query"], table_arn,
+                     Condition=own))  # fmt: skip
+    ddb = dev("dynamodb")
+
+    ddb.put_item(TableName=table, Item={"pk": {"S": "env#dev"}, "sk": {"S": "1"}})
+    ddb.get_item(TableName=table, Key={"pk": {"S": "env#dev"}, "sk": {"S": "1"}})
+    items = ddb.query(TableName=table, KeyConditionExpression="#p = :p",
+                      ExpressionAttributeNames={"#p": "pk"},
+                      ExpressionAttributeValues={":p": {"S": "env#dev"}})["Items"]  # fmt: skip
+    assert len(items) == 1
+    error = refused(
+        lambda: ddb.put_item(TableName=table, Item={"pk": {"S": "env#prod"}, "sk": {"S": "1"}})
+    )
+    assert error["Code"] == "AccessDeniedException"
+    assert f"dynamodb:PutItem on resource: {table_arn} " in error["Message"]
+    refused(lambda: ddb.query(TableName=table, KeyConditionExpression="pk = :p",
+                              ExpressionAttributeValues={":p": {"S": "env#prod"}}))  # fmt: skip
+    refused(lambda: ddb.scan(TableName=table))  # not granted at all
+
+
+def test_lambda_invoke_is_invoke_function_on_the_qualified_arn(admin: Client, role: Role) -> None:
+    prefix = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function"
+    dev = role("smartstack-dev-role", allow("lambda:InvokeFunction", f"{prefix}:smartstack-dev-*"))
+
+    error = refused(
+        lambda: dev("lambda").invoke(FunctionName="smartstack-prod-api", Qualifier="live")
+    )
+    assert error["Code"] == "AccessDeniedException"
+    assert error["Message"] == (
+        f"User: {SESSION}/smartstack-dev-role/test is not authorized to perform: "
+        f"lambda:InvokeFunction on resource: {prefix}:smartstack-prod-api:live "
+        "because no identity-based policy allows the lambda:InvokeFunction action"
+    )
+
+
+def test_listing_http_apis_is_a_get_on_apis(admin: Client, role: Role) -> None:
+    # smoke.AwsFunctions lists the APIs with GET /apis; /apis/* does not cover it.
+    apis = f"arn:aws:apigateway:{REGION}::/apis"
+    dev = role("smartstack-dev-role", allow("apigateway:GET", f"{apis}/*"))
+    error = refused(lambda: dev("apigatewayv2").get_apis())
+    assert error["Code"] == "AccessDeniedException"
+    assert f"apigateway:GET on resource: {apis} " in error["Message"]
+    listing = role("lister", allow("apigateway:GET", apis))
+    assert listing("apigatewayv2").get_apis()["Items"] == []
+
+
+def test_a_permissions_boundary_caps_the_role(admin: Client, role: Role) -> None:
+    boundary = admin("iam").create_policy(
+        PolicyName="boundary", PolicyDocument=policy(allow("ssm:DescribeParameters", "*"))
+    )["Policy"]["Arn"]
+    capped = role("capped", allow(["ssm:DescribeParameters", "ssm:GetParameter"], "*"),
+                  boundary=boundary)  # fmt: skip
+
+    capped("ssm").describe_parameters()
+    error = refused(lambda: capped("ssm").get_parameter(Name="/smartstack/dev/x"))
+    assert error["Message"].endswith(
+        "because no permissions boundary allows the ssm:GetParameter action"
+    )
+
+
+def test_source_identity_and_session_tags_reach_the_conditions(role: Role) -> None:
+    condition = {"aws:SourceIdentity": "alice", "aws:PrincipalTag/team": "platform"}
+    statement = allow("ssm:DescribeParameters", "*", Condition={"StringEquals": condition})
+    tagged = role("tagged", statement, SourceIdentity="alice",
+                  Tags=[{"Key": "team", "Value": "platform"}])  # fmt: skip
+    untagged = role("untagged", statement)
+
+    tagged("ssm").describe_parameters()
+    refused(lambda: untagged("ssm").describe_parameters())
+
+
+def test_an_unmapped_operation_fails_closed_naming_it(admin: Client) -> None:
+    error = refused(lambda: admin("ssm").describe_sessions(State="Active"))
+    assert error["Message"] == "local IAM: no mapping for ssm:DescribeSessions"
+    error = refused(lambda: admin("glacier").list_vaults())
+    assert error["Message"] == "local IAM: no mapping for glacier:ListVaults"
+
+
+def test_allowed_calls_are_recorded(moto: MotoServer, admin: Client, role: Role) -> None:
+    admin("ssm").put_parameter(Name="/smartstack/dev/recorded", Value="v", Type="String")
+    dev = role("recorder", allow("ssm:GetParameter", parameter_arn("/smartstack/dev/*")))
+    dev("ssm").get_parameter(Name="/smartstack/dev/recorded")
+    refused(lambda: dev("ssm").get_parameter(Name="/smartstack/prod/recorded"))
+
+    records = [
+        (r["principal"], r["action"], r["resource"])
+        for r in allowed_log(moto)
+        if r["principal"].startswith(f"{SESSION}/recorder/")
+    ]
+    assert records == [
+        (f"{SESSION}/recorder/test", "ssm:GetParameter", parameter_arn("/smartstack/dev/recorded"))
+    ]
+    assert json.dumps(records)  # plain JSON values
+
+
+def test_enforcement_is_off_by_default(server_dir: Path) -> None:
+    from smartstack.local.processes import free_port
+
+    server = MotoServer(free_port(), server_dir, iam_enforcement="0")
+    try:
+        server.start()
+        anyone = session(
+            server, aws_access_key_id="AKIAUNKNOWN000000000", aws_secret_access_key="x"
+        )
+        anyone("ssm").describe_parameters()
+        anyone("glacier").list_vaults()  # unmapped, and moto answers it
+    finally:
+        server.stop()
+
+
+def test_sse_kms_writes_need_the_key_through_s3(admin: Client, role: Role, unique: str) -> None:
+    key = admin("kms").create_key()["KeyMetadata"]["Arn"]
+    bucket = f"smartstack-dev-kms-{unique}"
+    admin("s3").create_bucket(Bucket=bucket)
+    default = {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key}
+    admin("s3").put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": default}]
+        },
+    )
+    write = allow("s3:PutObject", f"arn:aws:s3:::{bucket}/*")
+    via_s3 = {"StringEquals": {"kms:ViaService": f"s3.{REGION}.amazonaws.com"}}
+    with_key = role("with-key", write, allow("kms:GenerateDataKey", key, Condition=via_s3))
+    without_key = role("without-key", write)
+
+    with_key("s3").put_object(Bucket=bucket, Key="a", Body=b"1")
+    error = refused(lambda: without_key("s3").put_object(Bucket=bucket, Key="b", Body=b"2"))
+    assert f"kms:GenerateDataKey on resource: {key} " in error["Message"]
+
+
+def test_creating_a_function_passes_its_role_to_lambda(admin: Client, role: Role) -> None:
+    prefix = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function"
+    execution = admin("iam").create_role(
+        RoleName="smartstack-dev-api", AssumeRolePolicyDocument=policy()
+    )["Role"]["Arn"]
+    create = allow("lambda:CreateFunction", f"{prefix}:smartstack-dev-*")
+    to_lambda = {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}
+    cannot_pass = role("cannot-pass", create)
+    can_pass = role("can-pass", create, allow("iam:PassRole", execution, Condition=to_lambda))
+    function = {"Runtime": "python3.12", "Role": execution, "Handler": "h.h",
+                "Code": {"ZipFile": b"PK\x05\x06" + b"\x00" * 18}}  # fmt: skip
+
+    error = refused(lambda: cannot_pass("lambda").create_function(
+        FunctionName="smartstack-dev-api", **function))  # fmt: skip
+    assert f"iam:PassRole on resource: {execution} " in error["Message"]
+    can_pass("lambda").create_function(FunctionName="smartstack-dev-api", **function)
+
+
+def test_a_subnet_is_authorized_on_its_vpc_too(admin: Client, role: Role) -> None:
+    vpc = admin("ec2").create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    subnets_only = role(
+        "subnets-only", allow("ec2:CreateSubnet", f"arn:aws:ec2:{REGION}:{ACCOUNT}:subnet/*")
+    )
+
+    error = refused(lambda: subnets_only("ec2").create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24"))
+    assert error["Code"] == "UnauthorizedOperation"
+    assert (
+        f"ec2:CreateSubnet on resource: arn:aws:ec2:{REGION}:{ACCOUNT}:vpc/{vpc} "
+        in (error["Message"])
+    )
+
+
+def test_assuming_a_role_is_decided_by_its_trust_policy(admin: Client, role: Role) -> None:
+    deployer = role("deployer", allow("sts:AssumeRole", "*"))
+    outsider = role("outsider", allow("sts:AssumeRole", "*"))
+    trust = policy({"Effect": "Allow", "Action": "sts:AssumeRole",
+                    "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/deployer"}})  # fmt: skip
+    target = admin("iam").create_role(RoleName="target", AssumeRolePolicyDocument=trust)["Role"][
+        "Arn"
+    ]
+
+    deployer("sts").assume_role(RoleArn=target, RoleSessionName="session")
+    error = refused(lambda: outsider("sts").assume_role(RoleArn=target, RoleSessionName="session"))
+    assert error["Code"] == "AccessDenied"
+    assert f"sts:AssumeRole on resource: {target}" in error["Message"]
+
+
+def test_audit_mode_records_refusals_and_refuses_nothing(server_dir: Path) -> None:
+    from smartstack.local.processes import free_port
+
+    server = MotoServer(free_port(), server_dir, iam_enforcement="audit")
+    try:
+        server.start()
+        anyone = session(server, aws_access_key_id="smartstack-local", aws_secret_access_key="x")
+        anyone("glacier").list_vaults()  # unmapped: recorded, not refused
+        lines = (server_dir / "iam-denied.jsonl").read_text().splitlines()
+        denied = {json.loads(line)["operation"]: json.loads(line) for line in lines}
+        assert "glacier:ListVaults" in denied, lines
+        assert denied["glacier:ListVaults"]["mode"] == "audit"
+        assert denied["glacier:ListVaults"]["message"] == (
+            "local IAM: no mapping for glacier:ListVaults"
+        )
+    finally:
+        server.stop()
+
+
+def test_a_bucket_policy_deny_whose_condition_does_not_hold_denies_nothing(
+    admin: Client, role: Role, unique: str
+) -> None:
+    # moto itself applies bucket policy denies to object requests, ignoring conditions;
+    # with enforcement on, the decision is the evaluator's (as on AWS).
+    bucket = f"smartstack-dev-cond-{unique}"
+    admin("s3").create_bucket(Bucket=bucket)
+    admin("s3").put_object(Bucket=bucket, Key="x", Body=b"1")
+    admin("s3").put_bucket_policy(Bucket=bucket, Policy=policy(
+        {"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject",
+         "Resource": f"arn:aws:s3:::{bucket}/*",
+         "Condition": {"StringEquals": {"aws:PrincipalTag/team": "blocked"}}}))  # fmt: skip
+    dev = role("smartstack-dev-role", allow("s3:GetObject", f"arn:aws:s3:::{bucket}/*"))
+
+    assert dev("s3").get_object(Bucket=bucket, Key="x")["Body"].read() == b"1"
