@@ -1,17 +1,49 @@
 #!/usr/bin/env bash
-# Builds OpenTofu, the hashicorp/aws provider, the Lambda Runtime Interface
-# Emulator and actionlint from their Go modules, once per pinned version, into a
-# cache outside the repo. Re-running is cheap: every artifact already built is skipped.
+# Installs the pinned OpenTofu, hashicorp/aws provider, Lambda Runtime Interface
+# Emulator and actionlint into a cache outside the repo, once per pinned version.
+# Re-running is cheap: everything already installed is skipped.
 #
-# Layout under $SMARTSTACK_CACHE (default ~/.cache/smartstack):
+# Two routes (one log line says which was taken, and why):
+#   official  OpenTofu from its release archive, verified against the release's
+#             SHA256SUMS; `tofu init` then installs the provider from the registry.
+#   source    everything built from its Go module (machines that reach only the
+#             Go module proxy). The provider is built for what infrastructure/
+#             uses (profile "slim", the default) or whole (profile "full").
+#
+# Settings (environment):
+#   SMARTSTACK_CACHE                  cache directory (default ~/.cache/smartstack)
+#   SMARTSTACK_OPENTOFU_RELEASE_URL   base URL of the OpenTofu release downloads
+#                                     (<base>/v<ver>/tofu_<ver>_linux_amd64.zip);
+#                                     unset: no official route
+#   SMARTSTACK_TOOLCHAIN_ROUTE        auto (default: official, else source), official
+#                                     (no fallback), source (never probe)
+#   SMARTSTACK_RELEASE_TIMEOUT        seconds to reach the release site (default 3)
+#   SMARTSTACK_PROVIDER_PROFILE       slim (default) or full
+#   SMARTSTACK_BUILD_MIN_FREE_MB      overrides the free-space floor checked before a build
+#   SMARTSTACK_INFRASTRUCTURE         the OpenTofu code the slim profile serves (default infrastructure/)
+#   SMARTSTACK_BUILD_SEQUENTIAL=1     build OpenTofu, then the provider (default: side by side
+#                                     when the memory allows)
+#
+# Parts: tofu, provider, rie, actionlint, all (the default), and provider-services
+# (prints the slim profile's service packages, building nothing).
+#
+# Layout under the cache:
 #   bin/tofu-<ver>                      OpenTofu
 #   bin/aws-lambda-rie-<modver>         Lambda RIE
 #   bin/actionlint-<ver>                actionlint (lints .github/workflows)
-#   plugins/registry.opentofu.org/hashicorp/aws/<ver>/linux_amd64/...  provider mirror
-#   tofu.rc                             CLI config: filesystem mirror only
+#   bin/provider-slim-<hash>            derives the slim provider's service set
+#   providers/aws-<ver>-<key>/          one provider build per profile and service set:
+#     linux_amd64/terraform-provider-aws_v<ver>_x5, services.txt, the generated files
+#   plugins/registry.opentofu.org/hashicorp/aws/<ver>/linux_amd64
+#                                       the filesystem mirror: a link to the active build
+#   toolchain.env                       ROUTE=official|source, PROVIDERS=registry|mirror
+#   tofu.rc                             CLI config: the mirror (+ the registry on the official route)
+# in_background gives its subshell a cleanup list of its own, on purpose:
+# shellcheck disable=SC2030,SC2031
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
 # shellcheck source=versions.env
 source "$here/versions.env"
 
@@ -19,13 +51,66 @@ cache=${SMARTSTACK_CACHE:-$HOME/.cache/smartstack}
 bin=$cache/bin
 mirror=$cache/plugins
 work=$cache/src
-mkdir -p "$bin" "$mirror" "$work"
+builds=$cache/providers
+state=$cache/toolchain.env
+release_url=${SMARTSTACK_OPENTOFU_RELEASE_URL:-}
+route_pref=${SMARTSTACK_TOOLCHAIN_ROUTE:-auto}
+timeout=${SMARTSTACK_RELEASE_TIMEOUT:-3}
+profile=${SMARTSTACK_PROVIDER_PROFILE:-slim}
+infra=${SMARTSTACK_INFRASTRUCTURE:-$repo/infrastructure}
+mkdir -p "$bin" "$mirror" "$work" "$builds"
 export CGO_ENABLED=0 GOFLAGS=-buildvcs=false
+
+# Free space a build needs, in MB: what the Go build cache, the module cache, the
+# source copy and the binary grew by in a cold build here (docs/local-platform.md), rounded up.
+NEED_MB_TOFU=3000
+NEED_MB_PROVIDER_SLIM=3000
+NEED_MB_PROVIDER_FULL=9000
+NEED_MB_SMALL=1000
+NEED_MB_MEMORY_SIDE_BY_SIDE=6000
 
 log() { printf '[toolchain] %s\n' "$*" >&2; }
 die() { printf '[toolchain] error: %s\n' "$*" >&2; exit 1; }
 
-command -v go >/dev/null || die "Go is not installed; install Go 1.26+ (it builds OpenTofu and the AWS provider)."
+# Temporary paths removed on any exit, so a failure leaves nothing half-installed.
+cleanup=()
+trap 'if [ ${#cleanup[@]} -gt 0 ]; then rm -rf "${cleanup[@]}"; fi' EXIT
+
+case "$route_pref" in auto | official | source) ;;
+    *) die "SMARTSTACK_TOOLCHAIN_ROUTE=$route_pref is not a route; use auto, official or source." ;;
+esac
+case "$profile" in slim | full) ;;
+    *) die "SMARTSTACK_PROVIDER_PROFILE=$profile is not a profile; use slim or full." ;;
+esac
+
+require_go() {
+    command -v go >/dev/null || die "Go is not installed; install Go 1.26+ (it builds OpenTofu and the AWS provider)."
+}
+
+# Refuses a build when the disk holding the Go build cache or the toolchain cache
+# has less than $2 MB free: a full disk fails the build late, leaving partial files.
+check_space() {
+    local label=$1 need=${SMARTSTACK_BUILD_MIN_FREE_MB:-$2} gocache path free
+    gocache=$(go env GOCACHE)
+    mkdir -p "$gocache"
+    for path in "$gocache" "$cache"; do
+        free=$(df -Pm "$path" | awk 'NR == 2 { print $4 }')
+        if [ "$free" -lt "$need" ]; then
+            die "only $free MB free on the disk of $path; building $label needs about $need MB (Go build cache, modules, binary): free space there or point GOCACHE / SMARTSTACK_CACHE at a larger disk."
+        fi
+    done
+}
+
+# The route recorded for this cache: official once OpenTofu came from its release archive.
+recorded_route() { local r; r=$(sed -n 's/^ROUTE=//p' "$state" 2>/dev/null || true); echo "${r:-source}"; }
+recorded_providers() { sed -n 's/^PROVIDERS=//p' "$state" 2>/dev/null || true; }
+# toolchain.env: ROUTE (how OpenTofu came) and PROVIDERS (mirror or registry, what
+# tofu.rc allows); smartstack.infra.toolchain reads PROVIDERS.
+record_state() {
+    printf 'ROUTE=%s\nPROVIDERS=%s\n' "$1" "$2" > "$state.tmp"
+    mv "$state.tmp" "$state"
+}
+record_route() { record_state "$1" "$(recorded_providers)"; }
 
 # Copies a module out of the read-only module cache so it can be built in place.
 fetch_module() {
@@ -35,28 +120,76 @@ fetch_module() {
     dir=$(go mod download -json "$module@$version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p') \
         || die "the Go module proxy did not serve $module@$version; check GOPROXY and the network."
     [ -n "$dir" ] || die "the Go module proxy did not serve $module@$version."
+    rm -rf "$dest.tmp"
+    cleanup+=("$dest.tmp")
     cp -r "$dir" "$dest.tmp"
     chmod -R u+w "$dest.tmp"
     mv "$dest.tmp" "$dest"
 }
 
 # go build with a package counter, so a long build shows it is moving.
+# Extra go flags (e.g. -overlay=FILE) come after the package.
 build_with_progress() {
     local label=$1 out=$2 ldflags=$3 pkg=$4 total n=0
-    total=$(go list -deps "$pkg" | wc -l)
+    shift 4
+    total=$(go list "$@" -deps "$pkg" | wc -l) || die "go list $pkg failed for $label (see above)."
     log "building $label ($total packages)"
-    go build -v -trimpath -ldflags "$ldflags" -o "$out.tmp" "$pkg" 2>&1 | while read -r line; do
+    cleanup+=("$out.tmp")
+    { go build "$@" -v -trimpath -ldflags "$ldflags" -o "$out.tmp" "$pkg" 2>&1 || true; } | while read -r line; do
         n=$((n + 1))
         if [ $((n % 200)) -eq 0 ]; then log "$label: $n/$total packages compiled"; fi
-        case "$line" in *.go:*) printf "%s\n" "$line" >&2 ;; esac
+        case "$line" in *.go:* | *": "* | go:*) printf "%s\n" "$line" >&2 ;; esac
     done
     [ -f "$out.tmp" ] || die "building $label failed (see the lines above)."
     mv "$out.tmp" "$out"
-    log "built $label -> $out"
+    log "built $label -> ${out/.tmp\//\/}"
 }
 
-build_tofu() {
-    local out=$bin/tofu-$OPENTOFU_VERSION
+# Fetches URL $1 into $2 within $3 seconds, giving up after the short connect timeout
+# (or when the transfer stalls); on failure $reason says why.
+fetch_release_file() {
+    local url=$1 dest=$2 max=$3 err
+    if ! err=$(curl -fsSL --connect-timeout "$timeout" --max-time "$max" \
+        --speed-limit 10240 --speed-time 20 -o "$dest" "$url" 2>&1); then
+        reason="release site not usable within ${timeout}s ($url: ${err##*curl: })"
+        return 1
+    fi
+}
+
+# The official route: the release archive, checked against the release's SHA256SUMS.
+# Returns 1 (with $reason) when the site cannot be used; dies when what it serves is wrong.
+tofu_from_release() {
+    local out=$1 base=${release_url%/}/v$OPENTOFU_VERSION
+    local zip=tofu_${OPENTOFU_VERSION}_linux_amd64.zip sums=tofu_${OPENTOFU_VERSION}_SHA256SUMS
+    local tmp want got
+    command -v curl >/dev/null || { reason="curl is not installed"; return 1; }
+    tmp=$(mktemp -d "${TMPDIR:-/tmp}/smartstack-tofu.XXXXXX")
+    cleanup+=("$tmp")
+    fetch_release_file "$base/$sums" "$tmp/SHA256SUMS" $((timeout * 2 + 5)) || return 1
+    want=$(awk -v f="$zip" '$2 == f || $2 == "*" f { print $1 }' "$tmp/SHA256SUMS")
+    [ -n "$want" ] || die "the release's $sums does not list $zip; refusing the archive (nothing installed). Check SMARTSTACK_OPENTOFU_RELEASE_URL, or build from source: SMARTSTACK_TOOLCHAIN_ROUTE=source."
+    fetch_release_file "$base/$zip" "$tmp/$zip" 600 || return 1
+    got=$(sha256sum "$tmp/$zip" | cut -d' ' -f1)
+    [ "$got" = "$want" ] || die "checksum mismatch for $zip (SHA256SUMS: $want, downloaded: $got); refused, nothing installed. Retry, check SMARTSTACK_OPENTOFU_RELEASE_URL, or build from source: SMARTSTACK_TOOLCHAIN_ROUTE=source."
+    mkdir "$tmp/x"
+    if command -v unzip >/dev/null; then
+        unzip -q "$tmp/$zip" tofu -d "$tmp/x" 2>/dev/null || true
+    else
+        python3 -m zipfile -e "$tmp/$zip" "$tmp/x" 2>/dev/null || true
+    fi
+    [ -f "$tmp/x/tofu" ] || die "$zip has no tofu binary; refused, nothing installed."
+    chmod 0755 "$tmp/x/tofu"
+    "$tmp/x/tofu" version 2>/dev/null | head -1 | grep -q "v$OPENTOFU_VERSION\$" \
+        || die "the tofu in $zip does not report v$OPENTOFU_VERSION; refused, nothing installed."
+    cleanup+=("$out.tmp")
+    cp "$tmp/x/tofu" "$out.tmp"
+    mv "$out.tmp" "$out"
+}
+
+# Installs OpenTofu where that needs no compiling (present, on PATH, the release
+# archive); returns 1 when it has to be built from source (the route line says why).
+install_tofu() {
+    local out=$bin/tofu-$OPENTOFU_VERSION reason=""
     if [ -x "$out" ]; then log "OpenTofu $OPENTOFU_VERSION present"; return; fi
     local onpath
     onpath=$(command -v tofu || true)
@@ -65,51 +198,245 @@ build_tofu() {
         ln -sf "$onpath" "$out"
         return
     fi
-    local src=$work/opentofu-$OPENTOFU_VERSION
+    if [ "$route_pref" = source ]; then
+        reason="SMARTSTACK_TOOLCHAIN_ROUTE=source"
+    elif [ -z "$release_url" ]; then
+        [ "$route_pref" = official ] && die "SMARTSTACK_TOOLCHAIN_ROUTE=official needs SMARTSTACK_OPENTOFU_RELEASE_URL (the release downloads' base URL)."
+        reason="no release site configured: SMARTSTACK_OPENTOFU_RELEASE_URL is unset"
+    elif tofu_from_release "$out"; then
+        record_route official
+        log "route: official, OpenTofu $OPENTOFU_VERSION from its release archive (SHA256 verified); tofu init installs the AWS provider from the registry"
+        return
+    elif [ "$route_pref" = official ]; then
+        die "the official route failed: $reason; make the release site reachable, or allow the fallback: SMARTSTACK_TOOLCHAIN_ROUTE=auto."
+    fi
+    log "route: source, building OpenTofu $OPENTOFU_VERSION and the AWS provider from their Go modules ($reason)"
+    record_route source
+    require_go
+    check_space "OpenTofu" "$NEED_MB_TOFU"
+    return 1
+}
+
+build_tofu_source() {
+    local out=$bin/tofu-$OPENTOFU_VERSION src=$work/opentofu-$OPENTOFU_VERSION
     fetch_module github.com/opentofu/opentofu "v$OPENTOFU_VERSION" "$src"
+    cleanup+=("$out.tmp")
     (cd "$src" && go mod download && build_with_progress "OpenTofu $OPENTOFU_VERSION" "$out" \
         "-s -w -X github.com/opentofu/opentofu/version.dev=no" ./cmd/tofu)
 }
 
-build_provider() {
-    local dir=$mirror/registry.opentofu.org/hashicorp/aws/$AWS_PROVIDER_VERSION/linux_amd64
-    local out=$dir/terraform-provider-aws_v${AWS_PROVIDER_VERSION}_x5
-    if [ -x "$out" ]; then log "AWS provider $AWS_PROVIDER_VERSION present"; return; fi
-    mkdir -p "$dir"
-    local src=$work/terraform-provider-aws-$AWS_PROVIDER_MODULE_VERSION
+build_tofu() { install_tofu || build_tofu_source; }
+
+# Runs "$@" in the background with its own cleanup: a subshell does not inherit the EXIT trap.
+in_background() {
+    (
+        cleanup=()
+        trap 'if [ ${#cleanup[@]} -gt 0 ]; then rm -rf "${cleanup[@]}"; fi' EXIT
+        "$@"
+    ) &
+}
+
+# Everything. On the source route OpenTofu and the provider compile side by side when
+# the memory allows (peaks of about 1.7 and 3.5 GB): each build leaves cores idle while
+# it waits on its largest packages, so together they finish sooner than one after the other.
+build_all() {
+    if install_tofu; then
+        build_provider
+    else
+        local avail tofu_pid provider_pid failed=0
+        avail=$(awk '/^MemAvailable:/ { print int($2 / 1024) }' /proc/meminfo 2>/dev/null || true)
+        if [ "${SMARTSTACK_BUILD_SEQUENTIAL:-}" != 1 ] && [ "${avail:-0}" -ge "$NEED_MB_MEMORY_SIDE_BY_SIDE" ]; then
+            log "building OpenTofu and the AWS provider side by side"
+            in_background build_tofu_source
+            tofu_pid=$!
+            in_background build_provider
+            provider_pid=$!
+            wait "$tofu_pid" || failed=1
+            wait "$provider_pid" || failed=1
+            [ "$failed" = 0 ] || exit 1  # the failing build said why
+        else
+            log "building OpenTofu, then the AWS provider (SMARTSTACK_BUILD_SEQUENTIAL=${SMARTSTACK_BUILD_SEQUENTIAL:-}, ${avail:-?} MB of memory available; side by side needs $NEED_MB_MEMORY_SIDE_BY_SIDE)"
+            build_tofu_source
+            build_provider
+        fi
+    fi
+    build_rie
+    build_actionlint
+}
+
+# Whether the provider comes from the registry (official route) or from a build here.
+provider_from_registry() {
+    case "$route_pref" in
+        source) return 1 ;;
+        official) return 0 ;;
+    esac
+    [ "$(recorded_route)" = official ]
+}
+
+# Writes the slim profile's generated registries and services.txt into $2
+# (tools/provider-slim: the service packages infrastructure/ uses, closed over imports).
+slim_generate() {
+    local src=$1 out=$2 tool_src=$repo/tools/provider-slim/main.go tool hash err
+    hash=$(cat "$tool_src" "$src/go.sum" | sha256sum | cut -c1-12)
+    tool=$bin/provider-slim-$hash
+    if [ ! -x "$tool" ]; then
+        cleanup+=("$tool.tmp")
+        (cd "$src" && go build -trimpath -o "$tool.tmp" "$tool_src") \
+            || die "building tools/provider-slim failed (see above)."
+        mv "$tool.tmp" "$tool"
+    fi
+    if ! err=$(cd "$src" && "$tool" -out "$out" "$infra" 2>&1 >/dev/null); then
+        die "slim AWS provider: ${err#provider-slim: }"
+    fi
+}
+
+# h1: checksum OpenTofu records in lock files for an unpacked provider directory.
+package_hash() {
+    local hex bytes="" i
+    hex=$(cd "$1" && sha256sum -- * | sha256sum | cut -d' ' -f1)
+    for ((i = 0; i < ${#hex}; i += 2)); do bytes+="\\x${hex:i:2}"; done
+    printf 'h1:%s\n' "$(printf '%b' "$bytes" | base64)"
+}
+
+# A lock file of ours that pins another build of this provider version would make
+# `tofu init` refuse the new one; those files are machine-local (.gitignore), so drop them.
+drop_stale_locks() {
+    local pkg=$1 h1 lock
+    h1=$(package_hash "$pkg")
+    while IFS= read -r lock; do
+        if grep -q '"registry.opentofu.org/hashicorp/aws"' "$lock" \
+            && grep -Eq "version[[:space:]]*=[[:space:]]*\"$AWS_PROVIDER_VERSION\"" "$lock" \
+            && ! grep -qF "\"$h1\"" "$lock"; then
+            rm -f "$lock"
+            log "removed $lock: it pinned another build of the AWS provider $AWS_PROVIDER_VERSION (tofu init writes a new one)"
+        fi
+    done < <(find "$infra" -name .terraform -prune -o -name .terraform.lock.hcl -print)
+}
+
+# Sets src, and for the slim profile gen (the generated files), services, count;
+# key names the build: "full", or "slim-" + a hash of the generated registries.
+slim_selection() {
+    require_go
+    src=$work/terraform-provider-aws-$AWS_PROVIDER_MODULE_VERSION
     fetch_module github.com/hashicorp/terraform-provider-aws "$AWS_PROVIDER_MODULE_VERSION" "$src"
-    (cd "$src" && go mod download && build_with_progress "AWS provider $AWS_PROVIDER_VERSION" "$out" \
-        "-s -w -X github.com/hashicorp/terraform-provider-aws/version.ProviderVersion=$AWS_PROVIDER_VERSION" .)
+    if [ "$profile" = slim ]; then
+        gen=$(mktemp -d "$builds/.slim.XXXXXX")
+        cleanup+=("$gen")
+        slim_generate "$src" "$gen"
+        services=$(cat "$gen/services.txt")
+        count=$(wc -l <<< "$services")
+        key=slim-$( (echo "$AWS_PROVIDER_MODULE_VERSION"; cat "$gen/service_packages_gen.go" "$gen/awsclient_gen.go") | sha256sum | cut -c1-12)
+    else
+        key=full
+    fi
+}
+
+provider_services() {
+    local src key gen="" services="" count
+    [ "$profile" = slim ] || die "provider-services lists the slim profile's services; SMARTSTACK_PROVIDER_PROFILE is $profile."
+    slim_selection
+    log "slim profile $key: $count service packages"
+    printf '%s\n' "$services"
+}
+
+build_provider() {
+    local link=$mirror/registry.opentofu.org/hashicorp/aws/$AWS_PROVIDER_VERSION/linux_amd64
+    local name=terraform-provider-aws_v${AWS_PROVIDER_VERSION}_x5
+    if provider_from_registry; then
+        log "AWS provider: tofu init installs it from the registry (official route)"
+        return
+    fi
+    # A cache from before profiles holds a full build as a plain directory: keep it as "full".
+    if [ -d "$link" ] && [ ! -L "$link" ]; then
+        rm -f "$link/$name.tmp"
+        if [ -x "$link/$name" ] && [ ! -d "$builds/aws-$AWS_PROVIDER_VERSION-full" ]; then
+            mkdir -p "$builds/aws-$AWS_PROVIDER_VERSION-full"
+            mv "$link" "$builds/aws-$AWS_PROVIDER_VERSION-full/linux_amd64"
+            log "kept the existing AWS provider $AWS_PROVIDER_VERSION build as the full profile"
+        else
+            rm -rf "$link"
+        fi
+    fi
+    local src key gen="" services="" count
+    slim_selection
+    local store=$builds/aws-$AWS_PROVIDER_VERSION-$key
+    local label="AWS provider $AWS_PROVIDER_VERSION ($profile${count:+, $count services})"
+    if [ -x "$store/linux_amd64/$name" ]; then
+        if [ "$(readlink -f "$link")" = "$(readlink -f "$store/linux_amd64")" ]; then
+            log "$label present"
+            return
+        fi
+        log "$label already built; switching the mirror to it"
+    else
+        local tmp=$store.tmp need=$NEED_MB_PROVIDER_FULL
+        [ "$profile" = slim ] && need=$NEED_MB_PROVIDER_SLIM
+        check_space "the $label" "$need"
+        rm -rf "$tmp"
+        cleanup+=("$tmp")
+        mkdir -p "$tmp/linux_amd64"
+        local flags=()
+        if [ "$profile" = slim ]; then
+            cp "$gen"/*.go "$gen/services.txt" "$tmp/"
+            sed "s|$gen/|$tmp/|g" "$gen/overlay.json" > "$tmp/overlay.json"
+            flags=("-overlay=$tmp/overlay.json")
+            log "slim profile: $(tr '\n' ' ' <<< "$services")"
+        fi
+        (cd "$src" && build_with_progress "$label" "$tmp/linux_amd64/$name" \
+            "-s -w -X github.com/hashicorp/terraform-provider-aws/version.ProviderVersion=$AWS_PROVIDER_VERSION" \
+            . "${flags[@]}")
+        mv "$tmp" "$store"
+    fi
+    mkdir -p "$(dirname "$link")"
+    cleanup+=("$link.tmp")
+    ln -sfnr "$store/linux_amd64" "$link.tmp"
+    mv -Tf "$link.tmp" "$link"
+    drop_stale_locks "$store/linux_amd64"
 }
 
 build_rie() {
     local out=$bin/aws-lambda-rie-$LAMBDA_RIE_MODULE_VERSION
     if [ -x "$out" ]; then log "Lambda RIE present"; return; fi
+    require_go
+    check_space "the Lambda RIE" "$NEED_MB_SMALL"
     local src=$work/aws-lambda-rie-$LAMBDA_RIE_MODULE_VERSION
     fetch_module github.com/aws/aws-lambda-runtime-interface-emulator "$LAMBDA_RIE_MODULE_VERSION" "$src"
+    cleanup+=("$out.tmp")
     (cd "$src" && go mod download && build_with_progress "Lambda RIE" "$out" "-s -w" ./cmd/aws-lambda-rie)
 }
 
 build_actionlint() {
     local out=$bin/actionlint-$ACTIONLINT_VERSION
     if [ -x "$out" ]; then log "actionlint $ACTIONLINT_VERSION present"; return; fi
+    require_go
+    check_space "actionlint" "$NEED_MB_SMALL"
     local src=$work/actionlint-$ACTIONLINT_VERSION
     fetch_module github.com/rhysd/actionlint "v$ACTIONLINT_VERSION" "$src"
+    cleanup+=("$out.tmp")
     (cd "$src" && go mod download && build_with_progress "actionlint $ACTIONLINT_VERSION" "$out" \
         "-s -w -X github.com/rhysd/actionlint.version=$ACTIONLINT_VERSION" ./cmd/actionlint)
 }
 
+# Providers come from the local mirror; on the official route the registry is
+# allowed too (tofu init picks the newest version versions.tf allows, and caches it).
 write_cli_config() {
-    cat > "$cache/tofu.rc.tmp" <<RC
-# Written by scripts/build-toolchain.sh: providers come only from the local mirror.
-provider_installation {
-  filesystem_mirror {
-    path    = "$mirror"
-    include = ["registry.opentofu.org/hashicorp/*"]
-  }
-}
-RC
+    {
+        echo "# Written by scripts/build-toolchain.sh: providers from the local mirror$(provider_from_registry && echo ", then the registry")."
+        echo "provider_installation {"
+        echo "  filesystem_mirror {"
+        echo "    path    = \"$mirror\""
+        echo "    include = [\"registry.opentofu.org/hashicorp/*\"]"
+        echo "  }"
+        if provider_from_registry; then
+            echo "  direct {}"
+            echo "}"
+            echo "plugin_cache_dir = \"$cache/plugin-cache\""
+            mkdir -p "$cache/plugin-cache"
+        else
+            echo "}"
+        fi
+    } > "$cache/tofu.rc.tmp"
     mv "$cache/tofu.rc.tmp" "$cache/tofu.rc"
+    record_state "$(recorded_route)" "$(provider_from_registry && echo registry || echo mirror)"
 }
 
 case "${1:-all}" in
@@ -117,8 +444,9 @@ case "${1:-all}" in
     provider) build_provider ;;
     rie) build_rie ;;
     actionlint) build_actionlint ;;
-    all) build_tofu; build_rie; build_actionlint; build_provider ;;
-    *) die "unknown part '${1}'; use tofu, provider, rie, actionlint or all." ;;
+    all) build_all ;;
+    provider-services) provider_services; exit 0 ;;
+    *) die "unknown part '${1}'; use tofu, provider, rie, actionlint, all or provider-services." ;;
 esac
 write_cli_config
 log "toolchain ready in $cache"

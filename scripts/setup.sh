@@ -67,5 +67,33 @@ if [ ! -f "$checkov_venv/.complete" ]; then
     touch "$checkov_venv/.complete"
 fi
 
-# OpenTofu, the AWS provider, the Lambda RIE and actionlint, cached outside the repo.
+# OpenTofu, the AWS provider, the Lambda RIE and actionlint, cached outside the repo
+# (official release archive when reachable, else built: see scripts/build-toolchain.sh).
 bash "$repo/scripts/build-toolchain.sh" all
+
+# The functions' runtime for the local RIE (RUNTIME in smartstack.core.services): an
+# interpreter of its Python and awslambdaric + boto3 installed for it in the cache, once
+# per runtime and versions (smartstack.local.lambda_runner.runtime_dir; a second run only
+# finds it). A missing interpreter is installed from the distribution when it packages one.
+lambda_runtime() {
+    "$venv/bin/python" -c '
+import sys
+from smartstack.core.errors import SmartStackError
+from smartstack.local.lambda_runner import runtime_dir
+try:
+    runtime_dir()
+except SmartStackError as exc:
+    print(f"[setup] {exc.message}", file=sys.stderr)
+    sys.exit(int(exc.exit_code))
+'
+}
+status=0
+lambda_runtime || status=$?
+if [ "$status" -eq 5 ] && command -v apt-get >/dev/null; then  # 5: tool missing
+    lambda_python=python$("$venv/bin/python" -c 'from smartstack.core.services import PYTHON_VERSION as v; print(v)')
+    log "installing $lambda_python from the distribution's packages (the functions' runtime)"
+    apt_install "$lambda_python" || die "no $lambda_python package here; install it (e.g. pyenv install ${lambda_python#python}), then run scripts/setup.sh again"
+    status=0
+    lambda_runtime || status=$?
+fi
+[ "$status" -eq 0 ] || die "the functions' runtime for the local RIE is not ready (see above)"

@@ -1,7 +1,9 @@
 """Shared fixtures: one real local platform (moto server + PostgreSQL) per test session.
 
 The platform runs on free ports with its own state directory, so the tests
-never touch a developer's own `smartstack local up`.
+never touch a developer's own `smartstack local up`.  Every test that uses it
+(directly or through another fixture) is marked ``platform``, so
+``pytest -m "not platform"`` runs the offline tests only.
 """
 
 from __future__ import annotations
@@ -17,10 +19,25 @@ from typer.testing import CliRunner
 from smartstack.aws.target import AwsTarget, target_for
 from smartstack.cli.app import app
 from smartstack.core.config import Settings, resolve_settings
+from smartstack.infra.toolchain import toolchain
 from smartstack.local import platform
 from smartstack.local.isolated import isolated_environ, isolated_platform
 
 ROOT = Path(__file__).resolve().parents[1]
+PLATFORM_FIXTURE = "running_platform"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "platform: runs against the real local platform (moto server + PostgreSQL)"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test that needs the platform, directly or through other fixtures."""
+    for item in items:
+        if PLATFORM_FIXTURE in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.platform)
 
 
 @pytest.fixture(scope="session")
@@ -46,6 +63,12 @@ def aws(running_platform: Settings) -> AwsTarget:
     """A target on an empty local AWS: every test starts from nothing."""
     platform.moto_server(running_platform).reset()
     return target_for(running_platform)
+
+
+@pytest.fixture(scope="session")
+def rie(settings: Settings) -> Path:
+    """The Lambda Runtime Interface Emulator of the pinned toolchain."""
+    return toolchain(settings).lambda_rie
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Fixtures for the services: a fresh PostgreSQL database per test, one release per session."""
+"""Fixtures for the services: a fresh (or migrated) PostgreSQL database per test, one release
+per session."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ import psycopg
 import pytest
 
 from smartstack.core.config import Settings
-from smartstack.infra.toolchain import toolchain
 from smartstack.local import platform
+from smartstack.pipeline.migrations import run_migrations
 from smartstack.release.build import Manifest, build_release
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,13 +34,15 @@ def database(running_platform: Settings) -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture
+def migrated(database: str) -> str:
+    """The new database with every migration applied."""
+    run_migrations(database)
+    return database
+
+
 @pytest.fixture(scope="session")
 def release(tmp_path_factory: pytest.TempPathFactory) -> tuple[Manifest, Path]:
     """This working tree built once (dirty allowed: other work may be in progress)."""
     out = tmp_path_factory.mktemp("release")
     return build_release(ROOT, out, allow_dirty=True), out
-
-
-@pytest.fixture(scope="session")
-def rie(settings: Settings) -> Path:
-    return toolchain(settings).lambda_rie

@@ -12,15 +12,8 @@ import pytest
 
 from smartstack.aws.target import AwsTarget
 from smartstack.local.lambda_runner import FunctionError, LocalLambda, sqs_event
-from smartstack.pipeline.migrations import run_migrations
 from smartstack.release.build import Manifest
 from tests.app.helpers import put_settings, start
-
-
-@pytest.fixture
-def migrated(database: str) -> str:
-    run_migrations(database)
-    return database
 
 
 @pytest.fixture

@@ -11,13 +11,15 @@ import pytest
 
 from smartstack.aws.lambda_api import deployed_function
 from smartstack.aws.target import AwsTarget
-from smartstack.core.config import Settings
 from smartstack.core.errors import CommandFailedError, ToolMissingError, UsageError
-from smartstack.infra.toolchain import toolchain
+from smartstack.core.services import PYTHON_VERSION, RUNTIME
+from smartstack.local import lambda_runner
 from smartstack.local.lambda_runner import (
     FunctionError,
     LocalLambda,
     http_event,
+    lambda_python,
+    runtime_dir,
     sqs_event,
 )
 from smartstack.local.processes import port_in_use
@@ -42,13 +44,10 @@ def handler(event, context):
             for name in ("boto3", "awslambdaric", "typer", "pytest", "smartstack")
         },
         "request_id": context.aws_request_id,
+        "python": "%d.%d" % sys.version_info[:2],
+        "executable": sys.executable,
     }
 """
-
-
-@pytest.fixture(scope="module")
-def rie(settings: Settings) -> Path:
-    return toolchain(settings).lambda_rie
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +97,52 @@ def test_the_function_sees_the_lambda_runtime_not_the_tools_environment(fn: Loca
         "pytest": False,
         "smartstack": False,
     }
+
+
+def test_the_function_runs_on_the_python_of_the_functions_runtime(fn: LocalLambda) -> None:
+    result = fn.invoke({})
+
+    assert result["python"] == PYTHON_VERSION
+    assert result["executable"] == str(lambda_python())
+    assert result["env"]["AWS_EXECUTION_ENV"] == f"AWS_Lambda_{RUNTIME}"
+    assert result["env"]["LAMBDA_RUNTIME_DIR"] == str(runtime_dir())
+
+
+def test_a_missing_python_names_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path / "pyenv"))
+
+    with pytest.raises(ToolMissingError) as missing:
+        lambda_python()
+
+    message = missing.value.message
+    assert f"no working python{PYTHON_VERSION} is on PATH" in message
+    assert f"apt-get install python{PYTHON_VERSION}" in message
+    assert "scripts/setup.sh" in message and "\n" not in message
+
+
+def test_the_runtime_directory_is_made_once_and_then_only_found(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    made = runtime_dir()
+    assert made.parent.name == "lambda-runtime" and made.name.startswith(f"{RUNTIME}-awslambdaric-")
+    assert (made / "awslambdaric").is_dir() and (made / "boto3").is_dir()
+    assert list(made.glob(f"runtime_client.cpython-{PYTHON_VERSION.replace('.', '')}-*.so"))
+
+    def no_install() -> Path:
+        raise AssertionError("a complete runtime directory is reused")
+
+    monkeypatch.setattr(lambda_runner, "lambda_python", no_install)
+    assert runtime_dir() == made
+
+
+def test_a_failed_runtime_install_leaves_nothing_behind(tmp_path: Path) -> None:
+    with pytest.raises(CommandFailedError, match=r"could not install awslambdaric==.* and boto3=="):
+        runtime_dir(tmp_path, python=tmp_path / "no-such-python")
+
+    assert list((tmp_path / "lambda-runtime").iterdir()) == []
 
 
 def test_one_container_serves_many_invocations(fn: LocalLambda) -> None:
@@ -190,7 +235,7 @@ def deploy(aws: AwsTarget, artifact: Path) -> str:
     )["Role"]["Arn"]
     aws.client("lambda").create_function(
         FunctionName="smartstack-test-probe",
-        Runtime="python3.11",
+        Runtime=RUNTIME,
         Role=role,
         Handler="probe.handler.handler",
         Code={"ZipFile": artifact.read_bytes()},

@@ -24,7 +24,8 @@ def test_a_warm_cache_builds_nothing(settings: Settings) -> None:
     result = _run(env)
     assert result.returncode == 0, result.stderr
     assert "building" not in result.stderr and "downloading" not in result.stderr
-    assert result.stderr.count(" present") == 4
+    # On the official route the provider is installed by tofu init, from the registry.
+    assert result.stderr.count(" present") + result.stderr.count("from the registry") == 4
     tools = toolchain(settings)
     assert tools.missing() == []
     assert "[toolchain] actionlint " in result.stderr  # ... <version> present
@@ -60,3 +61,20 @@ def test_an_unreachable_module_proxy_names_the_module(tmp_path: Path) -> None:
     assert last.startswith("[toolchain] error: the Go module proxy did not serve "
                            "github.com/aws/aws-lambda-runtime-interface-emulator@")  # fmt: skip
     assert list((tmp_path / "cache" / "bin").glob("aws-lambda-rie*")) == []
+
+
+def test_too_little_disk_refuses_the_build_in_one_line(tmp_path: Path) -> None:
+    env = dict(os.environ) | {
+        "SMARTSTACK_CACHE": str(tmp_path / "cache"),
+        "SMARTSTACK_BUILD_MIN_FREE_MB": str(1 << 40),  # more than any disk has
+    }
+    result = _run(env, "rie")
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("[toolchain] error: only ")
+    assert "MB free on the disk of " in lines[0]
+    assert lines[0].endswith(
+        "free space there or point GOCACHE / SMARTSTACK_CACHE at a larger disk."
+    )
+    assert [p for p in (tmp_path / "cache").rglob("*") if p.is_file()] == []

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from smartstack.aws.target import AwsTarget
+from smartstack.core.config import Settings
 from smartstack.core.naming import environment_key_alias
 from smartstack.core.redact import Redactor
 from smartstack.secrets.store import SsmSecretStore
@@ -26,6 +27,12 @@ def kms_aliases(aws: AwsTarget) -> AwsTarget:
         key_id = kms.create_key(Description=f"smartstack {env} secrets")["KeyMetadata"]["KeyId"]
         kms.create_alias(AliasName=environment_key_alias(env), TargetKeyId=key_id)
     return aws
+
+
+@pytest.fixture
+def platform(running_platform: Settings, kms_aliases: AwsTarget) -> Settings:
+    """Settings of the test platform, on an empty local AWS with the KMS keys made."""
+    return running_platform
 
 
 @pytest.fixture

@@ -11,8 +11,7 @@ SEED_WHO = "arn:aws:iam::123456789012:user/seed"
 
 
 def make_store(aws: AwsTarget, env: str, redactor: Redactor) -> SsmSecretStore:
-    clients = {name: aws.client(name) for name in ("ssm", "kms", "sts")}
-    return SsmSecretStore(env, clients, redactor, DEFAULT_PROJECT)
+    return SsmSecretStore(env, aws, redactor, DEFAULT_PROJECT)
 
 
 def seed(store: SsmSecretStore, values: dict[str, str]) -> None:

@@ -15,11 +15,6 @@ from smartstack.secrets.importing import Action, ImportOptions, ImportPlan, impo
 from tests.secrets.secrets_helpers import make_store, seed
 
 
-@pytest.fixture
-def platform(running_platform: Settings, kms_aliases: AwsTarget) -> Settings:
-    return running_platform
-
-
 def snapshot(aws: AwsTarget, env: str = "dev") -> dict[str, str]:
     return {k: v.value for k, v in make_store(aws, env, Redactor()).read_all().items()}
 

@@ -26,12 +26,6 @@ from smartstack.secrets.formats import Format
 from tests.secrets.secrets_helpers import make_store, seed
 
 
-@pytest.fixture
-def platform(running_platform: Settings, kms_aliases: AwsTarget) -> Settings:
-    """Settings of the test platform, on an empty local AWS with the KMS keys made."""
-    return running_platform
-
-
 def test_set_then_get_records_version_author_and_description(platform: Settings) -> None:
     r = Redactor()
     change = service.set_secret(

@@ -1,8 +1,13 @@
 """Where the pinned OpenTofu, AWS provider, Lambda RIE, checkov and actionlint live.
 
-``scripts/versions.env`` pins them and ``scripts/build-toolchain.sh`` builds
+``scripts/versions.env`` pins them and ``scripts/build-toolchain.sh`` installs
 them into the cache; this module only finds the results and says how to get
 them when they are missing.
+
+The provider is either built here into the filesystem mirror (the source route)
+or installed by ``tofu init`` from the registry (the official route, recorded as
+``PROVIDERS=registry`` in the cache's ``toolchain.env``); only the first needs
+the binary to exist beforehand.
 """
 
 from __future__ import annotations
@@ -25,12 +30,12 @@ class Toolchain:
     lambda_rie: Path
     checkov: Path
     actionlint: Path
+    provider_from_registry: bool = False
 
     def missing(self) -> list[Path]:
+        provider = () if self.provider_from_registry else (self.provider,)
         return [
-            p
-            for p in (self.tofu, self.cli_config, self.provider, self.lambda_rie)
-            if not p.exists()
+            p for p in (self.tofu, self.cli_config, *provider, self.lambda_rie) if not p.exists()
         ]
 
     def require(self) -> Toolchain:
@@ -55,6 +60,10 @@ def toolchain(settings: Settings) -> Toolchain:
     except (OSError, KeyError) as exc:
         raise ConfigError(f"{versions_file}: missing or incomplete ({exc}).") from exc
     cache = settings.cache_dir
+    try:
+        state = read_env_file((cache / "toolchain.env").read_text())
+    except OSError:
+        state = {}  # nothing installed yet, or a cache from before the routes
     provider_dir = (
         cache / "plugins/registry.opentofu.org/hashicorp/aws" / provider_version / "linux_amd64"
     )
@@ -67,4 +76,5 @@ def toolchain(settings: Settings) -> Toolchain:
         lambda_rie=cache / "bin" / f"aws-lambda-rie-{rie_version}",
         checkov=cache / f"checkov-{checkov_version}" / "bin" / "checkov",
         actionlint=cache / "bin" / f"actionlint-{actionlint_version}",
+        provider_from_registry=state.get("PROVIDERS") == "registry",
     )
