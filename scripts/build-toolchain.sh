@@ -61,11 +61,12 @@ infra=${SMARTSTACK_INFRASTRUCTURE:-$repo/infrastructure}
 mkdir -p "$bin" "$mirror" "$work" "$builds"
 export CGO_ENABLED=0 GOFLAGS=-buildvcs=false
 
-# Free space a build needs, in MB: what the Go build cache, the module cache, the
-# source copy and the binary grew by in a cold build here (docs/local-platform.md), rounded up.
+# Free space a build needs, in MB: about twice what the Go build cache, the source copy
+# and the binary grew by in a cold build here (tofu 1.6 GB, slim provider 1.8 GB, full
+# provider about 8 GB; docs/local-platform.md), for the modules and a margin.
 NEED_MB_TOFU=3000
 NEED_MB_PROVIDER_SLIM=3000
-NEED_MB_PROVIDER_FULL=9000
+NEED_MB_PROVIDER_FULL=12000
 NEED_MB_SMALL=1000
 NEED_MB_MEMORY_SIDE_BY_SIDE=6000
 
@@ -283,6 +284,7 @@ slim_generate() {
         cleanup+=("$tool.tmp")
         (cd "$src" && go build -trimpath -o "$tool.tmp" "$tool_src") \
             || die "building tools/provider-slim failed (see above)."
+        rm -f "$bin"/provider-slim-*[!p]  # earlier versions of the tool
         mv "$tool.tmp" "$tool"
     fi
     if ! err=$(cd "$src" && "$tool" -out "$out" "$infra" 2>&1 >/dev/null); then

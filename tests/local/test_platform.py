@@ -19,6 +19,8 @@ from smartstack.local.moto import MotoServer
 from smartstack.local.processes import free_port
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.platform  # each test starts a local platform of its own
+
 
 @pytest.fixture
 def own_settings(tmp_path: Path) -> Iterator[Settings]:

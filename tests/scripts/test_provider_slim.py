@@ -140,3 +140,57 @@ def test_the_built_provider_rejects_a_type_outside_its_services(
     message = " ".join(result.stderr.split())  # tofu wraps its messages
     assert "Error: Invalid resource type" in message
     assert 'hashicorp/aws does not support resource type "aws_sfn_state_machine"' in message
+
+
+def test_switching_profiles_reuses_the_builds_and_drops_stale_lock_files(
+    settings: Settings, cache: Path, tmp_path: Path
+) -> None:
+    """full <-> slim: a link swap, no build; a lock file pinning the other build goes."""
+    version = PINS["AWS_PROVIDER_VERSION"]
+    name = f"terraform-provider-aws_v{version}_x5"
+    link = Path("plugins/registry.opentofu.org/hashicorp/aws") / version / "linux_amd64"
+    full = settings.cache_dir / "providers" / f"aws-{version}-full"
+    slim = (settings.cache_dir / link).resolve().parent
+    if not (full / "linux_amd64" / name).is_file() or not slim.name.startswith(
+        f"aws-{version}-slim-"
+    ):
+        pytest.skip("needs both the full and the slim build in the cache")
+    for store in (full, slim):  # the builds, shared with the real cache
+        (cache / "providers").mkdir(exist_ok=True)
+        (cache / "providers" / store.name).symlink_to(store)
+    infra = _copy_infra(tmp_path)
+    lock = infra / ".terraform.lock.hcl"
+
+    def switch(profile: str) -> subprocess.CompletedProcess[str]:
+        lock.write_text(
+            'provider "registry.opentofu.org/hashicorp/aws" {\n'
+            f'  version     = "{version}"\n  hashes = ["h1:someotherbuild="]\n}}\n'
+        )
+        env = dict(os.environ) | {
+            "SMARTSTACK_CACHE": str(cache),
+            "SMARTSTACK_INFRASTRUCTURE": str(infra),
+            "SMARTSTACK_TOOLCHAIN_ROUTE": "source",
+            "SMARTSTACK_PROVIDER_PROFILE": profile,
+        }
+        result = subprocess.run(["bash", str(SCRIPT), "provider"], env=env, capture_output=True,
+                                text=True, check=False, timeout=300)  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert "building" not in result.stderr
+        return result
+
+    to_full = switch("full")
+    assert f"AWS provider {version} (full) already built; switching the mirror to it" in (
+        to_full.stderr
+    )
+    assert (cache / link / name).resolve() == (full / "linux_amd64" / name).resolve()
+    assert not lock.exists() and f"removed {lock}" in to_full.stderr
+
+    to_slim = switch("slim")
+    assert "already built; switching the mirror to it" in to_slim.stderr
+    assert (cache / link / name).resolve() == (slim / "linux_amd64" / name).resolve()
+    assert not lock.exists()
+
+    again = switch("slim")
+    assert " services) present" in again.stderr
+    assert lock.exists()  # nothing switched, nothing checked
+    assert (cache / "tofu.rc").read_text().count("filesystem_mirror") == 1

@@ -57,14 +57,12 @@ import (
 )
 
 const (
-	module         = "github.com/hashicorp/terraform-provider-aws"
-	serviceRoot    = "internal/service"
-	registryFile   = "internal/provider/sdkv2/service_packages_gen.go"
-	clientsFile    = "internal/conns/awsclient_gen.go"
-	registryTmpl   = "internal/generate/servicepackages/file.tmpl"
-	clientsTmpl    = "internal/generate/awsclient/file.gtpl"
-	registryPkgDir = "internal/provider/sdkv2"
-	clientsPkgDir  = "internal/conns"
+	module       = "github.com/hashicorp/terraform-provider-aws"
+	serviceRoot  = "internal/service"
+	registryFile = "internal/provider/sdkv2/service_packages_gen.go"
+	clientsFile  = "internal/conns/awsclient_gen.go"
+	registryTmpl = "internal/generate/servicepackages/file.tmpl"
+	clientsTmpl  = "internal/generate/awsclient/file.gtpl"
 )
 
 // A block of the configuration: `resource "aws_s3_bucket" "x"` is {resource, aws_s3_bucket}.
@@ -302,13 +300,7 @@ func closure(selected map[string]bool, reasons map[string]string, clients map[st
 				return true
 			})
 		}
-		// The registry file itself imports every selected package.
-		if dir == registryPkgDir {
-			for p := range selected {
-				queue = append(queue, serviceRoot+"/"+p)
-			}
-		}
-		// A package imported above but selected later is queued by the loop below.
+		// Every selected package is compiled (the regenerated registry imports it): walk it too.
 		for p := range selected {
 			if !visited[serviceRoot+"/"+p] {
 				queue = append(queue, serviceRoot+"/"+p)
