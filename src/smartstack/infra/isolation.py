@@ -110,6 +110,18 @@ def isolation_cases(facts: AccountFacts, envs: Sequence[str]) -> list[Case]:
     ]
 
 
+def require_iam_simulate(tool_dir: Path) -> str:
+    """The ``node`` binary, once ``tool_dir`` holds the installed evaluator package."""
+    if not (tool_dir / "node_modules" / "@cloud-copilot" / "iam-simulate").is_dir():
+        raise ToolMissingError(
+            f"{tool_dir}: the IAM evaluator is not installed; run scripts/setup.sh."
+        )
+    node = shutil.which("node")
+    if node is None:
+        raise ToolMissingError("node is not installed; install Node.js 20+ to evaluate IAM.")
+    return node
+
+
 class Evaluator(Protocol):
     def decide(
         self, cases: Sequence[Case], facts: AccountFacts, policies: Mapping[str, Sequence[Policy]]
@@ -121,14 +133,7 @@ class IamSimulateEvaluator:
 
     def __init__(self, tool_dir: Path) -> None:
         self.script = tool_dir / "evaluate.mjs"
-        if not (tool_dir / "node_modules" / "@cloud-copilot" / "iam-simulate").is_dir():
-            raise ToolMissingError(
-                f"{tool_dir}: the IAM evaluator is not installed; run scripts/setup.sh."
-            )
-        node = shutil.which("node")
-        if node is None:
-            raise ToolMissingError("node is not installed; install Node.js 20+ to evaluate IAM.")
-        self.node = node
+        self.node = require_iam_simulate(tool_dir)
 
     def decide(
         self, cases: Sequence[Case], facts: AccountFacts, policies: Mapping[str, Sequence[Policy]]

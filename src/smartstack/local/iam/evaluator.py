@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import threading
 from collections import OrderedDict
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from smartstack.core.errors import ToolMissingError
+from smartstack.infra.isolation import require_iam_simulate
 
 ContextValue = str | list[str]
 
@@ -114,14 +114,7 @@ class NodeEvaluator:
         stderr: IO[bytes] | None = None,
     ) -> None:
         self.tool_dir = tool_dir or find_tool_dir()
-        if not (self.tool_dir / "node_modules" / "@cloud-copilot" / "iam-simulate").is_dir():
-            raise ToolMissingError(
-                f"{self.tool_dir}: the IAM evaluator is not installed; run scripts/setup.sh."
-            )
-        node = shutil.which("node")
-        if node is None:
-            raise ToolMissingError("node is not installed; install Node.js 20+ to evaluate IAM.")
-        self.node = node
+        self.node = require_iam_simulate(self.tool_dir)
         self.timeout = timeout
         self._stderr = stderr
         self._lock = threading.Lock()
