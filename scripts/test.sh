@@ -15,5 +15,9 @@ echo "== import contract (layers)"
 echo "== mypy"
 .venv/bin/mypy
 echo "== pytest"
+# One worker per core (SMARTSTACK_TEST_WORKERS to change; 0 runs in this process), each
+# with a local platform of its own (free ports, its own state directory).  Whole files go
+# to one worker, so a module's expensive fixtures (applied environments) are made once.
 # The slowest tests are printed in every run, so a regression shows where it happens.
-.venv/bin/python -m pytest --durations=15 "$@"
+workers=${SMARTSTACK_TEST_WORKERS:-auto}
+.venv/bin/python -m pytest -n "$workers" --dist loadfile --durations=15 "$@"

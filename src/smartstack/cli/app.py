@@ -10,6 +10,7 @@ import typer
 from smartstack.cli.context import Globals
 
 app = typer.Typer(
+    rich_markup_mode=None,
     name="smartstack",
     help="Environments and deployments for SmartStack (ADR-007), locally or on AWS.",
     no_args_is_help=True,

@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # heavy (boto3 and friends): imported when a command runs
     from smartstack.local.platform import PlatformStatus
 
 app = typer.Typer(
+    rich_markup_mode=None,
     help="The local platform: a local AWS (moto server) and PostgreSQL.", no_args_is_help=True
 )
 

@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # the use-cases load boto3: imported when a command runs
     from smartstack.secrets.store import SecretMetadata
 
 app = typer.Typer(
+    rich_markup_mode=None,
     help="Secrets per environment in Parameter Store (/smartstack/{env}/KEY).", no_args_is_help=True
 )
 
