@@ -7,8 +7,10 @@
 #   official  OpenTofu from its release archive, verified against the release's
 #             SHA256SUMS; `tofu init` then installs the provider from the registry.
 #   source    everything built from its Go module (machines that reach only the
-#             Go module proxy). The provider is built for what infrastructure/
-#             uses (profile "slim", the default) or whole (profile "full").
+#             Go module proxy). OpenTofu and the provider are built for what
+#             infrastructure/ uses (profile "slim", the default: OpenTofu with only
+#             the state backends the stacks name, the provider with only their
+#             services) or whole (profile "full").
 #
 # Settings (environment):
 #   SMARTSTACK_CACHE                  cache directory (default ~/.cache/smartstack)
@@ -19,16 +21,24 @@
 #                                     (no fallback), source (never probe)
 #   SMARTSTACK_RELEASE_TIMEOUT        seconds to reach the release site (default 3)
 #   SMARTSTACK_PROVIDER_PROFILE       slim (default) or full
+#   SMARTSTACK_OPENTOFU_PROFILE       slim (default: the state backends infrastructure/ names,
+#                                     plus OpenTofu's own local, remote and cloud) or full;
+#                                     source route only (the official binary is always full)
 #   SMARTSTACK_BUILD_MIN_FREE_MB      overrides the free-space floor checked before a build
-#   SMARTSTACK_INFRASTRUCTURE         the OpenTofu code the slim profile serves (default infrastructure/)
+#   SMARTSTACK_INFRASTRUCTURE         the OpenTofu code the slim profiles serve (default infrastructure/)
 #   SMARTSTACK_BUILD_SEQUENTIAL=1     build OpenTofu, then the provider (default: side by side
 #                                     when the memory allows)
 #
-# Parts: tofu, provider, rie, actionlint, all (the default), and provider-services
-# (prints the slim profile's service packages, building nothing).
+# Parts: tofu, provider, rie, actionlint, all (the default), provider-services and
+# tofu-backends (print the slim profiles' service packages or state backends, building
+# nothing).
 #
 # Layout under the cache:
-#   bin/tofu-<ver>                      OpenTofu
+#   bin/tofu-<ver>                      OpenTofu: the official binary, or on the source
+#                                       route a link to the active build, one of
+#   bin/tofu-<ver>-<key>                  one build per profile and backend set: key "full",
+#                                         or slim-<remote-state backends>-<hash of its init.go>
+#   bin/opentofu-slim-<hash>            derives the slim OpenTofu's backends, writes its init.go
 #   bin/aws-lambda-rie-<modver>         Lambda RIE
 #   bin/actionlint-<ver>                actionlint (lints .github/workflows)
 #   bin/provider-slim-<hash>            derives the slim provider's service set
@@ -57,6 +67,7 @@ release_url=${SMARTSTACK_OPENTOFU_RELEASE_URL:-}
 route_pref=${SMARTSTACK_TOOLCHAIN_ROUTE:-auto}
 timeout=${SMARTSTACK_RELEASE_TIMEOUT:-3}
 profile=${SMARTSTACK_PROVIDER_PROFILE:-slim}
+tofu_profile=${SMARTSTACK_OPENTOFU_PROFILE:-slim}
 infra=${SMARTSTACK_INFRASTRUCTURE:-$repo/infrastructure}
 mkdir -p "$bin" "$mirror" "$work" "$builds"
 export CGO_ENABLED=0 GOFLAGS=-buildvcs=false
@@ -82,6 +93,9 @@ case "$route_pref" in auto | official | source) ;;
 esac
 case "$profile" in slim | full) ;;
     *) die "SMARTSTACK_PROVIDER_PROFILE=$profile is not a profile; use slim or full." ;;
+esac
+case "$tofu_profile" in slim | full) ;;
+    *) die "SMARTSTACK_OPENTOFU_PROFILE=$tofu_profile is not a profile; use slim or full." ;;
 esac
 
 require_go() {
@@ -187,11 +201,101 @@ tofu_from_release() {
     mv "$out.tmp" "$out"
 }
 
-# Installs OpenTofu where that needs no compiling (present, on PATH, the release
-# archive); returns 1 when it has to be built from source (the route line says why).
+# Runs tools/<name>/main.go, built against the source in $2 (once per version of the tool
+# and of that source's go.sum), to write the slim profile's generated files into $3;
+# $4 names the build in errors.
+run_slim_tool() {
+    local name=$1 src=$2 out=$3 label=$4 tool_src tool hash err
+    tool_src=$repo/tools/$name/main.go
+    hash=$(cat "$tool_src" "$src/go.sum" | sha256sum | cut -c1-12)
+    tool=$bin/$name-$hash
+    if [ ! -x "$tool" ]; then
+        cleanup+=("$tool.tmp")
+        (cd "$src" && go build -trimpath -o "$tool.tmp" "$tool_src") \
+            || die "building tools/$name failed (see above)."
+        rm -f "$bin/$name"-*[!p]  # earlier versions of the tool
+        mv "$tool.tmp" "$tool"
+    fi
+    if ! err=$(cd "$src" && "$tool" -out "$out" "$infra" 2>&1 >/dev/null); then
+        die "$label: ${err#"$name": }"
+    fi
+}
+
+# Writes the slim OpenTofu's init.go, overlay.json and backends.txt into $2
+# (tools/opentofu-slim: the state backends infrastructure/ names, plus OpenTofu's own).
+tofu_slim_generate() { run_slim_tool opentofu-slim "$1" "$2" "slim OpenTofu $OPENTOFU_VERSION"; }
+
+# Sets tofu_src and tofu_key, which names the source build: "full", or "slim-" + the
+# remote-state backends kept + a hash of the generated init.go; for slim also tofu_gen
+# (the generated files) and tofu_backends. Once per run.
+tofu_key="" tofu_src="" tofu_gen="" tofu_backends=""
+tofu_selection() {
+    [ -z "$tofu_key" ] || return 0
+    require_go
+    tofu_src=$work/opentofu-$OPENTOFU_VERSION
+    fetch_module github.com/opentofu/opentofu "v$OPENTOFU_VERSION" "$tofu_src"
+    if [ "$tofu_profile" = slim ]; then
+        tofu_gen=$(mktemp -d "$work/.opentofu-slim.XXXXXX")
+        cleanup+=("$tofu_gen")
+        tofu_slim_generate "$tofu_src" "$tofu_gen"
+        tofu_backends=$(paste -sd- "$tofu_gen/backends.txt")
+        tofu_key=slim-${tofu_backends:-local}-$( (echo "$OPENTOFU_VERSION"; cat "$tofu_gen/init.go") | sha256sum | cut -c1-8)
+    else
+        tofu_key=full
+    fi
+}
+
+tofu_label() {
+    if [ "$tofu_profile" = slim ]; then
+        echo "OpenTofu $OPENTOFU_VERSION (slim, backends: $(paste -sd' ' "$tofu_gen/registered.txt"))"
+    else
+        echo "OpenTofu $OPENTOFU_VERSION (full)"
+    fi
+}
+
+# Whether bin/tofu-<ver> is a link to a build made here (the source route).
+tofu_is_built_here() {
+    local link=$bin/tofu-$OPENTOFU_VERSION
+    [ -L "$link" ] && case "$(readlink "$link")" in "tofu-$OPENTOFU_VERSION-"*) ;; *) false ;; esac
+}
+
+# Points bin/tofu-<ver>, what smartstack.infra.toolchain runs, at the build with key $1 (atomically).
+tofu_activate() {
+    local link=$bin/tofu-$OPENTOFU_VERSION target=tofu-$OPENTOFU_VERSION-$1
+    if [ "$(readlink "$link" 2>/dev/null)" != "$target" ]; then
+        cleanup+=("$link.tmp")
+        ln -sfn "$target" "$link.tmp"
+        mv -Tf "$link.tmp" "$link"
+    fi
+}
+
+# Installs OpenTofu where that needs no compiling (present, built before for this
+# profile, on PATH, the release archive); returns 1 when it has to be built from
+# source (the route line says why).
 install_tofu() {
     local out=$bin/tofu-$OPENTOFU_VERSION reason=""
-    if [ -x "$out" ]; then log "OpenTofu $OPENTOFU_VERSION present"; return; fi
+    # A cache from before the profiles holds a source build as a plain file: keep it as "full".
+    if [ -f "$out" ] && [ ! -L "$out" ] && [ "$(recorded_route)" = source ]; then
+        [ -e "$out-full" ] || ln "$out" "$out-full"  # a second name, then the link replaces the first
+        tofu_activate full
+        log "kept the existing OpenTofu $OPENTOFU_VERSION build as the full profile"
+    fi
+    if tofu_is_built_here; then
+        # Built here before: the profile (and for slim the backend set) picks the build.
+        tofu_selection
+        if [ -x "$out-$tofu_key" ]; then
+            if [ "$(readlink "$out")" = "tofu-$OPENTOFU_VERSION-$tofu_key" ]; then
+                log "$(tofu_label) present"
+            else
+                log "$(tofu_label) already built; switching to it"
+                tofu_activate "$tofu_key"
+            fi
+            return
+        fi
+    elif [ -x "$out" ]; then
+        log "OpenTofu $OPENTOFU_VERSION present"
+        return
+    fi
     local onpath
     onpath=$(command -v tofu || true)
     if [ -n "$onpath" ] && "$onpath" version 2>/dev/null | head -1 | grep -q "v$OPENTOFU_VERSION\$"; then
@@ -215,15 +319,31 @@ install_tofu() {
     record_route source
     require_go
     check_space "OpenTofu" "$NEED_MB_TOFU"
+    tofu_selection  # a backend OpenTofu does not have stops here, before anything is built
     return 1
 }
 
+# Builds bin/tofu-<ver>-<key> (slim: `go build -overlay` swaps in the generated init.go,
+# the source copy stays as downloaded) and makes it the active build.
 build_tofu_source() {
-    local out=$bin/tofu-$OPENTOFU_VERSION src=$work/opentofu-$OPENTOFU_VERSION
-    fetch_module github.com/opentofu/opentofu "v$OPENTOFU_VERSION" "$src"
-    cleanup+=("$out.tmp")
-    (cd "$src" && go mod download && build_with_progress "OpenTofu $OPENTOFU_VERSION" "$out" \
-        "-s -w -X github.com/opentofu/opentofu/version.dev=no" ./cmd/tofu)
+    tofu_selection
+    local out=$bin/tofu-$OPENTOFU_VERSION-$tofu_key flags=()
+    if [ ! -x "$out" ]; then
+        if [ "$tofu_profile" = slim ]; then
+            flags=("-overlay=$tofu_gen/overlay.json")
+        fi
+        cleanup+=("$out.tmp")
+        (cd "$tofu_src" && go mod download && build_with_progress "$(tofu_label)" "$out" \
+            "-s -w -X github.com/opentofu/opentofu/version.dev=no" ./cmd/tofu "${flags[@]}")
+    fi
+    tofu_activate "$tofu_key"
+}
+
+tofu_backends_part() {
+    [ "$tofu_profile" = slim ] || die "tofu-backends lists the slim profile's state backends; SMARTSTACK_OPENTOFU_PROFILE is $tofu_profile."
+    tofu_selection
+    log "slim OpenTofu $tofu_key: registers $(paste -sd' ' "$tofu_gen/registered.txt")"
+    cat "$tofu_gen/backends.txt"
 }
 
 build_tofu() { install_tofu || build_tofu_source; }
@@ -276,21 +396,7 @@ provider_from_registry() {
 
 # Writes the slim profile's generated registries and services.txt into $2
 # (tools/provider-slim: the service packages infrastructure/ uses, closed over imports).
-slim_generate() {
-    local src=$1 out=$2 tool_src=$repo/tools/provider-slim/main.go tool hash err
-    hash=$(cat "$tool_src" "$src/go.sum" | sha256sum | cut -c1-12)
-    tool=$bin/provider-slim-$hash
-    if [ ! -x "$tool" ]; then
-        cleanup+=("$tool.tmp")
-        (cd "$src" && go build -trimpath -o "$tool.tmp" "$tool_src") \
-            || die "building tools/provider-slim failed (see above)."
-        rm -f "$bin"/provider-slim-*[!p]  # earlier versions of the tool
-        mv "$tool.tmp" "$tool"
-    fi
-    if ! err=$(cd "$src" && "$tool" -out "$out" "$infra" 2>&1 >/dev/null); then
-        die "slim AWS provider: ${err#provider-slim: }"
-    fi
-}
+slim_generate() { run_slim_tool provider-slim "$1" "$2" "slim AWS provider"; }
 
 # h1: checksum OpenTofu records in lock files for an unpacked provider directory.
 package_hash() {
@@ -448,7 +554,8 @@ case "${1:-all}" in
     actionlint) build_actionlint ;;
     all) build_all ;;
     provider-services) provider_services; exit 0 ;;
-    *) die "unknown part '${1}'; use tofu, provider, rie, actionlint, all or provider-services." ;;
+    tofu-backends) tofu_backends_part; exit 0 ;;
+    *) die "unknown part '${1}'; use tofu, provider, rie, actionlint, all, provider-services or tofu-backends." ;;
 esac
 write_cli_config
 log "toolchain ready in $cache"
