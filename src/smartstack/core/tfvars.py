@@ -11,29 +11,30 @@ from pathlib import Path
 from typing import Any
 
 from smartstack.core.errors import ConfigError
+from smartstack.core.hcl import hcl2_exclusively
 
 
 def read_tfvars(path: Path) -> dict[str, Any]:
     """Parse one tfvars file; strings come back without their quotes."""
-    import hcl2  # builds a parser at first use: paid only by commands that read tfvars
     from lark.exceptions import UnexpectedInput
 
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read ({exc.strerror}).") from exc
-    try:
-        tree = hcl2.parses_to_tree(text)
-    except UnexpectedInput as exc:
-        raise ConfigError(
-            f"{path}:{exc.line}:{exc.column}: syntax error in tfvars; "
-            "expected 'name = value' lines."
-        ) from exc
-    _reject_duplicate_keys(path, tree)
-    options = hcl2.SerializationOptions(strip_string_quotes=True, with_comments=False)
-    values: dict[str, Any] = hcl2.serialize(
-        hcl2.transform(tree, discard_comments=True), serialization_options=options
-    )
+    with hcl2_exclusively() as hcl2:
+        try:
+            tree = hcl2.parses_to_tree(text)
+        except UnexpectedInput as exc:
+            raise ConfigError(
+                f"{path}:{exc.line}:{exc.column}: syntax error in tfvars; "
+                "expected 'name = value' lines."
+            ) from exc
+        _reject_duplicate_keys(path, tree)
+        options = hcl2.SerializationOptions(strip_string_quotes=True, with_comments=False)
+        values: dict[str, Any] = hcl2.serialize(
+            hcl2.transform(tree, discard_comments=True), serialization_options=options
+        )
     return values
 
 
