@@ -26,11 +26,15 @@ def isolated_settings() -> Iterator[Settings]:
 
 
 @contextmanager
-def running_platform() -> Iterator[Settings]:
-    """An isolated local platform (never a developer's own), purged after the block."""
+def running_platform(iam_enforcement: str | None = None) -> Iterator[Settings]:
+    """An isolated local platform (never a developer's own), purged after the block;
+    ``iam_enforcement``: its local AWS's mode (enforce, audit, off; default enforce)."""
+    base = dict(os.environ)
+    if iam_enforcement is not None:
+        base["SMARTSTACK_IAM_ENFORCEMENT"] = iam_enforcement
     with (
         tempfile.TemporaryDirectory() as state,
-        isolated_platform(isolated_environ(ROOT, Path(state))) as settings,
+        isolated_platform(isolated_environ(ROOT, Path(state), base)) as settings,
     ):
         yield settings
 

@@ -6,7 +6,8 @@
   ``aws ssm get-parameters-by-path --recursive --with-decryption`` on the same
   local AWS, wall time and peak memory (``/usr/bin/time``), as whole processes;
 * with ``--up``: ``smartstack up`` from an empty local AWS with the environments
-  applied one after the other (``--serial``) and side by side, in one run.
+  applied one after the other (``--serial``) and side by side, and side by side with
+  IAM enforcement off, in one run.
 
     .venv/bin/python bench/dev_loop.py [--runs 5] [--keys 310] [--up]
 """
@@ -111,21 +112,28 @@ def export(runs: int, keys: int) -> None:
 
 
 def up(runs: int) -> None:
-    rows: dict[str, list[float]] = {"smartstack up --serial": [], "smartstack up (parallel)": []}
+    """``smartstack up`` from an empty local AWS: serial, parallel, and parallel with IAM
+    enforcement off (the cost of enforcement; issue 11 asks for at most 1.2x)."""
+    cases = (
+        ("smartstack up --serial", ["--serial"], "enforce"),
+        ("smartstack up (parallel)", [], "enforce"),
+        ("smartstack up (parallel, IAM enforcement off)", [], "off"),
+    )
+    rows: dict[str, list[float]] = {name: [] for name, _, _ in cases}
     for _ in range(runs):
-        for name, extra in (
-            ("smartstack up --serial", ["--serial"]),
-            ("smartstack up (parallel)", []),
-        ):
-            with running_platform() as settings:
+        for name, extra, mode in cases:
+            with running_platform(mode) as settings:
                 platform.moto_server(settings).reset()
+                env = cli_env(settings) | {"SMARTSTACK_IAM_ENFORCEMENT": mode}
                 started = time.perf_counter()
-                subprocess.run([SMARTSTACK, "up", *extra], env=cli_env(settings), check=True,
-                               stdout=subprocess.DEVNULL)  # fmt: skip
+                subprocess.run([SMARTSTACK, "up", *extra], env=env, check=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
                 rows[name].append(time.perf_counter() - started)
     print(f"{'command':<58} {'median s':>9} {'min s':>7}")
     for name, seconds in rows.items():
         print(f"{name:<58} {statistics.median(seconds):>9.1f} {min(seconds):>7.1f}")
+    on, off = (statistics.median(rows[name]) for name, _, _ in cases[1:])
+    print(f"ratio IAM enforcement on / off: {on / off:.2f}x")
 
 
 def main() -> None:

@@ -26,7 +26,6 @@ import statistics
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -133,9 +132,7 @@ def workload(client: Callable[[str], Any], i: int, distinct: int) -> None:
 
 
 def stats(server: MotoServer) -> dict[str, Any]:
-    with urllib.request.urlopen(f"{server.url}/moto-api/smartstack/iam", timeout=10) as resp:
-        loaded: dict[str, Any] = json.loads(resp.read())
-    return loaded
+    return server.iam_stats()
 
 
 def percentile(samples: list[float], q: float) -> float:

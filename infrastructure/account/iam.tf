@@ -225,6 +225,8 @@ data "aws_iam_policy_document" "env_role" {
       "s3:GetEncryptionConfiguration", "s3:PutEncryptionConfiguration",
       "s3:GetLifecycleConfiguration", "s3:PutLifecycleConfiguration",
       "s3:GetAccelerateConfiguration", "s3:GetReplicationConfiguration",
+      # CreateBucket with tags, and the provider reading them through S3 Control
+      "s3:TagResource", "s3:UntagResource", "s3:ListTagsForResource",
     ]
     resources = ["arn:${local.partition}:s3:::${local.env[each.key].prefix}-*"]
   }
@@ -339,6 +341,37 @@ data "aws_iam_policy_document" "env_role" {
         "CreateVpc", "CreateSubnet", "CreateInternetGateway", "CreateRouteTable",
         "CreateNatGateway", "AllocateAddress", "CreateSecurityGroup", "CreateVpcEndpoint",
       ]
+    }
+  }
+
+  # A VPC's default security group is made by EC2, untagged; the network module adopts
+  # it (aws_default_security_group strips its rules) and must tag it before
+  # ChangeOwnNetwork lets it change the group. IAM cannot tell a default group from
+  # another, so this allows tagging ANY security group that has no Environment tag yet,
+  # for the role's own environment only, with the stacks' tag keys only. Groups another
+  # environment has tagged cannot be taken; an untagged one (another VPC's default group
+  # before its own stack adopts it) can: docs/local-iam.md lists that as open.
+  statement {
+    sid       = "ClaimUntaggedSecurityGroup"
+    actions   = ["ec2:CreateTags"]
+    resources = ["arn:${local.partition}:ec2:${local.region}:${local.account_id}:security-group/*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/Environment"
+      values   = [each.key]
+    }
+
+    condition {
+      test     = "ForAllValues:StringEquals"
+      variable = "aws:TagKeys"
+      values   = ["Environment", "Name", "Project", "ManagedBy"]
+    }
+
+    condition {
+      test     = "Null"
+      variable = "aws:ResourceTag/Environment"
+      values   = ["true"]
     }
   }
 

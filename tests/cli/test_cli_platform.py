@@ -38,6 +38,28 @@ def test_status_of_a_running_platform(running_platform: Settings, cli: Any) -> N
     }
 
 
+def test_status_says_iam_is_enforced(running_platform: Settings, cli: Any) -> None:
+    assert envelope(cli("--json", "local", "status"))["data"]["iam_enforcement"] == "enforce"
+    assert "IAM enforcement: enforce" in cli("local", "status").stdout
+
+
+def test_local_up_without_iam_enforcement_says_so_loudly(
+    session_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = _cold_env(session_env, tmp_path)
+    try:
+        result = _invoke(env, "local", "up", "--no-iam-enforcement")
+        assert result.exit_code == 0, result.stderr
+        assert "IAM enforcement is OFF" in result.stderr
+        status = _invoke(env, "local", "status")
+        assert "IAM enforcement: OFF" in status.stdout
+        bad = _invoke(env | {"SMARTSTACK_IAM_ENFORCEMENT": "sometimes"}, "local", "status")
+        assert bad.exit_code == ExitCode.USAGE
+        assert bad.stderr.count("\n") == 1 and "SMARTSTACK_IAM_ENFORCEMENT" in bad.stderr
+    finally:
+        _invoke(env, "local", "down", "--purge")
+
+
 def test_status_of_a_stopped_platform_exits_not_running(
     session_env: dict[str, str], tmp_path: Path
 ) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from smartstack.aws.target import AwsTarget, target_for
+from smartstack.aws.target import AwsTarget, environment_target, target_for
 from smartstack.core.config import Settings
 from smartstack.core.errors import StateLockedError
 from smartstack.infra.isolation import AccountFacts, IamSimulateEvaluator, evaluate, render_matrix
@@ -114,7 +114,7 @@ def test_a_failing_environment_is_named_and_the_others_finish(
 
     result = main_job(settings, lambda _: None)
 
-    assert [f.stack for f in result.failures] == ["staging"]
+    assert [f.stack for f in result.failures] == ["staging"], [str(f) for f in result.failures]
     assert "tofu plan failed" in result.failures[0].error
     assert "full output:" in result.failures[0].error  # the log to read
     assert sorted(r.stack for r in result.stacks) == ["account", "dev", "prod"]
@@ -134,6 +134,24 @@ def test_a_second_plan_shows_no_changes(running_platform: Settings, applied: App
     for stack in STACKS:
         _, plan = plan_stack(running_platform, stack, target)
         assert not plan.has_changes, f"{stack}: {plan.describe()}"
+
+
+def test_each_environment_role_plans_its_own_stack_refused_nothing(
+    running_platform: Settings, applied: Applied
+) -> None:
+    """As the pipeline's infra step runs on AWS: the environment's role, IAM enforced.
+
+    Every call counts, also those OpenTofu forgives (its backend ignores a refused
+    workspace listing), so the assertion is on the local AWS's refusals.
+    """
+    server = platform.moto_server(running_platform)
+    as_roles = replace(running_platform, assume_roles=True)
+    for env in ENVS:
+        before = server.iam_stats("brief")["refusals_total"]
+        _, plan = plan_stack(as_roles, env, environment_target(as_roles, env))
+        refused = server.iam_refusals(since=before)
+        assert refused == [], f"{env}: " + "\n".join(r["message"] for r in refused)
+        assert not plan.has_changes, f"{env}: {plan.describe()}"
 
 
 def test_a_held_lock_fails_fast_and_names_the_holder(

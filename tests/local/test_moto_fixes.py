@@ -207,7 +207,7 @@ def test_an_unreachable_postgres_is_an_rds_error(tmp_path: Path, name: str) -> N
     try:
         rds = boto3.client(
             "rds", endpoint_url=server.url, region_name="us-east-1",
-            aws_access_key_id="test", aws_secret_access_key="test",
+            aws_access_key_id="smartstack-local", aws_secret_access_key="local",  # the admin
         )  # fmt: skip
         password = f"pw-{uuid.uuid4().hex}"
         with pytest.raises(ClientError) as info:

@@ -6,10 +6,13 @@ import os
 import signal
 import socket
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
+import boto3
 import psycopg
 import pytest
+from botocore.exceptions import ClientError
 
 from smartstack.aws.target import target_for
 from smartstack.core.config import Settings, resolve_settings
@@ -144,3 +147,25 @@ def test_up_replaces_a_moto_server_started_without_the_database(own_settings: Se
         MasterUsername="dev_admin", MasterUserPassword="p" * 16,
     )["DBInstance"]["Endpoint"]  # fmt: skip
     assert endpoint == {"Address": "127.0.0.1", "Port": own_settings.postgres_port}
+
+
+def test_the_local_aws_enforces_iam_unless_told_not_to(own_settings: Settings) -> None:
+    status = platform.up(own_settings)
+    assert status.iam_enforcement == "enforce"
+    unknown = boto3.client(
+        "ssm", endpoint_url=f"http://localhost:{own_settings.moto_port}", region_name="us-east-1",
+        aws_access_key_id="AKIANOBODY0000000000", aws_secret_access_key="x",
+    )  # fmt: skip
+    with pytest.raises(ClientError) as refused:
+        unknown.describe_parameters()
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+    off = replace(own_settings, iam_enforcement="off")
+    switched = {c.name: c for c in platform.up(off).components}
+    assert switched["aws"].started, "a server in another mode is replaced"
+    assert platform.status(off).iam_enforcement == "off"
+    unknown.describe_parameters()  # allowed: stock moto
+
+    kept = {c.name: c for c in platform.up(own_settings).components}  # no mode asked for
+    assert not kept["aws"].started
+    assert platform.status(own_settings).iam_enforcement == "off"

@@ -1,5 +1,9 @@
 """The deploy pipeline end to end on the local platform.
 
+As on GitHub: IAM is enforced by the local AWS, only bootstrap and the account stack
+run as the admin, every deploy and rollback runs as its environment's role, releases
+are published as dev's role, and approvals come from a person's own session.
+
 One module-scoped platform: the account stack applied, releases built from
 commits of a clone and published (a good one, a second good one, one no test
 deploys, one with a failing migration, one whose API is broken, one that moves
@@ -28,7 +32,8 @@ import base64
 import json
 import subprocess
 import threading
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +42,7 @@ from typer.testing import CliRunner
 
 from smartstack.aws.environment import open_environment
 from smartstack.aws.lambda_api import live_version
-from smartstack.aws.target import AwsTarget, target_for
+from smartstack.aws.target import AwsTarget, environment_target, target_for
 from smartstack.cli.app import app
 from smartstack.core.config import Settings
 from smartstack.core.errors import LeaseHeldError
@@ -87,6 +92,7 @@ class Pipeline:
     bad_migration: Manifest
     broken: Manifest
     new_prod_network: Manifest  # prod.tfvars moves prod's VPC: a plan that replaces it
+    refusals_seen: int = 0  # the number of the last IAM refusal of the local AWS reported
 
     def cli(self, *args: str, env: dict[str, str] | None = None) -> Any:
         return CliRunner().invoke(app, list(args), env=env or self.env, catch_exceptions=False)
@@ -125,11 +131,15 @@ def pipeline(
     session_env: dict[str, str],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Pipeline:
-    platform.moto_server(running_platform).reset()
+    server = platform.moto_server(running_platform)
+    server.reset()
+    refusals_before = server.iam_stats("brief")["refusals_total"]
     target = target_for(running_platform)
     bootstrap(target, ENVS)
     apply_stack(running_platform, "account", target)
     bucket = artifacts_bucket_name(target.account_id(), target.region)
+    as_roles = replace(running_platform, assume_roles=True)
+    publisher = environment_target(as_roles, "dev")  # the build job: main deploys to dev
 
     work = tmp_path_factory.mktemp("releases")
     repo = work / "repo"
@@ -137,22 +147,40 @@ def pipeline(
     _git(repo, "checkout", "-q", "-B", "main")
     _git(repo, "config", "user.email", "pipeline-test@smartstack.invalid")
     _git(repo, "config", "user.name", "pipeline test")
-    good = _commit(repo, "good release", work, target, bucket)
-    second = _commit(repo, "second release", work, target, bucket)
+    good = _commit(repo, "good release", work, publisher, bucket)
+    second = _commit(repo, "second release", work, publisher, bucket)
     (repo / "app/migrations/versions/0099_broken.py").write_text(BAD_MIGRATION)
-    bad = _commit(repo, "bad-migration release", work, target, bucket)
+    bad = _commit(repo, "bad-migration release", work, publisher, bucket)
     _git(repo, "reset", "-q", "--hard", second.commit)
     handler = repo / "app/api/smartstack_api/handler.py"
     handler.write_text(handler.read_text().replace('"database": "ok",', '"database": "broken",', 1))
-    broken = _commit(repo, "broken release", work, target, bucket)
+    broken = _commit(repo, "broken release", work, publisher, bucket)
     _git(repo, "reset", "-q", "--hard", second.commit)
     tfvars = repo / "infrastructure/configs/prod.tfvars"
     tfvars.write_text(tfvars.read_text().replace('"10.30.0.0/16"', '"10.31.0.0/16"'))
-    network = _commit(repo, "network release", work, target, bucket)
+    network = _commit(repo, "network release", work, publisher, bucket)
     _git(repo, "reset", "-q", "--hard", second.commit)
-    undeployed = _commit(repo, "undeployed release", work, target, bucket)
-    env = dict(session_env, SMARTSTACK_BRANCH="main")
-    return Pipeline(running_platform, target, env, good, second, undeployed, bad, broken, network)
+    undeployed = _commit(repo, "undeployed release", work, publisher, bucket)
+    env = dict(session_env, SMARTSTACK_BRANCH="main", SMARTSTACK_ASSUME_ROLES="1")
+    return Pipeline(
+        as_roles, target, env, good, second, undeployed, bad, broken, network, refusals_before
+    )
+
+
+@pytest.fixture(autouse=True)
+def refused_nothing(pipeline: Pipeline) -> Iterator[None]:
+    """Every test here runs as the pipeline runs on AWS: no request may be refused, also
+    none that the code or OpenTofu would forgive (a refusal is a call that fails on AWS).
+
+    Each refusal since the module began (its fixtures included) is reported once, by the
+    first test to end after it.
+    """
+    yield
+    refused = platform.moto_server(pipeline.settings).iam_refusals(since=pipeline.refusals_seen)
+    pipeline.refusals_seen = max((r["seq"] for r in refused), default=pipeline.refusals_seen)
+    assert refused == [], "refused: " + "\n".join(
+        f"{r['principal']}: {r['message']}" for r in refused
+    )
 
 
 @dataclass(frozen=True)
@@ -272,8 +300,11 @@ def test_promotion_to_staging_and_to_prod_with_an_approval(
     assert refused.exit_code == 2
     assert f"prod needs an approval for {release}" in refused.stderr
 
-    # The staging deployer approving their own release does not count in prod.
-    assert pipeline.cli("approve", "prod", release).exit_code == 0
+    # The staging deployer approving their own release does not count in prod. (The
+    # deploy ran as the staging role's session `smartstack-staging`; the gate compares
+    # session names, which issue 13 replaces with the approver's own identity.)
+    deployer = _identity(pipeline, "smartstack-staging")
+    assert pipeline.cli("approve", "prod", release, env=deployer).exit_code == 0
     refused = pipeline.cli("deploy", "prod", "--release", release)
     assert refused.exit_code == 2
     assert "another person must approve" in refused.stderr
@@ -543,7 +574,8 @@ def _identity(pipeline: Pipeline, person: str) -> dict[str, str]:
         AWS_SECRET_ACCESS_KEY=creds["SecretAccessKey"],
         AWS_SESSION_TOKEN=creds["SessionToken"],
     )
-    return dict(pipeline.env, SMARTSTACK_TARGET="aws", **aws)
+    person = {k: v for k, v in pipeline.env.items() if k != "SMARTSTACK_ASSUME_ROLES"}
+    return dict(person, SMARTSTACK_TARGET="aws", **aws)  # as themselves, no pipeline role
 
 
 def _parameters(pipeline: Pipeline, env: str) -> dict[str, str]:

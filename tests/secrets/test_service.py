@@ -14,6 +14,7 @@ from smartstack.aws.environment import open_environment
 from smartstack.aws.target import AwsTarget
 from smartstack.core.config import Settings
 from smartstack.core.errors import CommandFailedError, NotRunningError, UsageError
+from smartstack.core.naming import environment_key_alias
 from smartstack.core.redact import MASK, Redactor
 from smartstack.secrets import service
 from smartstack.secrets.errors import (
@@ -215,8 +216,35 @@ def test_child_environment_warns_when_a_secret_replaces_a_variable() -> None:
     assert warnings == ["HOME is set in the calling environment; the secret home replaces it."]
 
 
-def test_with_roles_enabled_commands_act_as_the_environment_role(platform: Settings) -> None:
+def _dev_role(admin: AwsTarget) -> None:
+    """smartstack-dev-role with what the account stack grants it over dev's secrets (the
+    local AWS enforces IAM: a session of a role that does not exist is refused)."""
+    account, region = admin.account_id(), admin.region
+    key = admin.client("kms").describe_key(KeyId=environment_key_alias("dev"))["KeyMetadata"]
+    parameters = f"arn:aws:ssm:{region}:{account}:parameter/smartstack/dev"
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["ssm:GetParameter", "ssm:GetParameters",
+         "ssm:GetParametersByPath", "ssm:GetParameterHistory", "ssm:PutParameter",
+         "ssm:DeleteParameter", "ssm:ListTagsForResource", "ssm:AddTagsToResource"],
+         "Resource": [parameters, f"{parameters}/*"]},
+        {"Effect": "Allow", "Action": ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey",
+         "kms:DescribeKey"], "Resource": key["Arn"]},
+        {"Effect": "Allow", "Action": "ssm:DescribeParameters", "Resource": "*"},
+    ]}  # fmt: skip
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+             "Principal": {"AWS": f"arn:aws:iam::{account}:root"}}]}  # fmt: skip
+    iam = admin.client("iam")
+    iam.create_role(RoleName="smartstack-dev-role", AssumeRolePolicyDocument=json.dumps(trust))
+    iam.put_role_policy(
+        RoleName="smartstack-dev-role", PolicyName="secrets", PolicyDocument=json.dumps(policy)
+    )
+
+
+def test_with_roles_enabled_commands_act_as_the_environment_role(
+    platform: Settings, kms_aliases: AwsTarget
+) -> None:
     """SMARTSTACK_ASSUME_ROLES=1: the change is recorded as made by smartstack-dev-role."""
+    _dev_role(kms_aliases)
     with_roles = dataclasses.replace(platform, assume_roles=True)
     r = Redactor()
     service.set_secret(

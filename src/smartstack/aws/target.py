@@ -9,8 +9,8 @@ the same AWS.  Local and real AWS differ only in those variables.
 
 from __future__ import annotations
 
+import http.client
 import os
-import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, overload
@@ -191,9 +191,21 @@ def environment_target(settings: Settings, env: str) -> AwsTarget:
 
 
 def _reachable(url: str) -> bool:
+    """Whether an HTTP server answers at ``url``: any answer will do, an error status too.
+
+    A TCP connect is not enough: a listening socket can outlive its server for a moment
+    (a child being forked when the server was killed holds a copy), and accept
+    connections nobody will ever answer.
+    """
     parsed = urlparse(url)
+    connection = http.client.HTTPConnection(
+        parsed.hostname or "127.0.0.1", parsed.port or 80, timeout=2
+    )
     try:
-        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 80), 1):
-            return True
-    except OSError:
+        connection.request("HEAD", "/")
+        connection.getresponse()
+        return True
+    except (OSError, http.client.HTTPException):
         return False
+    finally:
+        connection.close()

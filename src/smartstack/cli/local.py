@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -19,12 +19,55 @@ if TYPE_CHECKING:  # heavy (boto3 and friends): imported when a command runs
 
 app = typer.Typer(
     rich_markup_mode=None,
-    help="The local platform: a local AWS (moto server) and PostgreSQL.", no_args_is_help=True
+    help="The local platform: a local AWS (moto server) and PostgreSQL.",
+    no_args_is_help=True,
 )
 
 
+IamOption = Annotated[
+    Optional[bool],  # noqa: UP045 - Typer needs Optional at runtime
+    typer.Option(
+        "--iam-enforcement/--no-iam-enforcement",
+        help="Authorize every request to the local AWS as AWS would; --no-iam-enforcement "
+        "allows everything, for debugging only. Without either: SMARTSTACK_IAM_ENFORCEMENT "
+        "(enforce, audit, off), else on.",
+        show_default=False,
+    ),
+]
+
+
+def iam_choice(settings: Settings, enforce: bool | None, out: Renderer) -> Settings:
+    """The settings with the enforcement the flag chose, else the variable's, else on;
+    says loudly when it is off."""
+    from dataclasses import replace
+
+    from smartstack.core.config import IAM_ENFORCE, IAM_OFF
+
+    if enforce is not None:
+        settings = replace(settings, iam_enforcement=IAM_ENFORCE if enforce else IAM_OFF)
+    elif settings.iam_enforcement is None:
+        settings = replace(settings, iam_enforcement=IAM_ENFORCE)
+    if settings.iam_enforcement == IAM_OFF:
+        out.err.print(
+            "[bold yellow]warning:[/] IAM enforcement is OFF: the local AWS allows every "
+            "request, so a call the roles would be refused on AWS passes here. For debugging "
+            "only; `smartstack local up --iam-enforcement` turns it back on.",
+            markup=True,
+        )
+    return settings
+
+
+def _iam_line(status: PlatformStatus) -> str:
+    mode = status.iam_enforcement
+    if mode is None:
+        return "IAM enforcement: - (the local AWS is not running)"
+    if mode == "off":
+        return "IAM enforcement: [bold yellow]OFF[/] (every request allowed)"
+    return f"IAM enforcement: {mode}"
+
+
 def _status_table(status: PlatformStatus) -> Table:
-    table = Table("component", "state", "pid", "address")
+    table = Table("component", "state", "pid", "address", caption=_iam_line(status))
     for c in status.components:
         state = (
             "[green]healthy[/]"
@@ -38,12 +81,17 @@ def _status_table(status: PlatformStatus) -> Table:
 
 
 @app.command()
-def up(ctx: typer.Context) -> None:
-    """Start the local AWS and PostgreSQL (idempotent) and bootstrap the state backend."""
+def up(ctx: typer.Context, enforce: IamOption = None) -> None:
+    """Start the local AWS and PostgreSQL (idempotent) and bootstrap the state backend.
+
+    A running local AWS with another IAM enforcement mode than the one asked for is
+    restarted (its resources are lost, as on any start).
+    """
 
     def action(settings: Settings, out: Renderer) -> None:
         from smartstack.local.provision import local_up
 
+        settings = iam_choice(settings, enforce, out)
         with out.step("starting the local platform"):
             result = local_up(settings)
 

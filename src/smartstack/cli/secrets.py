@@ -33,7 +33,8 @@ if TYPE_CHECKING:  # the use-cases load boto3: imported when a command runs
 
 app = typer.Typer(
     rich_markup_mode=None,
-    help="Secrets per environment in Parameter Store (/smartstack/{env}/KEY).", no_args_is_help=True
+    help="Secrets per environment in Parameter Store (/smartstack/{env}/KEY).",
+    no_args_is_help=True,
 )
 
 EnvArg = Annotated[str, typer.Argument(help="Environment: a file name in infrastructure/configs.")]

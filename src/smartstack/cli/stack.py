@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from smartstack.cli.context import run
+from smartstack.cli.local import IamOption, iam_choice
 from smartstack.cli.output import Renderer
 from smartstack.cli.render import render_bootstrap, render_stacks
 from smartstack.core.config import Settings
@@ -73,6 +74,7 @@ def up(
     serial: Annotated[
         bool, typer.Option("--serial", help="Apply the environments one after the other.")
     ] = False,
+    enforce: IamOption = None,
 ) -> None:
     """The main job: start the local platform, bootstrap the backend, apply every stack.
 
@@ -83,6 +85,7 @@ def up(
     def action(settings: Settings, out: Renderer) -> int:
         from smartstack.local.provision import main_job
 
+        settings = iam_choice(settings, enforce, out)
         board = ProgressBoard(out)
         result = main_job(settings, out.progress, board.update, serial=serial)
 

@@ -22,6 +22,27 @@ DEFAULT_MOTO_PORT = 5010
 DEFAULT_POSTGRES_PORT = 5442
 DEFAULT_REGION = "us-east-1"
 
+# Local IAM enforcement (docs/local-iam.md): what the local AWS does with each request.
+IAM_ENFORCE, IAM_AUDIT, IAM_OFF = "enforce", "audit", "off"
+IAM_ENFORCEMENT_VARIABLE = "SMARTSTACK_IAM_ENFORCEMENT"
+_IAM_MODES = {
+    "1": IAM_ENFORCE, "on": IAM_ENFORCE, "true": IAM_ENFORCE, "enforce": IAM_ENFORCE,
+    "yes": IAM_ENFORCE, "audit": IAM_AUDIT,
+    "0": IAM_OFF, "off": IAM_OFF, "false": IAM_OFF, "no": IAM_OFF,
+}  # fmt: skip
+
+
+def iam_enforcement_mode(raw: str | None) -> str | None:
+    """``enforce``, ``audit`` or ``off`` from a setting's text; None when not set."""
+    value = (raw or "").strip().lower()
+    if not value:
+        return None
+    if value not in _IAM_MODES:
+        raise UsageError(
+            f"{IAM_ENFORCEMENT_VARIABLE}={raw!r} is not a mode: use 1 (enforce), audit or 0 (off)."
+        )
+    return _IAM_MODES[value]
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -36,6 +57,9 @@ class Settings:
     region: str
     project: str = DEFAULT_PROJECT
     assume_roles: bool = False  # act through smartstack-{env}-role for environment work
+    # What the local AWS does with IAM: enforce (the default when it starts), audit or off.
+    # None: not chosen, so a running local AWS is kept whatever its mode.
+    iam_enforcement: str | None = None
 
     @property
     def infrastructure_dir(self) -> Path:
@@ -81,6 +105,7 @@ def resolve_settings(
         ),
         region=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION,
         assume_roles=environ.get("SMARTSTACK_ASSUME_ROLES", "").lower() in {"1", "true", "yes"},
+        iam_enforcement=iam_enforcement_mode(environ.get(IAM_ENFORCEMENT_VARIABLE)),
     )
 
 

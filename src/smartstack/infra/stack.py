@@ -16,13 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import hcl2
 from botocore.exceptions import ClientError
 
+from smartstack.aws.errors import NOT_FOUND_CODES, error_code
 from smartstack.aws.target import AwsTarget, target_for
 from smartstack.core.config import Settings
 from smartstack.core.environments import environment_names, load_environment
-from smartstack.core.errors import ConfigError, NotRunningError
+from smartstack.core.errors import CommandFailedError, ConfigError, NotRunningError
+from smartstack.core.hcl import load_file
 from smartstack.core.naming import ACCOUNT_STACK
 from smartstack.infra.stack_inputs import prepare_environment_inputs
 from smartstack.infra.state_backend import BackendLayout, backend_layout
@@ -50,21 +51,35 @@ class StackResult:
 
 
 def backend_for(target: AwsTarget, layout: BackendLayout, stack: str) -> BackendConfig:
-    """Backend settings for one state key; fails clearly when bootstrap never ran."""
+    """Backend settings for one state key; fails clearly when bootstrap never ran.
+
+    It makes only calls an environment's role may make on AWS: the state key is named
+    by its alias ARN (the roles use the key only through S3 and DynamoDB, never
+    ``kms:DescribeKey`` directly), and the bucket is checked by listing the stack's own
+    prefix (``HeadBucket`` needs ``s3:ListBucket`` on the whole bucket).
+    """
+    key = layout.keys[stack]
+    prefix = key.rsplit("/", 1)[0]
     try:
-        key_arn = target.client("kms").describe_key(KeyId=layout.kms_alias)["KeyMetadata"]["Arn"]
-        target.client("s3").head_bucket(Bucket=layout.bucket)
+        target.client("s3").list_objects_v2(Bucket=layout.bucket, Prefix=f"{prefix}/", MaxKeys=1)
     except ClientError as exc:
-        raise NotRunningError(
-            f"the state backend ({layout.bucket}) is missing: run `smartstack bootstrap` first."
+        if error_code(exc) in {"NoSuchBucket", *NOT_FOUND_CODES}:
+            raise NotRunningError(
+                f"the state backend ({layout.bucket}) is missing: run `smartstack bootstrap` first."
+            ) from exc
+        raise CommandFailedError(
+            f"cannot read the state of {stack} in {layout.bucket} as {target.caller_arn()}: "
+            f"{error_code(exc)}; that identity needs s3:ListBucket on the prefix {prefix}/."
         ) from exc
     return BackendConfig(
         bucket=layout.bucket,
-        key=layout.keys[stack],
+        key=key,
         region=layout.region,
         lock_table=layout.lock_table,
-        kms_key_id=key_arn,
+        kms_key_id=f"arn:aws:kms:{layout.region}:{target.account_id()}:{layout.kms_alias}",
         path_style=target.has_custom_endpoint,
+        # Workspaces (unused) under the stack's own prefix: the backend lists it at init.
+        workspace_key_prefix=f"{prefix}/workspaces",
     )
 
 
@@ -72,9 +87,8 @@ def declared_variables(directory: Path) -> set[str]:
     """Names of the ``variable`` blocks of a stack (passing an undeclared -var is an error)."""
     names: set[str] = set()
     for path in sorted(directory.glob("*.tf")):
-        with path.open(encoding="utf-8") as handle:
-            for block in hcl2.load(handle).get("variable", []):
-                names.update(name.strip('"') for name in block)
+        for block in load_file(path).get("variable", []):
+            names.update(name.strip('"') for name in block)
     return names
 
 

@@ -30,6 +30,7 @@ class BackendConfig:
     lock_table: str
     kms_key_id: str
     path_style: bool  # custom endpoints (the local AWS) serve buckets by path
+    workspace_key_prefix: str | None = None  # the backend's default is "env:"
 
     def as_args(self) -> list[str]:
         pairs = {
@@ -42,6 +43,8 @@ class BackendConfig:
         }
         if self.path_style:
             pairs["use_path_style"] = "true"
+        if self.workspace_key_prefix:
+            pairs["workspace_key_prefix"] = self.workspace_key_prefix
         return [f"-backend-config={k}={v}" for k, v in pairs.items()]
 
 

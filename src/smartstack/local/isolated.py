@@ -23,7 +23,8 @@ def isolated_environ(
     """``base`` without AWS_*/SMARTSTACK_* settings, pointed at a platform of its own.
 
     The result selects the same platform for this process (``resolve_settings``)
-    and for a CLI run as a child process.  The toolchain cache is shared.
+    and for a CLI run as a child process.  The toolchain cache is shared, and so is
+    the IAM enforcement mode when one is set.
     """
     env = {k: v for k, v in base.items() if not k.startswith(("AWS_", "SMARTSTACK_"))}
     env.update(
@@ -33,8 +34,9 @@ def isolated_environ(
         SMARTSTACK_POSTGRES_PORT=str(free_port()),
         SMARTSTACK_TARGET="local",
     )
-    if base.get("SMARTSTACK_CACHE"):
-        env["SMARTSTACK_CACHE"] = base["SMARTSTACK_CACHE"]
+    for kept in ("SMARTSTACK_CACHE", "SMARTSTACK_IAM_ENFORCEMENT"):  # audit: a suite that
+        if base.get(kept):  # records refusals instead of failing on them
+            env[kept] = base[kept]
     return env
 
 

@@ -19,10 +19,17 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from smartstack.core.errors import CommandFailedError, PortInUseError
 from smartstack.local import processes
-from smartstack.local.iam import IAM_ENFORCEMENT, IAM_STATE_DIR
+from smartstack.local.iam import (
+    IAM_ENFORCEMENT,
+    IAM_STATE_DIR,
+    OFF,
+    STATS_PATH,
+    enforcement_mode,
+)
 
 SEED = 42
 _MARKER = "smartstack.local.moto_server"
@@ -36,9 +43,9 @@ class MotoServer:
     directory: Path
     # The admin DSN of the PostgreSQL that backs RDS instances; None: stock moto RDS.
     postgres_dsn: str | None = None
-    # --- local IAM enforcement (issue 11; smartstack.local.iam) ---
-    # "1" or "audit" sets SMARTSTACK_IAM_ENFORCEMENT for the server, "0" turns it off;
-    # None passes on what this process's environment says (off when unset).
+    # Local IAM enforcement (smartstack.local.iam): "enforce", "audit" or "off" (or their
+    # spellings, "1", "0"); None keeps a running server's mode and starts a new one with what
+    # this process's environment says (enforce when unset).
     iam_enforcement: str | None = None
 
     @property
@@ -68,10 +75,11 @@ class MotoServer:
         """Start unless ours is already up; returns True when a fresh server started.
 
         One of ours started with another RDS backing (by an older version, or for
-        another PostgreSQL) is replaced: its in-memory state is lost, as on any start.
+        another PostgreSQL) or another IAM enforcement mode than the one asked for is
+        replaced: its in-memory state is lost, as on any start.
         """
         pid = self.pid()
-        if pid is not None and self.healthy() and self._started_with_our_dsn(pid):
+        if pid is not None and self.healthy() and self._started_as_configured(pid):
             return False
         self.check_port()
         self.stop()
@@ -80,11 +88,8 @@ class MotoServer:
         env.pop(RDS_POSTGRES_DSN, None)  # only ours, never one inherited from the shell
         if self.postgres_dsn:
             env[RDS_POSTGRES_DSN] = self.postgres_dsn
-        # --- local IAM enforcement (issue 11): the mode, and where it records decisions ---
-        if self.iam_enforcement is not None:
-            env[IAM_ENFORCEMENT] = self.iam_enforcement
-        env[IAM_STATE_DIR] = str(self.directory)
-        # --- end of local IAM enforcement ---
+        env[IAM_ENFORCEMENT] = self.wanted_iam_mode()  # always explicit: a mode it reports
+        env[IAM_STATE_DIR] = str(self.directory)  # where it records its IAM decisions
         processes.spawn(argv, self.log_file, self.pid_file, env)
         self._wait_healthy()
         self._seed()
@@ -98,15 +103,29 @@ class MotoServer:
                 "with --moto-port / SMARTSTACK_MOTO_PORT."
             )
 
-    def _started_with_our_dsn(self, pid: int) -> bool:
-        """Whether that process got the DSN we would pass (True when it cannot be told)."""
-        try:
-            raw = Path(f"/proc/{pid}/environ").read_bytes()
-        except OSError:
-            return True
-        entries = dict(e.split(b"=", 1) for e in raw.split(b"\0") if b"=" in e)
-        running = entries.get(RDS_POSTGRES_DSN.encode(), b"").decode() or None
-        return running == (self.postgres_dsn or None)
+    def _started_as_configured(self, pid: int) -> bool:
+        """Whether that process got the DSN we would pass (True when it cannot be told)
+        and, when a mode is asked for, runs in that IAM enforcement mode."""
+        environ = _environ_of(pid)
+        if environ is not None and (environ.get(RDS_POSTGRES_DSN) or None) != (
+            self.postgres_dsn or None
+        ):
+            return False
+        return self.iam_enforcement is None or self.iam_mode() == self.wanted_iam_mode()
+
+    def wanted_iam_mode(self) -> str:
+        """The mode a server started now gets: the one asked for, else this process's
+        SMARTSTACK_IAM_ENFORCEMENT, else enforce."""
+        if self.iam_enforcement is not None:
+            return enforcement_mode({IAM_ENFORCEMENT: self.iam_enforcement})
+        return enforcement_mode(os.environ)
+
+    def iam_mode(self) -> str | None:
+        """The IAM enforcement mode of our running server, as it reports it (a server that
+        does not enforce has no report: off); None when none of ours answers."""
+        if self.pid() is None or not self.healthy():
+            return None
+        return str(self.iam_stats("brief").get("mode", OFF))
 
     def stop(self) -> bool:
         pid = self.pid()
@@ -133,8 +152,40 @@ class MotoServer:
         with urllib.request.urlopen(request, timeout=5) as resp:
             resp.read()
 
+    def iam_stats(self, query: str = "") -> dict[str, Any]:
+        """What the IAM enforcement decided so far (``query``: ``brief``, or
+        ``refusals_since=N``; see smartstack.local.iam.enforcer).
+
+        Empty when the server does not enforce (moto answers the path with 404).
+        """
+        url = f"{self.url}{STATS_PATH}" + (f"?{query}" if query else "")
+        try:
+            with urllib.request.urlopen(url, timeout=10) as resp:
+                stats: dict[str, Any] = json.loads(resp.read())
+                return stats
+        except urllib.error.HTTPError:
+            return {}
+
+    def iam_refusals(self, since: int = 0) -> list[dict[str, Any]]:
+        """The requests refused (audit mode: that would have been) after the ``since``-th,
+        each with its number (``seq``), principal, operation and message."""
+        refusals: list[dict[str, Any]] = self.iam_stats(f"refusals_since={since}").get(
+            "refusals", []
+        )
+        return refusals
+
     def reset(self) -> None:
         """Forget every resource (used by tests between cases)."""
         request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST", data=b"")
         with urllib.request.urlopen(request, timeout=10) as resp:
             json.loads(resp.read() or b"{}")
+
+
+def _environ_of(pid: int) -> dict[str, str] | None:
+    """The environment a process of ours started with; None when it cannot be read."""
+    try:
+        raw = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return None
+    pairs = (entry.split(b"=", 1) for entry in raw.split(b"\0") if b"=" in entry)
+    return {k.decode(errors="replace"): v.decode(errors="replace") for k, v in pairs}

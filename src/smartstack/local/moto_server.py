@@ -152,7 +152,7 @@ def _postgres_backed_rds(server: LocalRdsPostgres) -> None:
 
 
 def _iam_enforcement() -> None:
-    """--- local IAM enforcement (issue 11): off unless SMARTSTACK_IAM_ENFORCEMENT is set ---
+    """Local IAM enforcement: on unless SMARTSTACK_IAM_ENFORCEMENT says audit or off.
 
     Every request authenticated and authorized before moto sees it; see
     smartstack.local.iam and docs/local-iam.md.
@@ -177,7 +177,7 @@ def main() -> None:
     dsn = os.environ.get(RDS_POSTGRES_DSN)
     if dsn:
         _postgres_backed_rds(LocalRdsPostgres(dsn))
-    _iam_enforcement()  # local IAM enforcement (issue 11), off by default
+    _iam_enforcement()
     from moto.server import main as moto_main
 
     moto_main(sys.argv[1:])

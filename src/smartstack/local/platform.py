@@ -41,6 +41,7 @@ class ComponentStatus:
 @dataclass(frozen=True)
 class PlatformStatus:
     components: tuple[ComponentStatus, ...]
+    iam_enforcement: str | None = None  # the running local AWS's mode: enforce, audit or off
 
     @property
     def healthy(self) -> bool:
@@ -52,8 +53,13 @@ class PlatformStatus:
 
 
 def moto_server(settings: Settings) -> MotoServer:
-    # Its RDS instances are databases in the local PostgreSQL.
-    return MotoServer(settings.moto_port, settings.local_dir, postgres_server(settings).dsn)
+    # Its RDS instances are databases in the local PostgreSQL; it enforces IAM unless told not to.
+    return MotoServer(
+        settings.moto_port,
+        settings.local_dir,
+        postgres_server(settings).dsn,
+        iam_enforcement=settings.iam_enforcement,
+    )
 
 
 def postgres_server(settings: Settings) -> PostgresServer:
@@ -110,7 +116,8 @@ def status(settings: Settings, started: dict[str, bool] | None = None) -> Platfo
                 f"127.0.0.1:{pg.port}",
                 started.get("postgres", False),
             ),
-        )
+        ),
+        iam_enforcement=moto.iam_mode(),
     )
 
 

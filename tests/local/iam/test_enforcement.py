@@ -436,3 +436,169 @@ def test_a_bucket_policy_deny_whose_condition_does_not_hold_denies_nothing(
     dev = role("smartstack-dev-role", allow("s3:GetObject", f"arn:aws:s3:::{bucket}/*"))
 
     assert dev("s3").get_object(Bucket=bucket, Key="x")["Body"].read() == b"1"
+
+
+# --- requests that name nothing that exists ------------------------------------------------
+
+
+def test_a_missing_key_is_not_found_as_on_aws_not_refused(admin: Client, role: Role) -> None:
+    """bootstrap asks for the state key's alias before it exists: AWS answers NotFound."""
+    for client in (admin, role("smartstack-dev-role", allow("kms:DescribeKey", "*"))):
+        with pytest.raises(ClientError) as info:
+            client("kms").describe_key(KeyId="alias/smartstack-tfstate")
+        assert info.value.response["Error"]["Code"] == "NotFoundException"
+
+
+def test_an_unresolved_request_that_moto_would_answer_with_success_is_refused() -> None:
+    """The guard behind passing unresolved requests on: moto's success never goes out."""
+    from smartstack.local.iam import ENFORCE
+    from smartstack.local.iam.enforcer import Enforcer, Verdict
+    from smartstack.local.iam.responses import refusal
+
+    class Unresolving(Enforcer):
+        def authorize(self, request: Any) -> Verdict:
+            return Verdict(None, (), refusal(request, "no such thing"), "no such thing", True)
+
+    def moto_says_yes(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [b"{}"]
+
+    statuses: list[str] = []
+    environ = {
+        "REQUEST_METHOD": "POST", "PATH_INFO": "/", "wsgi.url_scheme": "http",
+        "HTTP_X_AMZ_TARGET": "TrentService.DescribeKey",
+        "CONTENT_TYPE": "application/x-amz-json-1.1",
+        "HTTP_AUTHORIZATION": "AWS4-HMAC-SHA256 Credential=AKIA/20260101/us-east-1/kms/"
+        "aws4_request, SignedHeaders=host, Signature=x",
+    }  # fmt: skip
+
+    class Idle:
+        evaluations = 0
+
+    enforcer = Unresolving(ENFORCE, None, evaluator=Idle(), authenticator=object())  # type: ignore[arg-type]
+    body = b"".join(enforcer.handle(environ, lambda s, h: statuses.append(s), moto_says_yes))
+
+    assert statuses[0].startswith("403"), statuses
+    assert b"no such thing" in body
+
+
+def test_s3_control_refuses_in_its_own_error_shape(admin: Client, role: Role, unique: str) -> None:
+    """S3 Control wraps errors in ErrorResponse (the AWS provider reads bucket tags there)."""
+    admin("s3").create_bucket(Bucket=f"b-{unique}")
+    dev = role("smartstack-dev-role", allow("s3:GetBucketTagging", "*"))
+    control = dev("s3control")
+    bodies: list[bytes] = []  # as the wire carried them: the Go SDK reads only this shape
+    control.meta.events.register(
+        "before-parse.s3-control.*", lambda response_dict, **_: bodies.append(response_dict["body"])
+    )
+
+    error = refused(
+        lambda: control.list_tags_for_resource(
+            AccountId=ACCOUNT, ResourceArn=f"arn:aws:s3:::b-{unique}"
+        )
+    )
+    assert error["Code"] == "AccessDenied"
+    assert "s3:ListTagsForResource" in error["Message"]
+    assert b"<ErrorResponse><Error><Code>AccessDenied</Code>" in bodies[-1]
+
+
+def test_an_event_source_mapping_is_authorized_on_its_own_tags(
+    admin: Client, role: Role, unique: str
+) -> None:
+    """Mappings have UUID ARNs, so the roles reach them by their Environment tag."""
+    execution = admin("iam").create_role(
+        RoleName=f"fn-{unique}", AssumeRolePolicyDocument=policy()
+    )["Role"]["Arn"]
+    admin("lambda").create_function(
+        FunctionName=f"smartstack-dev-{unique}", Runtime="python3.12", Role=execution,
+        Handler="h.h", Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18},
+    )  # fmt: skip
+    queue = admin("sqs").create_queue(QueueName=f"q-{unique}")["QueueUrl"]
+    queue_arn = admin("sqs").get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    mapping = admin("lambda").create_event_source_mapping(
+        EventSourceArn=queue_arn, FunctionName=f"smartstack-dev-{unique}",
+        Tags={"Environment": "dev"},
+    )["UUID"]  # fmt: skip
+    own = {"StringEquals": {"aws:ResourceTag/Environment": "dev"}}
+    mappings = f"arn:aws:lambda:{REGION}:{ACCOUNT}:event-source-mapping:*"
+    dev = role(
+        "smartstack-dev-role", allow("lambda:GetEventSourceMapping", mappings, Condition=own)
+    )
+    prod_own = {"StringEquals": {"aws:ResourceTag/Environment": "prod"}}
+    prod = role(
+        "smartstack-prod-role",
+        allow("lambda:GetEventSourceMapping", mappings, Condition=prod_own),
+    )
+
+    assert dev("lambda").get_event_source_mapping(UUID=mapping)["UUID"] == mapping
+    refused(lambda: prod("lambda").get_event_source_mapping(UUID=mapping))
+
+
+def test_a_route_table_association_is_authorized_on_its_route_table(
+    admin: Client, role: Role
+) -> None:
+    """Destroying a stack disassociates its subnets (the association id names no ARN)."""
+    ec2 = admin("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.8.1.0/24")["Subnet"]["SubnetId"]
+    table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+    association = ec2.associate_route_table(RouteTableId=table, SubnetId=subnet)["AssociationId"]
+    others = role(
+        "other-tables",
+        allow("ec2:DisassociateRouteTable", f"arn:aws:ec2:{REGION}:{ACCOUNT}:route-table/rtb-0"),
+    )
+    owner = role(
+        "this-table",
+        allow("ec2:DisassociateRouteTable", f"arn:aws:ec2:{REGION}:{ACCOUNT}:route-table/{table}"),
+    )
+
+    refused(lambda: others("ec2").disassociate_route_table(AssociationId=association))
+    owner("ec2").disassociate_route_table(AssociationId=association)
+
+
+# --- requests that name two operations -----------------------------------------------------
+
+
+def _add_to_url(client: Any, event: str, extra: str) -> None:
+    """Append ``extra`` to the query of every request ``client`` sends for ``event``."""
+
+    def tamper(request: Any, **_: Any) -> None:
+        request.url += ("&" if "?" in request.url else "?") + extra
+
+    client.meta.events.register(f"before-send.{event}", tamper)
+
+
+def test_an_action_in_the_query_cannot_hide_the_one_in_the_body(admin: Client, role: Role) -> None:
+    """Authorized as the query's Action, run as the body's: refused, and nothing happens."""
+    vpc = admin("ec2").create_vpc(CidrBlock="10.7.0.0/16")["Vpc"]["VpcId"]
+    reader = role("reader", allow("ec2:DescribeVpcs", "*"))("ec2")
+    _add_to_url(reader, "ec2.DeleteVpc", "Action=DescribeVpcs")
+
+    refused(lambda: reader.delete_vpc(VpcId=vpc))
+    assert admin("ec2").describe_vpcs(VpcIds=[vpc])["Vpcs"]
+
+
+def test_an_action_parameter_cannot_turn_a_read_into_a_delete(admin: Client, role: Role) -> None:
+    """moto runs a REST service's ?Action= instead of its route's operation."""
+    execution = admin("iam").create_role(RoleName="fn", AssumeRolePolicyDocument=policy())
+    admin("lambda").create_function(
+        FunctionName="smartstack-prod-api", Runtime="python3.12", Handler="h.h",
+        Role=execution["Role"]["Arn"], Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18},
+    )  # fmt: skip
+    reader = role("reader", allow("lambda:GetFunction", "*"))("lambda")
+    _add_to_url(reader, "lambda.GetFunction", "Action=DeleteFunction")
+
+    refused(lambda: reader.get_function(FunctionName="smartstack-prod-api"))
+    assert admin("lambda").get_function(FunctionName="smartstack-prod-api")
+
+
+def test_a_role_that_does_not_exist_cannot_be_assumed(admin: Client) -> None:
+    """As on AWS (moto alone hands out a session of any ARN): nobody may assume it."""
+    error = refused(
+        lambda: admin("sts").assume_role(
+            RoleArn=f"arn:aws:iam::{ACCOUNT}:role/smartstack-nowhere-role", RoleSessionName="xy"
+        )
+    )
+    assert error["Code"] == "AccessDenied"

@@ -1,13 +1,13 @@
 """IAM enforcement in the local AWS (issue 11): every request authenticated and authorized.
 
-Off unless the moto server's process has ``SMARTSTACK_IAM_ENFORCEMENT`` set (see
-docs/local-iam.md):
+On unless the moto server's process has ``SMARTSTACK_IAM_ENFORCEMENT`` say otherwise
+(see docs/local-iam.md):
 
-``1`` / ``on`` / ``enforce``   every request is authenticated to a principal and authorized
+``1`` / ``enforce`` / unset    every request is authenticated to a principal and authorized
                                by a real IAM evaluator before moto sees it; a refusal is the
                                AWS error of the service's protocol
 ``audit``                      the same decisions, recorded, but nothing is refused
-``0`` / ``off`` / unset        stock moto: every request is allowed
+``0`` / ``off``                stock moto: every request is allowed
 
 The pieces, each importable on its own (this module imports neither moto nor Node):
 
@@ -26,23 +26,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-IAM_ENFORCEMENT = "SMARTSTACK_IAM_ENFORCEMENT"  # read by the moto server process
+from smartstack.core.config import (
+    IAM_AUDIT,
+    IAM_ENFORCE,
+    IAM_ENFORCEMENT_VARIABLE,
+    IAM_OFF,
+    iam_enforcement_mode,
+)
+
+IAM_ENFORCEMENT = IAM_ENFORCEMENT_VARIABLE  # read by the moto server process
 IAM_STATE_DIR = "SMARTSTACK_IAM_STATE_DIR"  # where it writes the allowed-calls log
 IAM_TIMEOUT = "SMARTSTACK_IAM_DECISION_TIMEOUT"  # seconds the evaluator may take (default 10)
 ALLOWED_LOG = "iam-allowed.jsonl"
 DENIED_LOG = "iam-denied.jsonl"
+# GET: the mode, decision times and refusals of the running server (tests, benchmarks)
+STATS_PATH = "/moto-api/smartstack/iam"
 
-ENFORCE, AUDIT, OFF = "enforce", "audit", "off"
-_MODES = {
-    "1": ENFORCE, "on": ENFORCE, "true": ENFORCE, "enforce": ENFORCE, "yes": ENFORCE,
-    "audit": AUDIT,
-    "": OFF, "0": OFF, "off": OFF, "false": OFF, "no": OFF,
-}  # fmt: skip
+ENFORCE, AUDIT, OFF = IAM_ENFORCE, IAM_AUDIT, IAM_OFF
 
 
 def enforcement_mode(environ: Mapping[str, str]) -> str:
-    """``enforce``, ``audit`` or ``off``, from ``SMARTSTACK_IAM_ENFORCEMENT``."""
-    raw = environ.get(IAM_ENFORCEMENT, "").strip().lower()
-    if raw not in _MODES:
-        raise ValueError(f"{IAM_ENFORCEMENT}={raw!r}: use 1 (enforce), audit or 0 (off).")
-    return _MODES[raw]
+    """``enforce`` (also when unset), ``audit`` or ``off``, from ``SMARTSTACK_IAM_ENFORCEMENT``."""
+    return iam_enforcement_mode(environ.get(IAM_ENFORCEMENT)) or ENFORCE

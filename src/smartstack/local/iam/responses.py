@@ -46,6 +46,8 @@ def refusal(request: AwsRequest, message: str) -> ErrorResponse:
         return _query(
             service, "AuthorizationError" if service == "sns" else "AccessDenied", message
         )
+    if service == "s3control":
+        return _s3control("AccessDenied", message)
     if protocol == "rest-xml":
         return _s3(request, "AccessDenied", message)
     if service == "sqs":
@@ -140,6 +142,18 @@ def _s3(request: AwsRequest, code: str, message: str, key: str | None = None) ->
         f"<Error><Code>{escape(code)}</Code><Message>{escape(message)}</Message>{extra}"
         f"<RequestId>{request_id}</RequestId><HostId>{request_id}</HostId></Error>"
     ).encode()
+    return ErrorResponse("403 Forbidden", headers, body)
+
+
+def _s3control(code: str, message: str) -> ErrorResponse:
+    """S3 Control wraps its error in ``ErrorResponse``, unlike S3 (the SDKs parse it so)."""
+    request_id = _request_id()
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f"<ErrorResponse><Error><Code>{escape(code)}</Code><Message>{escape(message)}</Message>"
+        f"</Error><RequestId>{request_id}</RequestId><HostId>{request_id}</HostId></ErrorResponse>"
+    ).encode()
+    headers = [("Content-Type", "application/xml"), ("x-amz-request-id", request_id)]
     return ErrorResponse("403 Forbidden", headers, body)
 
 

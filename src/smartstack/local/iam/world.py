@@ -235,6 +235,10 @@ class World:
         entry = backend._lambdas._functions.get(name)
         return entry["latest"] if entry else None
 
+    def lambda_event_source_mapping(self, uuid: str) -> Any:
+        backend = _backend("lambda", self.account, self.region)
+        return backend._event_source_mappings.get(uuid)
+
     # --- SQS / SNS ----------------------------------------------------------------------
 
     def sqs_queue(self, name: str) -> Any:
@@ -291,7 +295,10 @@ class World:
     def ec2_route_table_of_association(self, association_id: str) -> str | None:
         backend = _backend("ec2", self.account, self.region)
         for table in list(backend.route_tables.values()):
-            if association_id in getattr(table, "associations", {}):
+            associations = getattr(table, "_associations", None)  # moto 5.2: id -> subnet
+            if associations is None:  # older moto: a dict named associations
+                associations = getattr(table, "associations", {})
+            if association_id in associations:
                 return str(table.id)
         return None
 

@@ -138,14 +138,7 @@ def _lambda_resource(call: Call, arn: str) -> tuple[str, dict[str, ContextValue]
 
 
 def _mapping_context(call: Call, uuid: str) -> dict[str, ContextValue]:
-    from smartstack.local.iam.world import _backend
-
-    backend = _backend("lambda", call.account, call.region)
-    mapping = (
-        backend._event_source_mappings.get(uuid)
-        if hasattr(backend, "_event_source_mappings")
-        else None
-    )
+    mapping = call.world.lambda_event_source_mapping(uuid)
     function_arn = getattr(mapping, "function_arn", None)
     return {"lambda:FunctionArn": str(function_arn)} if function_arn else {}
 

@@ -56,6 +56,9 @@ def _resource_tags(world: World, arn: str) -> dict[str, str]:
     if service == "lambda" and resource.startswith("function:"):
         fn = world.lambda_function(resource.split(":")[1])
         return {str(k): str(v) for k, v in (getattr(fn, "tags", None) or {}).items()}
+    if service == "lambda" and resource.startswith("event-source-mapping:"):
+        mapping = world.lambda_event_source_mapping(resource.split(":")[1])
+        return {str(k): str(v) for k, v in (getattr(mapping, "tags", None) or {}).items()}
     if service == "sqs":
         queue = world.sqs_queue(resource)
         return dict(getattr(queue, "tags", None) or {})

@@ -8,6 +8,7 @@ from smartstack.local.iam.evaluator import ContextValue
 from smartstack.local.iam.rules.core import (
     Call,
     Check,
+    Unresolved,
     on,
     query_tags,
     tag_context,
@@ -30,10 +31,12 @@ def _sts_star(call: Call) -> list[Check]:
 def _sts_assume(call: Call) -> list[Check]:
     role_arn = str(call.need("RoleArn"))
     role = call.world.iam_role(role_arn.split("/")[-1])
-    trust = str(role.assume_role_policy_document) if role is not None else None
+    if role is None:  # AWS refuses it; moto would hand out a session with no policies
+        raise Unresolved(f"sts:AssumeRole of {role_arn}: no such role")
     from smartstack.local.iam.principals import _document
 
-    trust = _document(trust) if trust else None
+    document = str(role.assume_role_policy_document)
+    trust = _document(document) if document else None
     tags = query_tags(call.params, "Tags")
     transitive = call.flat_list("TransitiveTagKeys")
     source_identity = call.get("SourceIdentity")
