@@ -202,7 +202,7 @@ def _reachable(url: str) -> bool:
         parsed.hostname or "127.0.0.1", parsed.port or 80, timeout=2
     )
     try:
-        connection.request("HEAD", "/")
+        connection.request("OPTIONS", "/")  # no AWS operation: nothing to authorize
         connection.getresponse()
         return True
     except (OSError, http.client.HTTPException):
