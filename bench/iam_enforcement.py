@@ -131,10 +131,6 @@ def workload(client: Callable[[str], Any], i: int, distinct: int) -> None:
             client("ssm").get_parameters_by_path(Path=f"/smartstack/{ENV}", MaxResults=10)
 
 
-def stats(server: MotoServer) -> dict[str, Any]:
-    return server.iam_stats()
-
-
 def percentile(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
@@ -169,13 +165,13 @@ def main() -> None:
             on = servers["on"]
 
             # Decision time: first-time questions, then the same ones again.
-            before = len(stats(on)["decision_seconds"])
+            before = len(on.iam_stats()["decision_seconds"])
             for i in range(args.distinct * 6):
                 workload(clients["on"], i, args.distinct)
-            middle = stats(on)
+            middle = on.iam_stats()
             for i in range(args.distinct * 6):
                 workload(clients["on"], i, args.distinct)
-            after = stats(on)
+            after = on.iam_stats()
             seconds, asked = after["decision_seconds"], after["asked_evaluator"]
             split = len(middle["decision_seconds"])
             first, again = seconds[before:split], seconds[split:]

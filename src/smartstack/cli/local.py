@@ -11,7 +11,7 @@ from rich.table import Table
 from smartstack.cli.context import run
 from smartstack.cli.output import Renderer
 from smartstack.cli.render import render_bootstrap
-from smartstack.core.config import Settings
+from smartstack.core.config import IAM_OFF, Settings
 from smartstack.core.errors import ExitCode
 
 if TYPE_CHECKING:  # heavy (boto3 and friends): imported when a command runs
@@ -41,7 +41,7 @@ def iam_choice(settings: Settings, enforce: bool | None, out: Renderer) -> Setti
     says loudly when it is off."""
     from dataclasses import replace
 
-    from smartstack.core.config import IAM_ENFORCE, IAM_OFF
+    from smartstack.core.config import IAM_ENFORCE
 
     if enforce is not None:
         settings = replace(settings, iam_enforcement=IAM_ENFORCE if enforce else IAM_OFF)
@@ -61,7 +61,7 @@ def _iam_line(status: PlatformStatus) -> str:
     mode = status.iam_enforcement
     if mode is None:
         return "IAM enforcement: - (the local AWS is not running)"
-    if mode == "off":
+    if mode == IAM_OFF:
         return "IAM enforcement: [bold yellow]OFF[/] (every request allowed)"
     return f"IAM enforcement: {mode}"
 

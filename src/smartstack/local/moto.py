@@ -120,11 +120,9 @@ class MotoServer:
             return enforcement_mode({IAM_ENFORCEMENT: self.iam_enforcement})
         return enforcement_mode(os.environ)
 
-    def iam_mode(self) -> str | None:
-        """The IAM enforcement mode of our running server, as it reports it (a server that
-        does not enforce has no report: off); None when none of ours answers."""
-        if self.pid() is None or not self.healthy():
-            return None
+    def iam_mode(self) -> str:
+        """The IAM enforcement mode of our server, which answers, as it reports it (a server
+        that does not enforce has no report: off)."""
         return str(self.iam_stats("brief").get("mode", OFF))
 
     def stop(self) -> bool:

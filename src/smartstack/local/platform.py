@@ -98,12 +98,13 @@ def status(settings: Settings, started: dict[str, bool] | None = None) -> Platfo
     moto = moto_server(settings)
     pg = postgres_server(settings)
     moto_pid, pg_pid = moto.pid(), pg.pid()
+    moto_healthy = moto_pid is not None and moto.healthy()
     return PlatformStatus(
         (
             ComponentStatus(
                 "aws",
                 moto_pid is not None,
-                moto_pid is not None and moto.healthy(),
+                moto_healthy,
                 moto_pid,
                 moto.url,
                 started.get("aws", False),
@@ -117,7 +118,7 @@ def status(settings: Settings, started: dict[str, bool] | None = None) -> Platfo
                 started.get("postgres", False),
             ),
         ),
-        iam_enforcement=moto.iam_mode(),
+        iam_enforcement=moto.iam_mode() if moto_healthy else None,
     )
 
 
