@@ -163,13 +163,9 @@ class AwsRequest:
             return "cbor"
         if self.service in _QUERY_SERVICES and self._form_action():
             return "ec2" if self.service == "ec2" else "query"
-        model = service_model(self.service) if self.service else None
-        if model is not None:
-            protocol = str(model.metadata.get("protocol", ""))
-            if protocol.startswith("rest"):
-                return protocol
         return "query" if self._form_action() else "unknown"
 
+    @cached_property
     def _form_actions(self) -> tuple[str | None, str | None]:
         """The Action of the query string and of a form body."""
         in_body = None
@@ -179,7 +175,7 @@ class AwsRequest:
         return _first(self.query, "Action"), in_body
 
     def _form_action(self) -> str | None:
-        in_query, in_body = self._form_actions()
+        in_query, in_body = self._form_actions
         return in_body or in_query
 
     @cached_property
@@ -187,15 +183,15 @@ class AwsRequest:
         """Why the request names two operations, if it does: it could be authorized as one
         and run as the other (moto reads the body's Action first, a REST service's Action
         parameter or X-Amz-Target before its route), so it is refused."""
-        in_query, in_body = self._form_actions()
+        in_query, in_body = self._form_actions
         if in_query and in_body and in_query != in_body:
             return f"Action {in_query!r} in the query and {in_body!r} in the body"
-        if self.protocol.startswith("rest") and self.service:
-            route = _routes(self.service).match(self)
+        routed = self.operation if self.protocol.startswith("rest") else None
+        if routed:  # a REST service's operation is its route's
             target = self.header("X-Amz-Target")
             for named in (in_query, target and target.rsplit(".", 1)[-1]):
-                if route is not None and named and named != route[0]:
-                    return f"{named!r} named on the route of {route[0]}"
+                if named and named != routed:
+                    return f"{named!r} named on the route of {routed}"
         return None
 
     @cached_property
