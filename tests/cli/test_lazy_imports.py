@@ -57,6 +57,8 @@ def loaded_by(tmp_path: Path, *args: str) -> tuple[int, list[str]]:
         ("deploy", "--help"),
         ("secrets", "--help"),
         ("secrets", "set", "--help"),
+        ("iam", "--help"),
+        ("iam", "report", "--help"),
         ("deploy", "dev"),  # missing --release: an argument error
         ("history",),  # missing environment
     ],

@@ -67,6 +67,7 @@ async function decide(r) {
     }))
   }
   if (r.sessionPolicy) simulation.sessionPolicy = policy('identity', r.sessionPolicy)
+  if (r.action === WEB_IDENTITY) return webIdentity(r.id, simulation)
   const response = await runSimulation(simulation, {})
   if (response.resultType === 'error') {
     if (response.errors?.message === 'no.resource.types' && UNLISTED.test(r.action)) {
@@ -114,6 +115,21 @@ function unlisted(id, simulation) {
     reasons.push({ policyType: byIdentity ? 'identity' : 'pb', denialType: explicit ? 'Explicit' : 'Implicit' })
   }
   return decision === 'Allowed' ? { id, decision } : { id, decision, reasons }
+}
+
+// A web identity's claims are condition keys named after its provider
+// (token.actions.githubusercontent.com:sub, ...:aud): IAM's generic OIDC keys, which the
+// bundled authorization reference does not list, so the validating simulation would drop
+// them from the context and every trust condition on them would fail.  The trust policy
+// (the only policy of this decision) was validated when it was loaded.
+const WEB_IDENTITY = 'sts:AssumeRoleWithWebIdentity'
+
+function webIdentity(id, simulation) {
+  const trust = simulation.resourcePolicy && { ...simulation.resourcePolicy, metadata: { name: 'trust' } }
+  const decision = runUnsafeSimulation({ ...simulation, resourcePolicy: trust }, {})
+  if (decision === 'Allowed') return { id, decision }
+  const denialType = decision === 'ExplicitlyDenied' ? 'Explicit' : 'Implicit'
+  return { id, decision, reasons: [{ policyType: 'resource', denialType }] }
 }
 
 // One request at a time, in order: the answers come back in the order asked.

@@ -13,15 +13,17 @@ import http.client
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 from urllib.parse import urlparse
 
 import boto3
+from botocore import UNSIGNED
 from botocore.config import Config
 
 from smartstack.core.config import Settings
 from smartstack.core.envfile import read_env_file
-from smartstack.core.errors import NotRunningError
+from smartstack.core.errors import ConfigError, NotRunningError
 from smartstack.core.naming import role_name
 
 if TYPE_CHECKING:  # the stubs are a dev dependency: typed clients, no runtime cost
@@ -153,6 +155,25 @@ class AwsTarget:
         creds = self.client("sts").assume_role(RoleArn=role_arn, RoleSessionName=session_name)[
             "Credentials"
         ]
+        return self._acting_as(creds)
+
+    def assume_role_with_web_identity(
+        self, role_arn: str, session_name: str, token: str
+    ) -> AwsTarget:
+        """A target acting as ``role_arn`` for the holder of an OIDC ``token`` (a GitHub
+        Actions job's), with the same endpoints; the request is unsigned: the token is the
+        caller."""
+        sts = boto3.session.Session(region_name=self.region).client(
+            "sts",
+            endpoint_url=self.endpoint_url("sts"),
+            config=_RETRIES.merge(Config(signature_version=UNSIGNED)),
+        )
+        creds = sts.assume_role_with_web_identity(
+            RoleArn=role_arn, RoleSessionName=session_name, WebIdentityToken=token
+        )["Credentials"]
+        return self._acting_as(creds)
+
+    def _acting_as(self, creds: Mapping[str, Any]) -> AwsTarget:
         variables = {k: v for k, v in self.variables.items() if k != "AWS_PROFILE"}
         variables.update(
             AWS_ACCESS_KEY_ID=creds["AccessKeyId"],
@@ -180,14 +201,50 @@ def target_for(settings: Settings) -> AwsTarget:
 def environment_target(settings: Settings, env: str) -> AwsTarget:
     """The target for work inside one environment.
 
-    With ``assume_roles`` (SMARTSTACK_ASSUME_ROLES=1) it acts as the
-    environment's role, so IAM confines it to that environment's resources.
+    It acts as the environment's role, so IAM confines it to that environment's
+    resources, when given a job's OIDC token (SMARTSTACK_WEB_IDENTITY_TOKEN_FILE: what a
+    GitHub Actions job holds; AWS_ACCOUNT_ID names the account) or told to assume it with
+    the caller's credentials (SMARTSTACK_ASSUME_ROLES=1: an administrator).
     """
     target = target_for(settings)
-    if not settings.assume_roles:
+    token_file = settings.web_identity_token_file
+    if token_file is None and not settings.assume_roles:
         return target
-    arn = f"arn:aws:iam::{target.account_id()}:role/{role_name(env, settings.project)}"
+    role = role_name(env, settings.project)
+    if token_file is not None:
+        account = _account_of_token_role(target)
+        return target.assume_role_with_web_identity(
+            f"arn:aws:iam::{account}:role/{role}", f"smartstack-{env}", _read_token(token_file)
+        )
+    arn = f"arn:aws:iam::{target.account_id()}:role/{role}"
     return target.assume_role(arn, f"smartstack-{env}")
+
+
+def _account_of_token_role(target: AwsTarget) -> str:
+    """The account whose role a web identity token assumes: nothing can be asked before."""
+    account = target.variables.get("AWS_ACCOUNT_ID", "")
+    if not account.isdigit() or len(account) != 12:
+        raise ConfigError(
+            "SMARTSTACK_WEB_IDENTITY_TOKEN_FILE is set but AWS_ACCOUNT_ID is not a 12-digit "
+            "account id: set AWS_ACCOUNT_ID to the account of the environment roles."
+        )
+    return account
+
+
+def _read_token(path: Path) -> str:
+    try:
+        token = path.read_text().strip()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read the web identity token file {path} ({exc.strerror}): point "
+            "SMARTSTACK_WEB_IDENTITY_TOKEN_FILE at the job's OIDC token."
+        ) from None
+    if not token:
+        raise ConfigError(
+            f"the web identity token file {path} is empty: point "
+            "SMARTSTACK_WEB_IDENTITY_TOKEN_FILE at the job's OIDC token."
+        )
+    return token
 
 
 def _reachable(url: str) -> bool:

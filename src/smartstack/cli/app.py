@@ -46,10 +46,11 @@ def main_options(
 
 
 def _register() -> None:
-    from smartstack.cli import deploy, local, release, secrets, stack
+    from smartstack.cli import deploy, iam, local, release, secrets, stack
 
     app.add_typer(local.app, name="local")
     app.add_typer(secrets.app, name="secrets")
+    app.add_typer(iam.app, name="iam")
     stack.register(app)
     release.register(app)
     deploy.register(app)

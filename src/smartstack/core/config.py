@@ -57,6 +57,9 @@ class Settings:
     region: str
     project: str = DEFAULT_PROJECT
     assume_roles: bool = False  # act through smartstack-{env}-role for environment work
+    # A job's OIDC token (as GitHub Actions gives one): environment work acts through
+    # smartstack-{env}-role by AssumeRoleWithWebIdentity with it.
+    web_identity_token_file: Path | None = None
     # What the local AWS does with IAM: enforce (the default when it starts), audit or off.
     # None: not chosen, so a running local AWS is kept whatever its mode.
     iam_enforcement: str | None = None
@@ -105,6 +108,7 @@ def resolve_settings(
         ),
         region=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION,
         assume_roles=environ.get("SMARTSTACK_ASSUME_ROLES", "").lower() in {"1", "true", "yes"},
+        web_identity_token_file=_env_path(environ, "SMARTSTACK_WEB_IDENTITY_TOKEN_FILE"),
         iam_enforcement=iam_enforcement_mode(environ.get(IAM_ENFORCEMENT_VARIABLE)),
     )
 

@@ -24,12 +24,14 @@ from typing import Any
 from smartstack.core.errors import CommandFailedError, PortInUseError
 from smartstack.local import processes
 from smartstack.local.iam import (
+    ALLOWED_LOG,
     IAM_ENFORCEMENT,
     IAM_STATE_DIR,
     OFF,
     STATS_PATH,
     enforcement_mode,
 )
+from smartstack.local.oidc import GITHUB_ISSUER, LocalOidcIssuer
 
 SEED = 42
 _MARKER = "smartstack.local.moto_server"
@@ -59,6 +61,10 @@ class MotoServer:
     @property
     def log_file(self) -> Path:
         return self.directory / "moto.log"
+
+    def oidc_issuer(self, issuer: str = GITHUB_ISSUER) -> LocalOidcIssuer:
+        """A local issuer whose tokens this server's STS trusts (for ``issuer``'s provider)."""
+        return LocalOidcIssuer(self.directory, issuer)
 
     def pid(self) -> int | None:
         return processes.owned_pid(self.pid_file, _MARKER)
@@ -171,6 +177,24 @@ class MotoServer:
             "refusals", []
         )
         return refusals
+
+    def iam_allowed(self) -> list[dict[str, Any]]:
+        """The record of what IAM enforcement allowed: every (principal, action, resource)
+        once per server process, from ``iam-allowed.jsonl`` in the state directory (kept
+        across restarts; a line still being written is skipped)."""
+        try:
+            lines = (self.directory / ALLOWED_LOG).read_text().splitlines()
+        except FileNotFoundError:
+            return []
+        records: list[dict[str, Any]] = []
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict):
+                records.append(record)
+        return records
 
     def reset(self) -> None:
         """Forget every resource (used by tests between cases)."""

@@ -13,6 +13,7 @@ from smartstack.aws.target import LOCAL_AWS_NOT_RUNNING
 from smartstack.core.config import Settings
 from smartstack.core.envfile import read_env_file
 from smartstack.core.errors import NotRunningError
+from smartstack.local.iam import ADMIN_ACCESS_KEY, DEFAULT_ACCOUNT
 from smartstack.local.moto import MotoServer
 from smartstack.local.postgres import PostgresServer
 
@@ -24,8 +25,14 @@ LOCAL_AWS_LIMITS = (
     "lambda-exec",
 )
 
-# Not secrets: the local AWS accepts any credentials, these only satisfy the SDKs.
-_LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "smartstack-local", "AWS_SECRET_ACCESS_KEY": "local"}
+# Not secrets: the local AWS knows this key as the account's root (docs/local-iam.md).
+# AWS_ACCOUNT_ID lets a caller without credentials yet (a job with only a web identity
+# token) name the account's roles, as a GitHub job names them from its variables.
+_LOCAL_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": ADMIN_ACCESS_KEY,
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_ACCOUNT_ID": DEFAULT_ACCOUNT,
+}
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ The pieces, each importable on its own (this module imports neither moto nor Nod
 * :mod:`.enforcer`   the WSGI middleware that puts them together, and the allowed-calls log
 * :mod:`.iamdata`    the bundled service authorization reference (actions, wildcard-only ones)
 * :mod:`.docs`       the mapped operations as docs/local-iam.md lists them
+* :mod:`.report`     ``smartstack iam report``: a role's grants against the allowed-calls log
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ DENIED_LOG = "iam-denied.jsonl"
 STATS_PATH = "/moto-api/smartstack/iam"
 
 ENFORCE, AUDIT, OFF = IAM_ENFORCE, IAM_AUDIT, IAM_OFF
+DEFAULT_ACCOUNT = "123456789012"  # moto's account: the local AWS's only one
+ADMIN_ACCESS_KEY = "smartstack-local"  # the account's root: the key `local up` writes to aws.env
 
 
 def enforcement_mode(environ: Mapping[str, str]) -> str:

@@ -41,6 +41,7 @@ from smartstack.local.iam import (
     STATS_PATH,
     iamdata,
     responses,
+    web_identity,
 )
 from smartstack.local.iam.evaluator import ERROR, Decision, EvaluatorError, NodeEvaluator, Question
 from smartstack.local.iam.principals import AuthenticationError, Authenticator, Principal
@@ -54,6 +55,7 @@ from smartstack.local.iam.rules import (
     rule_for,
 )
 from smartstack.local.iam.world import World
+from smartstack.local.oidc import TokenRejected
 
 log = logging.getLogger("smartstack.local.iam")
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -230,18 +232,28 @@ class Enforcer:
         if request.ambiguity:
             return self._refuse(request, None, (), f"local IAM: refused: {request.ambiguity}")
         credentials = request.credentials
-        if credentials is None:
+        if (request.service, request.operation) == ("sts", "AssumeRoleWithWebIdentity"):
+            try:  # the token is the caller, signed or not
+                principal = web_identity.federated_principal(request, self.state_dir)
+            except TokenRejected as exc:
+                error = responses.token_rejected(exc.code, exc.message)
+                return Verdict(None, (), error, f"web identity token: {exc.message}")
+        elif credentials is None:
             if request.service == "sts" and request.operation:
                 return self._refuse(request, None, (), _no_mapping(request))
             return Verdict(None, (), responses.unauthenticated(request, "missing"), "not signed")
-        try:
-            principal = self.authenticator.principal(
-                credentials.access_key, credentials.session_token
-            )
-        except AuthenticationError as exc:
-            return Verdict(
-                None, (), responses.unauthenticated(request, exc.kind), f"credentials: {exc.kind}"
-            )
+        else:
+            try:
+                principal = self.authenticator.principal(
+                    credentials.access_key, credentials.session_token
+                )
+            except AuthenticationError as exc:
+                return Verdict(
+                    None,
+                    (),
+                    responses.unauthenticated(request, exc.kind),
+                    f"credentials: {exc.kind}",
+                )
         if not request.service or not request.operation:
             return self._refuse(request, principal, (), _no_mapping(request))
         rule = rule_for(request.service, request.operation)
@@ -409,6 +421,8 @@ def _no_mapping(request: AwsRequest) -> str:
 
 
 def _message(principal: Principal, check: Check, decision: Decision, policy: str | None) -> str:
+    if principal.kind == "web-identity":  # STS names neither the provider nor the role
+        return web_identity.NOT_AUTHORIZED
     base = (
         f"User: {principal.arn} is not authorized to perform: {check.action} "
         f"on resource: {check.resource}"

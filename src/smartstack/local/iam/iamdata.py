@@ -51,3 +51,10 @@ def wildcard_only(action: str) -> bool:
 def resource_types(action: str) -> list[str]:
     entry = action_entry(action) or {}
     return [str(t["name"]) for t in entry.get("resourceTypes") or ()]
+
+
+def service_actions(prefix: str) -> list[str]:
+    """Every action of a service (``ec2:DescribeVpcs``, …), as the reference names them;
+    empty for a prefix it does not know."""
+    service = _service(prefix)
+    return sorted(f"{prefix.lower()}:{entry['name']}" for entry in service.values())

@@ -25,13 +25,12 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import unquote
 
+from smartstack.local.iam import ADMIN_ACCESS_KEY, DEFAULT_ACCOUNT
 from smartstack.local.iam.evaluator import ContextValue
 from smartstack.local.iam.world import tag_dict
 
-DEFAULT_ACCOUNT = "123456789012"
-# The admin's keys: the credentials `smartstack local up` writes to aws.env
-# (smartstack.local.platform._LOCAL_CREDENTIALS; a test keeps the two in step).
-ADMIN_ACCESS_KEYS = frozenset({"smartstack-local"})
+# The admin's keys: the credentials `smartstack local up` writes to aws.env.
+ADMIN_ACCESS_KEYS = frozenset({ADMIN_ACCESS_KEY})
 ALLOW_ALL = json.dumps(
     {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 )

@@ -88,6 +88,11 @@ def unauthenticated(request: AwsRequest, kind: str) -> ErrorResponse:
     return _json(request, "UnrecognizedClientException", INVALID_TOKEN)
 
 
+def token_rejected(code: str, message: str) -> ErrorResponse:
+    """STS refusing a web identity token (HTTP 400; the query protocol's error shape)."""
+    return _query("sts", code, message, status="400 Bad Request")
+
+
 def _request_id() -> str:
     return str(uuid.uuid4())
 
@@ -111,14 +116,14 @@ def _json(
     return ErrorResponse("403 Forbidden", headers, body)
 
 
-def _query(service: str, code: str, message: str) -> ErrorResponse:
+def _query(service: str, code: str, message: str, status: str = "403 Forbidden") -> ErrorResponse:
     body = (
         f'<ErrorResponse xmlns="https://{service}.amazonaws.com/doc/">'
         f"<Error><Type>Sender</Type><Code>{escape(code)}</Code>"
         f"<Message>{escape(message)}</Message></Error>"
         f"<RequestId>{_request_id()}</RequestId></ErrorResponse>"
     ).encode()
-    return ErrorResponse("403 Forbidden", [("Content-Type", "text/xml")], body)
+    return ErrorResponse(status, [("Content-Type", "text/xml")], body)
 
 
 def _ec2(code: str, message: str) -> ErrorResponse:

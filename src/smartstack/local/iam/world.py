@@ -313,6 +313,12 @@ class World:
         backend = _backend("iam", self.account, "aws")
         return next((r for r in list(backend.roles.values()) if r.name == name), None)
 
+    def oidc_provider(self, url: str) -> Any:
+        """The IAM OIDC provider of ``url`` (``host/path``, as IAM names it), or None."""
+        backend = _backend("iam", self.account, "aws")
+        arn = f"arn:aws:iam::{self.account}:oidc-provider/{url}"
+        return backend.open_id_providers.get(arn)
+
     def role_tags(self, name: str) -> dict[str, str]:
         role = self.iam_role(name)
         return tag_dict(role.tags) if role is not None else {}

@@ -27,16 +27,20 @@ def _sts_star(call: Call) -> list[Check]:
     return [Check(call.action, "*")]
 
 
-@on("sts", "AssumeRole", actions=("sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"))
-def _sts_assume(call: Call) -> list[Check]:
-    role_arn = str(call.need("RoleArn"))
+def _trust_policy(call: Call, role_arn: str) -> str | None:
     role = call.world.iam_role(role_arn.split("/")[-1])
     if role is None:  # AWS refuses it; moto would hand out a session with no policies
-        raise Unresolved(f"sts:AssumeRole of {role_arn}: no such role")
+        raise Unresolved(f"{call.action} of {role_arn}: no such role")
     from smartstack.local.iam.principals import _document
 
     document = str(role.assume_role_policy_document)
-    trust = _document(document) if document else None
+    return _document(document) if document else None
+
+
+@on("sts", "AssumeRole", actions=("sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"))
+def _sts_assume(call: Call) -> list[Check]:
+    role_arn = str(call.need("RoleArn"))
+    trust = _trust_policy(call, role_arn)
     tags = query_tags(call.params, "Tags")
     transitive = call.flat_list("TransitiveTagKeys")
     source_identity = call.get("SourceIdentity")
@@ -68,6 +72,17 @@ def _sts_assume(call: Call) -> list[Check]:
             )
         )
     return checks
+
+
+@on("sts", "AssumeRoleWithWebIdentity")
+def _sts_web_identity(call: Call) -> list[Check]:
+    """The caller is the OIDC provider (see :mod:`smartstack.local.iam.web_identity`); the
+    role's trust policy alone decides, with the token's claims in the context."""
+    role_arn = str(call.need("RoleArn"))
+    trust = _trust_policy(call, role_arn)
+    context: dict[str, ContextValue] = {"sts:RoleSessionName": str(call.get("RoleSessionName", ""))}
+    tags = call.world.role_tags(role_arn.split("/")[-1])
+    return [Check(call.action, role_arn, context, trust, lookup_policy=False, tags=tags)]
 
 
 # ================================ IAM ========================================================
