@@ -314,17 +314,60 @@ data "aws_iam_policy_document" "env_role" {
   }
 
   # --- Tag-scoped: network and HTTP API (their ARNs carry no names) ------------
+  # What stands alone is created tagged for the environment.
   statement {
-    sid = "CreateNetworkTaggedForOwnEnvironment"
-    actions = [
-      "ec2:CreateVpc", "ec2:CreateSubnet", "ec2:CreateInternetGateway", "ec2:CreateRouteTable",
-      "ec2:CreateNatGateway", "ec2:AllocateAddress", "ec2:CreateSecurityGroup", "ec2:CreateVpcEndpoint",
-    ]
+    sid       = "CreateNetworkTaggedForOwnEnvironment"
+    actions   = ["ec2:CreateVpc", "ec2:CreateInternetGateway", "ec2:AllocateAddress"]
     resources = ["*"]
 
     condition {
       test     = "StringEquals"
       variable = "aws:RequestTag/Environment"
+      values   = [each.key]
+    }
+  }
+
+  # What is created inside a VPC is authorized on the new resource and on the existing
+  # ones it goes into (the VPC; a NAT gateway's subnet and address; an endpoint's route
+  # tables, subnets and security groups). The new one must be tagged for the environment
+  # (one statement per action: a request tag must not let a create into another
+  # environment's subnet, which has the same resource type), the existing ones must be
+  # the environment's already.
+  dynamic "statement" {
+    for_each = {
+      CreateSubnet        = "subnet"
+      CreateSecurityGroup = "security-group"
+      CreateRouteTable    = "route-table"
+      CreateNatGateway    = "natgateway"
+      CreateVpcEndpoint   = "vpc-endpoint"
+    }
+    content {
+      sid       = "${statement.key}TaggedForOwnEnvironment"
+      actions   = ["ec2:${statement.key}"]
+      resources = ["arn:${local.partition}:ec2:${local.region}:${local.account_id}:${statement.value}/*"]
+
+      condition {
+        test     = "StringEquals"
+        variable = "aws:RequestTag/Environment"
+        values   = [each.key]
+      }
+    }
+  }
+
+  statement {
+    sid = "CreateNetworkInOwnNetwork"
+    actions = [
+      "ec2:CreateSubnet", "ec2:CreateSecurityGroup", "ec2:CreateRouteTable", "ec2:CreateNatGateway",
+      "ec2:CreateVpcEndpoint",
+    ]
+    resources = [
+      for type in ["vpc", "subnet", "security-group", "route-table", "elastic-ip"] :
+      "arn:${local.partition}:ec2:${local.region}:${local.account_id}:${type}/*"
+    ]
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/Environment"
       values   = [each.key]
     }
   }
@@ -347,10 +390,13 @@ data "aws_iam_policy_document" "env_role" {
   # A VPC's default security group is made by EC2, untagged; the network module adopts
   # it (aws_default_security_group strips its rules) and must tag it before
   # ChangeOwnNetwork lets it change the group. IAM cannot tell a default group from
-  # another, so this allows tagging ANY security group that has no Environment tag yet,
-  # for the role's own environment only, with the stacks' tag keys only. Groups another
-  # environment has tagged cannot be taken; an untagged one (another VPC's default group
-  # before its own stack adopts it) can: docs/local-iam.md lists that as open.
+  # another, nor which VPC is the environment's (ec2:Vpc is the VPC's ARN, and its ID is
+  # not known here), so this allows tagging ANY security group that has no Environment tag
+  # yet, for the role's own environment only, with the stacks' tag keys only, and only as
+  # the environment's unused default group (the Name the network module gives it). Groups
+  # another environment has tagged cannot be taken; an untagged one (another VPC's default
+  # group before its own stack adopts it) still can, but what is claimed stays closed (the
+  # two denies below): docs/local-iam.md lists that as open.
   statement {
     sid       = "ClaimUntaggedSecurityGroup"
     actions   = ["ec2:CreateTags"]
@@ -363,6 +409,12 @@ data "aws_iam_policy_document" "env_role" {
     }
 
     condition {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/Name"
+      values   = ["${local.env[each.key].prefix}-default-unused"]
+    }
+
+    condition {
       test     = "ForAllValues:StringEquals"
       variable = "aws:TagKeys"
       values   = ["Environment", "Name", "Project", "ManagedBy"]
@@ -372,6 +424,45 @@ data "aws_iam_policy_document" "env_role" {
       test     = "Null"
       variable = "aws:ResourceTag/Environment"
       values   = ["true"]
+    }
+  }
+
+  # An adopted (or claimed) default group keeps no rules: they can be revoked, never
+  # added, and the group cannot be deleted, whichever environment's it is.
+  statement {
+    sid    = "DefaultSecurityGroupsStayClosed"
+    effect = "Deny"
+    actions = [
+      "ec2:AuthorizeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupEgress", "ec2:ModifySecurityGroupRules",
+      "ec2:UpdateSecurityGroupRuleDescriptionsIngress", "ec2:UpdateSecurityGroupRuleDescriptionsEgress",
+      "ec2:DeleteSecurityGroup",
+    ]
+    resources = ["arn:${local.partition}:ec2:${local.region}:${local.account_id}:security-group/*"]
+
+    condition {
+      test     = "StringLike"
+      variable = "aws:ResourceTag/Name"
+      values   = ["*-default-unused"]
+    }
+  }
+
+  # ... and keeps its Name, which is what keeps it closed.
+  statement {
+    sid       = "DefaultSecurityGroupsKeepTheirName"
+    effect    = "Deny"
+    actions   = ["ec2:CreateTags", "ec2:DeleteTags"]
+    resources = ["arn:${local.partition}:ec2:${local.region}:${local.account_id}:security-group/*"]
+
+    condition {
+      test     = "StringLike"
+      variable = "aws:ResourceTag/Name"
+      values   = ["*-default-unused"]
+    }
+
+    condition {
+      test     = "ForAnyValue:StringEquals"
+      variable = "aws:TagKeys"
+      values   = ["Name"]
     }
   }
 
@@ -398,10 +489,13 @@ data "aws_iam_policy_document" "env_role" {
     }
   }
 
+  # Only the create: tagging (POST /tags/<arn>) is ChangeOwnHttpApi's, on what is tagged
+  # for the environment already. A request tag alone would let a role tag another
+  # environment's API (or stage) Environment=<own> and so make it its own.
   statement {
     sid       = "CreateHttpApiTaggedForOwnEnvironment"
     actions   = ["apigateway:POST", "apigateway:PUT"]
-    resources = ["arn:${local.partition}:apigateway:${local.region}::/apis", "arn:${local.partition}:apigateway:${local.region}::/tags/*"]
+    resources = ["arn:${local.partition}:apigateway:${local.region}::/apis"]
 
     condition {
       test     = "StringEquals"
