@@ -13,6 +13,11 @@ clone of HEAD, then times:
 * the infra step with --replan (init + plan of an unchanged stack) against
   the same `tofu init` / `tofu plan -out` / `tofu show -json` run by hand
   with identical arguments: the tool's own overhead.
+
+With --iam, each round is run twice, side by side: the local AWS enforcing IAM with
+the deploy acting as dev's GitHub job (its OIDC token traded for smartstack-dev-role),
+and with enforcement off acting as the admin; it prints the first deploy's ratio
+(target: enforcement costs at most 1.2x).
 """
 
 from __future__ import annotations
@@ -33,8 +38,10 @@ from smartstack.aws.target import target_for
 from smartstack.core.config import Settings
 from smartstack.core.environments import environment_names
 from smartstack.core.naming import artifacts_bucket_name
+from smartstack.core.tfvars import read_tfvars
 from smartstack.infra.stack import apply_stack, backend_for, stack_spec, stack_tofu
 from smartstack.infra.state_backend import backend_layout, bootstrap
+from smartstack.local import platform
 from smartstack.pipeline.deploy import deploy
 from smartstack.release.build import Manifest, build_release
 from smartstack.release.store import publish_release
@@ -51,6 +58,17 @@ def release(settings: Settings, work: Path) -> Manifest:
     bucket = artifacts_bucket_name(target.account_id(), target.region)
     publish_release(target, bucket, manifest, work / "out")
     return manifest
+
+
+def as_dev_job(settings: Settings, work: Path) -> Settings:
+    """The settings of dev's GitHub job: a token of the local OIDC issuer for environment dev."""
+    repository = str(
+        read_tfvars(ROOT / "infrastructure/account/account.tfvars")["github_repository"]
+    )
+    token = work / "dev-job.jwt"
+    issuer = platform.moto_server(settings).oidc_issuer()
+    token.write_text(issuer.github_job(repository, environment="dev", lifetime=3600))
+    return replace(settings, web_identity_token_file=token)
 
 
 def timed_deploy(
@@ -90,6 +108,17 @@ def raw_tofu(settings: Settings) -> float:
     return time.perf_counter() - started
 
 
+def iam_round(results: Samples, mode: str) -> None:
+    """A first deploy to dev with the local AWS's IAM ``mode`` (enforce: as dev's job)."""
+    with running_platform(mode) as settings, tempfile.TemporaryDirectory() as work:
+        target = target_for(settings)
+        bootstrap(target, environment_names(settings.configs_dir))
+        apply_stack(settings, "account", target)
+        manifest = release(settings, Path(work))
+        actor = as_dev_job(settings, Path(work)) if mode == "enforce" else settings
+        timed_deploy(actor, manifest.release, results, f"IAM {mode}: first deploy")
+
+
 def one_round(results: Samples, repeats: int) -> None:
     with running_platform() as settings, tempfile.TemporaryDirectory() as work:
         target = target_for(settings)
@@ -113,9 +142,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=1, help="fresh platforms (each ≈4 min)")
     parser.add_argument("--repeats", type=int, default=3, help="repeated deploys per round")
+    parser.add_argument(
+        "--iam", action="store_true", help="first deploy with IAM enforcement on vs off only"
+    )
     args = parser.parse_args()
 
     results: Samples = defaultdict(list)
+    if args.iam:
+        for _ in range(args.rounds):
+            for mode in ("enforce", "off"):
+                iam_round(results, mode)
+        print(machine())
+        print(f"{'step':<40} {'median':>9} {'min':>9} {'max':>9} {'runs':>5}  (seconds)")
+        for name in sorted(results):
+            print(row(name, results[name], width=40))
+        on = statistics.median(results["IAM enforce: first deploy: whole deploy"])
+        off = statistics.median(results["IAM off: first deploy: whole deploy"])
+        verdict = "meets" if on <= 1.2 * off else "MISSES"
+        print(f"first deploy, enforcement on / off = {on / off:.2f}x: {verdict} the 1.2x target")
+        return
     for _ in range(args.rounds):
         one_round(results, args.repeats)
 

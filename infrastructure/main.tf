@@ -48,7 +48,8 @@ locals {
 }
 
 # Describes the environment to the applications and the pipeline that read
-# Parameter Store; proves the provider, the backend and the endpoints work together.
+# Parameter Store (the API's endpoint too); proves the provider, the backend and the
+# endpoints work together.
 resource "aws_ssm_parameter" "environment" {
   # checkov:skip=CKV2_AWS_34:non-secret settings (names, retention) that the pipeline and tests read without the environment key
   name        = "${local.parameter_prefix}/environment"
@@ -58,6 +59,9 @@ resource "aws_ssm_parameter" "environment" {
     environment        = var.environment
     log_retention_days = var.log_retention_days
     name_prefix        = local.name_prefix
+    # The smoke step reaches the API here: the environment's role reads its own
+    # parameters but may not list every API of the account (GET /apis).
+    api_endpoint = module.compute.api_endpoint
   })
 }
 

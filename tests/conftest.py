@@ -9,6 +9,7 @@ never touch a developer's own `smartstack local up`.  Every test that uses it
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -53,9 +54,18 @@ def settings(session_env: dict[str, str]) -> Settings:
 
 @pytest.fixture(scope="session")
 def running_platform(session_env: dict[str, str]) -> Iterator[Settings]:
-    """The local platform, started once for the whole session and stopped at the end."""
+    """The local platform, started once for the whole session and stopped at the end.
+
+    With ``SMARTSTACK_TEST_IAM_REPORT=<file>``, ``smartstack iam report`` of the session's
+    local AWS is written there first (scripts/least-privilege.sh).
+    """
     with isolated_platform(session_env) as settings:
         yield settings
+        report = os.environ.get("SMARTSTACK_TEST_IAM_REPORT")
+        if report:
+            wide = dict(session_env, COLUMNS="200")
+            printed = CliRunner().invoke(app, ["iam", "report"], env=wide)
+            Path(report).write_text(printed.stdout + printed.stderr)
 
 
 @pytest.fixture

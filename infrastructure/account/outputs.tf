@@ -67,3 +67,8 @@ output "state_kms_key_arn" {
   description = "The state key the roles may use through S3 and DynamoDB."
   value       = local.state_key_arn
 }
+
+output "approvers_group" {
+  description = "IAM group whose members may record approvals (smartstack approve) for the approval environments."
+  value       = aws_iam_group.approvers.name
+}

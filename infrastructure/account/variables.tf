@@ -152,3 +152,14 @@ variable "s3_use_path_style" {
   type        = bool
   default     = false
 }
+
+variable "approval_environments" {
+  description = "The environments whose releases need an approval recorded by a member of the approvers group (`smartstack approve <env> <release>`); each must also set require_approval in its tfvars."
+  type        = list(string)
+  default     = ["prod"]
+
+  validation {
+    condition     = alltrue([for e in var.approval_environments : can(regex("^[a-z][a-z0-9]{1,15}$", e))])
+    error_message = "approval_environments must be environment names such as prod."
+  }
+}

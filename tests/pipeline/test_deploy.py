@@ -1,8 +1,10 @@
 """The deploy pipeline end to end on the local platform.
 
 As on GitHub: IAM is enforced by the local AWS, only bootstrap and the account stack
-run as the admin, every deploy and rollback runs as its environment's role, releases
-are published as dev's role, and approvals come from a person's own session.
+run as the admin; every deploy, rollback and unlock runs as a GitHub Actions job of its
+environment would (an OIDC token from the local issuer, traded for the environment's
+role with AssumeRoleWithWebIdentity), releases are published by dev's job, and
+approvals come from a person's own session.
 
 One module-scoped platform: the account stack applied, releases built from
 commits of a clone and published (a good one, a second good one, one no test
@@ -33,14 +35,14 @@ import json
 import subprocess
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
-from smartstack.aws.environment import open_environment
+from smartstack.aws.environment import EnvironmentContext, open_environment
 from smartstack.aws.lambda_api import live_version
 from smartstack.aws.target import AwsTarget, environment_target, target_for
 from smartstack.cli.app import app
@@ -55,9 +57,11 @@ from smartstack.pipeline.gates import GateError
 from smartstack.pipeline.ledger import AttemptKind, Ledger, deployments_table, live_attempt
 from smartstack.pipeline.migrations import MigrationError, current_revision
 from smartstack.pipeline.promotion import rollback
+from smartstack.pipeline.smoke import AwsFunctions
 from smartstack.release.build import Manifest, build_release
 from smartstack.release.store import publish_release
 from tests.conftest import ROOT
+from tests.github_jobs import job_settings
 
 ENVS = ("dev", "staging", "prod")
 FUNCTIONS = ("ai-processor", "api")
@@ -92,10 +96,24 @@ class Pipeline:
     bad_migration: Manifest
     broken: Manifest
     new_prod_network: Manifest  # prod.tfvars moves prod's VPC: a plan that replaces it
+    tokens: Path  # where the jobs' OIDC tokens are written
     refusals_seen: int = 0  # the number of the last IAM refusal of the local AWS reported
 
     def cli(self, *args: str, env: dict[str, str] | None = None) -> Any:
         return CliRunner().invoke(app, list(args), env=env or self.env, catch_exceptions=False)
+
+    def job(self, env: str) -> Settings:
+        """The settings of a GitHub Actions job in environment ``env``."""
+        return job_settings(self.settings, self.tokens, env)
+
+    def job_env(self, env: str) -> dict[str, str]:
+        """The CLI's environment in that job."""
+        token = self.job(env).web_identity_token_file
+        return dict(self.env, SMARTSTACK_WEB_IDENTITY_TOKEN_FILE=str(token))
+
+    def open(self, env: str) -> EnvironmentContext:
+        """Environment ``env`` as its job acts in it."""
+        return open_environment(self.job(env), env)
 
     def ledger(self) -> Ledger:
         return Ledger(self.target, DEFAULT_PROJECT)
@@ -138,10 +156,12 @@ def pipeline(
     bootstrap(target, ENVS)
     apply_stack(running_platform, "account", target)
     bucket = artifacts_bucket_name(target.account_id(), target.region)
-    as_roles = replace(running_platform, assume_roles=True)
-    publisher = environment_target(as_roles, "dev")  # the build job: main deploys to dev
-
     work = tmp_path_factory.mktemp("releases")
+    tokens = work / "tokens"
+    tokens.mkdir()
+    publisher = environment_target(
+        job_settings(running_platform, tokens, "dev"), "dev"
+    )  # main → dev
     repo = work / "repo"
     subprocess.run(["git", "clone", "-q", str(ROOT), str(repo)], check=True)
     _git(repo, "checkout", "-q", "-B", "main")
@@ -161,10 +181,11 @@ def pipeline(
     network = _commit(repo, "network release", work, publisher, bucket)
     _git(repo, "reset", "-q", "--hard", second.commit)
     undeployed = _commit(repo, "undeployed release", work, publisher, bucket)
-    env = dict(session_env, SMARTSTACK_BRANCH="main", SMARTSTACK_ASSUME_ROLES="1")
+    env = dict(session_env, SMARTSTACK_BRANCH="main")
     return Pipeline(
-        as_roles, target, env, good, second, undeployed, bad, broken, network, refusals_before
-    )
+        running_platform, target, env, good, second, undeployed, bad, broken, network, tokens,
+        refusals_before,
+    )  # fmt: skip
 
 
 @pytest.fixture(autouse=True)
@@ -200,7 +221,7 @@ def dev_first_deploy(pipeline: Pipeline) -> FirstDeploy:
     assert pipeline.ledger().history("dev") == [], "dev was deployed to before"
     events: list[str] = []
     result = deploy(
-        open_environment(pipeline.settings, "dev"),
+        pipeline.open("dev"),
         pipeline.good.release,
         progress=lambda e: events.append(f"{e.name}:{e.record.outcome if e.record else 'start'}"),
     )
@@ -259,7 +280,7 @@ def test_first_deploy_to_dev_creates_the_environment_then_migrates(
 def test_a_second_deploy_of_the_same_release_skips_what_is_unchanged(
     pipeline: Pipeline, dev_deployed: None
 ) -> None:
-    result = deploy(open_environment(pipeline.settings, "dev"), pipeline.good.release)
+    result = deploy(pipeline.open("dev"), pipeline.good.release)
 
     assert result.error is None
     outcomes = {s.name: s.outcome for s in result.attempt.steps}
@@ -277,10 +298,12 @@ def test_staging_refuses_a_release_that_never_passed_dev(pipeline: Pipeline) -> 
     release = pipeline.undeployed.release
     before = len(pipeline.ledger().history("staging", limit=None))
     with pytest.raises(GateError, match=f"{release} has not passed dev"):
-        deploy(open_environment(pipeline.settings, "staging"), release)
+        deploy(pipeline.open("staging"), release)
     assert len(pipeline.ledger().history("staging", limit=None)) == before
 
-    result = pipeline.cli("deploy", "staging", "--release", release)
+    result = pipeline.cli(
+        "deploy", "staging", "--release", release, env=pipeline.job_env("staging")
+    )
     assert result.exit_code == 2
     assert "has not passed dev" in result.stderr
 
@@ -290,13 +313,15 @@ def test_promotion_to_staging_and_to_prod_with_an_approval(
 ) -> None:
     release = pipeline.good.release
     _withdraw_approval(pipeline, "prod", release)  # prod_live may have approved it already
-    result = pipeline.cli("--json", "deploy", "staging", "--release", release)
+    result = pipeline.cli(
+        "--json", "deploy", "staging", "--release", release, env=pipeline.job_env("staging")
+    )
     assert result.exit_code == 0, result.stdout + result.stderr
     data = json.loads(result.stdout)["data"]
     assert data["attempt"]["outcome"] == "succeeded"
     assert data["gate"] == "passed dev"
 
-    refused = pipeline.cli("deploy", "prod", "--release", release)
+    refused = pipeline.cli("deploy", "prod", "--release", release, env=pipeline.job_env("prod"))
     assert refused.exit_code == 2
     assert f"prod needs an approval for {release}" in refused.stderr
 
@@ -305,16 +330,18 @@ def test_promotion_to_staging_and_to_prod_with_an_approval(
     # session names, which issue 13 replaces with the approver's own identity.)
     deployer = _identity(pipeline, "smartstack-staging")
     assert pipeline.cli("approve", "prod", release, env=deployer).exit_code == 0
-    refused = pipeline.cli("deploy", "prod", "--release", release)
+    refused = pipeline.cli("deploy", "prod", "--release", release, env=pipeline.job_env("prod"))
     assert refused.exit_code == 2
     assert "another person must approve" in refused.stderr
 
-    alice = _identity(pipeline, "alice")
+    alice = _approver(pipeline, "alice")
     approved = pipeline.cli("--json", "approve", "prod", release, env=alice)
     assert approved.exit_code == 0, approved.stderr
     assert json.loads(approved.stdout)["data"]["approver"].endswith("/alice")
 
-    result = pipeline.cli("deploy", "prod", "--release", release)  # the first, or a repeat
+    result = pipeline.cli(
+        "deploy", "prod", "--release", release, env=pipeline.job_env("prod")
+    )  # the first, or a repeat
     assert result.exit_code == 0, result.stdout + result.stderr
     assert "succeeded" in result.stdout
     for step in ("fetch", "infra", "migrate", "app", "smoke"):  # each shown with its time
@@ -331,7 +358,7 @@ def test_a_failing_migration_stops_before_infra_and_app(pipeline: Pipeline, dev_
     revision = current_revision(dsn)
     before = {s: live_version(pipeline.target, f"smartstack-dev-{s}") for s in FUNCTIONS}
 
-    result = deploy(open_environment(pipeline.settings, "dev"), pipeline.bad_migration.release)
+    result = deploy(pipeline.open("dev"), pipeline.bad_migration.release)
 
     assert isinstance(result.error, MigrationError)
     assert "0099" in result.error.message and "no_such_table" in result.error.message
@@ -349,7 +376,9 @@ def test_a_broken_release_fails_smoke_and_is_rolled_back(
 ) -> None:
     before = {s: live_version(pipeline.target, f"smartstack-dev-{s}") for s in FUNCTIONS}
 
-    result = pipeline.cli("deploy", "dev", "--release", pipeline.broken.release)
+    result = pipeline.cli(
+        "deploy", "dev", "--release", pipeline.broken.release, env=pipeline.job_env("dev")
+    )
 
     assert result.exit_code == 1
     assert "smoke test failed" in result.stderr and "database broken" in result.stderr
@@ -375,7 +404,7 @@ def test_two_concurrent_deploys_to_one_environment_exactly_one_proceeds(
             # The winner waits at its first step until the loser is done, so both
             # really overlap; two winners would wait for each other and time out.
             result = deploy(
-                open_environment(pipeline.settings, "staging"),
+                pipeline.open("staging"),
                 pipeline.good.release,
                 progress=lambda _: finished.wait(60),
             )
@@ -402,15 +431,17 @@ def test_a_stale_lease_blocks_deploys_until_unlocked(pipeline: Pipeline) -> None
     )
     lease.__enter__()  # a deploy that died without releasing it
     try:
-        blocked = pipeline.cli("deploy", "dev", "--release", pipeline.good.release)
+        blocked = pipeline.cli(
+            "deploy", "dev", "--release", pipeline.good.release, env=pipeline.job_env("dev")
+        )
         assert blocked.exit_code == 4
         assert "ci/crashed" in blocked.stderr
 
-        unlocked = pipeline.cli("unlock", "dev", "--yes")
+        unlocked = pipeline.cli("unlock", "dev", "--yes", env=pipeline.job_env("dev"))
         assert unlocked.exit_code == 0
         assert "ci/crashed" in unlocked.stderr and "released dev's lease" in unlocked.stdout
         assert pipeline.ledger().current_lease("dev") is None
-        assert pipeline.cli("unlock", "dev", "--yes").exit_code == 2
+        assert pipeline.cli("unlock", "dev", "--yes", env=pipeline.job_env("dev")).exit_code == 2
     finally:  # never leave the lease to block the other tests
         held = pipeline.ledger().current_lease("dev")
         if held is not None and held.attempt_id == "x1":
@@ -422,17 +453,17 @@ def test_rollback_returns_to_the_previous_successful_release(
 ) -> None:
     # dev runs the good release; whatever else ran there before was rolled back, so the
     # rollback below goes to it, and a second one finds nothing earlier to go to.
-    result = deploy(open_environment(pipeline.settings, "dev"), pipeline.second.release)
+    result = deploy(pipeline.open("dev"), pipeline.second.release)
     assert result.error is None
     second_versions = dict(result.attempt.versions)
 
-    attempt = rollback(open_environment(pipeline.settings, "dev"))
+    attempt = rollback(pipeline.open("dev"))
 
     assert attempt.kind == "rollback" and attempt.release == pipeline.good.release
     for service in FUNCTIONS:
         assert pipeline.live_sha("dev", service) == pipeline.good.artifact(service).sha256
         assert attempt.versions[service] != second_versions[service]
-    again = pipeline.cli("rollback", "dev")
+    again = pipeline.cli("rollback", "dev", env=pipeline.job_env("dev"))
     assert again.exit_code == 2
     assert "no earlier successful release" in again.stderr
 
@@ -443,14 +474,14 @@ def test_prod_refuses_a_plan_that_destroys_without_the_flag(
     release = pipeline.new_prod_network.release
     try:
         for env in ("dev", "staging"):  # promoted as usual; their own networks do not change
-            result = deploy(open_environment(pipeline.settings, env), release)
+            result = deploy(pipeline.open(env), release)
             assert result.error is None, result.error and result.error.message
             assert result.plan is not None and not result.plan.has_changes
-        alice = _identity(pipeline, "alice")
+        alice = _approver(pipeline, "alice")
         assert pipeline.cli("approve", "prod", release, env=alice).exit_code == 0
         live = {s: live_version(pipeline.target, f"smartstack-prod-{s}") for s in FUNCTIONS}
 
-        result = deploy(open_environment(pipeline.settings, "prod"), release)
+        result = deploy(pipeline.open("prod"), release)
 
         assert isinstance(result.error, DestroyRefused)
         message = result.error.message
@@ -469,6 +500,19 @@ def test_prod_refuses_a_plan_that_destroys_without_the_flag(
             _roll_back_to_good(pipeline, env)
 
 
+def test_the_smoke_step_on_aws_finds_the_api_as_the_environment_s_job(
+    pipeline: Pipeline, dev_live: None
+) -> None:
+    """The AWS branch of the smoke step (HTTPS to the API, issue 12 runs it here) finds the
+    API's endpoint with what the job's role may call: listing every API (``GET /apis``) is
+    not among it."""
+    environment = pipeline.open("dev")
+    names = {service: environment.resource_name(service) for service in FUNCTIONS}
+    functions = AwsFunctions(environment.target, names, environment.parameter_prefix)
+    apis = pipeline.target.client("apigatewayv2").get_apis()["Items"]
+    assert functions.endpoint == next(a["ApiEndpoint"] for a in apis if a["Name"] == names["api"])
+
+
 def test_history_and_status_show_all_of_it(
     pipeline: Pipeline, dev_live: None, staging_live: None, prod_live: None
 ) -> None:
@@ -478,11 +522,11 @@ def test_history_and_status_show_all_of_it(
     bad = pipeline.bad_migration.release
     try:
         for env in ("dev", "staging"):
-            result = deploy(open_environment(pipeline.settings, env), second)
+            result = deploy(pipeline.open(env), second)
             assert result.error is None, result.error and result.error.message
-        alice = _identity(pipeline, "alice")
+        alice = _approver(pipeline, "alice")
         assert pipeline.cli("approve", "prod", second, env=alice).exit_code == 0
-        failed = deploy(open_environment(pipeline.settings, "dev"), bad)
+        failed = deploy(pipeline.open("dev"), bad)
         assert failed.attempt.outcome == "failed"
 
         status = pipeline.cli("--json", "status")
@@ -538,9 +582,9 @@ def _ensure_good_live(pipeline: Pipeline, env: str, *, deployed: bool = False) -
         and all(pipeline.live_sha(env, s) == good.artifact(s).sha256 for s in FUNCTIONS)
     ):
         return
-    environment = open_environment(pipeline.settings, env)
+    environment = pipeline.open(env)
     if environment.config.require_approval:  # by someone other than its deployer upstream
-        approved = pipeline.cli("approve", env, good.release, env=_identity(pipeline, "alice"))
+        approved = pipeline.cli("approve", env, good.release, env=_approver(pipeline, "alice"))
         assert approved.exit_code == 0, approved.stderr
     result = deploy(environment, good.release)
     assert result.error is None, f"good release to {env}: {result.error and result.error.message}"
@@ -550,7 +594,7 @@ def _roll_back_to_good(pipeline: Pipeline, env: str) -> None:
     """A test's cleanup: roll ``env`` back to the good release if it runs something else."""
     current = live_attempt(pipeline.ledger().history(env, limit=None))
     if current is not None and current.release != pipeline.good.release:
-        attempt = rollback(open_environment(pipeline.settings, env))
+        attempt = rollback(pipeline.open(env))
         assert attempt.release == pipeline.good.release, f"{env} rolled back to {attempt.release}"
 
 
@@ -563,19 +607,35 @@ def _withdraw_approval(pipeline: Pipeline, env: str, release: str) -> None:
 
 
 def _identity(pipeline: Pipeline, person: str) -> dict[str, str]:
-    """The CLI's environment when ``person`` acts: their own credentials, the same endpoint."""
+    """The CLI's environment when ``person`` acts with a role session named after them
+    (what an administrator can do: the session name is theirs to choose)."""
     role = f"arn:aws:iam::{pipeline.target.account_id()}:role/smartstack-prod-role"
     creds = pipeline.target.client("sts").assume_role(RoleArn=role, RoleSessionName=person)[
         "Credentials"
     ]
+    return _as(pipeline, creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
+
+
+def _approver(pipeline: Pipeline, person: str) -> dict[str, str]:
+    """The CLI's environment of ``person``, an approver signed in as their own IAM user,
+    a member of the account stack's approvers group (made here, as an administrator would)."""
+    iam = pipeline.target.client("iam")
+    try:
+        iam.create_user(UserName=person)
+        iam.add_user_to_group(GroupName=f"{DEFAULT_PROJECT}-approvers", UserName=person)
+    except iam.exceptions.EntityAlreadyExistsException:
+        for old in iam.list_access_keys(UserName=person)["AccessKeyMetadata"]:  # at most two
+            iam.delete_access_key(UserName=person, AccessKeyId=old["AccessKeyId"])
+    key = iam.create_access_key(UserName=person)["AccessKey"]
+    return _as(pipeline, key["AccessKeyId"], key["SecretAccessKey"])
+
+
+def _as(pipeline: Pipeline, key: str, secret: str, token: str | None = None) -> dict[str, str]:
     aws = {k: v for k, v in pipeline.target.variables.items() if not k.startswith("AWS_SECRET")}
-    aws.update(
-        AWS_ACCESS_KEY_ID=creds["AccessKeyId"],
-        AWS_SECRET_ACCESS_KEY=creds["SecretAccessKey"],
-        AWS_SESSION_TOKEN=creds["SessionToken"],
-    )
-    person = {k: v for k, v in pipeline.env.items() if k != "SMARTSTACK_ASSUME_ROLES"}
-    return dict(person, SMARTSTACK_TARGET="aws", **aws)  # as themselves, no pipeline role
+    aws.update(AWS_ACCESS_KEY_ID=key, AWS_SECRET_ACCESS_KEY=secret)
+    if token:
+        aws["AWS_SESSION_TOKEN"] = token
+    return dict(pipeline.env, SMARTSTACK_TARGET="aws", **aws)  # as themselves, no pipeline role
 
 
 def _parameters(pipeline: Pipeline, env: str) -> dict[str, str]:

@@ -364,7 +364,7 @@ class _Run:
             log_dir = ctx.settings.state_dir / "deploys" / self.attempt.attempt_id
             rie = toolchain(ctx.settings).lambda_rie
             return EmulatedFunctions(target, names, self.zips, rie, log_dir)
-        return AwsFunctions(target, names)
+        return AwsFunctions(target, names, ctx.environment.parameter_prefix)
 
     def _queue_arn(self) -> str:
         target = self.ctx.environment.target

@@ -54,15 +54,26 @@ class Functions(Protocol):
 
 
 class AwsFunctions:
-    """HTTPS to the API's URL; ``Invoke`` for the others."""
+    """HTTPS to the API's URL; ``Invoke`` for the others.
 
-    def __init__(self, target: AwsTarget, function_names: Mapping[str, str]) -> None:
+    The URL is the one the stack published in the environment's parameter
+    (``<prefix>/environment``, ``api_endpoint``): the environment's role may read its
+    own parameters, not list every API of the account.
+    """
+
+    def __init__(
+        self, target: AwsTarget, function_names: Mapping[str, str], parameter_prefix: str
+    ) -> None:
         self.target = target
         self.names = dict(function_names)
-        apis = target.client("apigatewayv2").get_apis().get("Items", [])
-        endpoint = next((a["ApiEndpoint"] for a in apis if a["Name"] == self.names[API]), None)
-        if endpoint is None:
-            raise SmokeFailed(f"no HTTP API named {self.names[API]}; apply the stack first.")
+        name = f"{parameter_prefix}/environment"
+        try:
+            value = target.client("ssm").get_parameter(Name=name)["Parameter"]["Value"]
+            endpoint = json.loads(value).get("api_endpoint")
+        except (target.client("ssm").exceptions.ParameterNotFound, ValueError, AttributeError):
+            endpoint = None  # missing, not JSON, not an object: the stack was not applied
+        if not endpoint:
+            raise SmokeFailed(f"{name} names no api_endpoint; apply the stack first.")
         self.endpoint = str(endpoint).rstrip("/")
 
     def http(self, method: str, path: str) -> tuple[int, dict[str, Any]]:

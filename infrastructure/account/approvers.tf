@@ -1,0 +1,64 @@
+# <project>-approvers: the people who approve releases (`smartstack approve <env>
+# <release>`). Administrators add each approver's own IAM user to the group; the
+# approval then names that person, not a role session anyone could name.
+
+data "aws_iam_policy_document" "approvers" {
+  # checkov:skip=CKV_AWS_356:"*" only for sts:GetCallerIdentity, which has no resource-level permissions
+  statement {
+    sid       = "WhoAmI"
+    actions   = ["sts:GetCallerIdentity"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "ReadReleases"
+    actions   = ["s3:GetObject"]
+    resources = ["${module.artifacts.bucket_arn}/releases/*"]
+  }
+
+  statement {
+    sid       = "ReadDeploymentRecords"
+    actions   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:DescribeTable"]
+    resources = [aws_dynamodb_table.deployments.arn]
+  }
+
+  statement {
+    sid       = "RecordApprovals"
+    actions   = ["dynamodb:PutItem"]
+    resources = [aws_dynamodb_table.deployments.arn]
+
+    condition {
+      test     = "ForAllValues:StringEquals"
+      variable = "dynamodb:LeadingKeys"
+      values   = [for e in var.approval_environments : "env#${e}"]
+    }
+
+    condition {
+      test     = "Null"
+      variable = "dynamodb:LeadingKeys"
+      values   = ["false"]
+    }
+  }
+
+  statement {
+    sid       = "PipelineKeyThroughS3AndDynamoDB"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+    resources = [aws_kms_key.pipeline.arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["s3.${local.region}.amazonaws.com", "dynamodb.${local.region}.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_group" "approvers" {
+  name = "${var.project}-approvers"
+}
+
+resource "aws_iam_group_policy" "approvers" {
+  name   = "${var.project}-approvers"
+  group  = aws_iam_group.approvers.name
+  policy = data.aws_iam_policy_document.approvers.json
+}
