@@ -50,7 +50,7 @@ resource "aws_iam_role" "env" {
 }
 
 data "aws_iam_policy_document" "env_role" {
-  # checkov:skip=CKV_AWS_356:"*" only for actions without resource-level permissions (describe/list, log deliveries) or scoped by conditions (lambda:FunctionArn, aws:RequestTag/ResourceTag Environment)
+  # checkov:skip=CKV_AWS_356:"*" only for event source mappings, scoped by lambda:FunctionArn
   for_each = local.environments
 
   # --- Parameter Store: /<project>/<env>/* -----------------------------------
@@ -262,56 +262,16 @@ data "aws_iam_policy_document" "env_role" {
     ]
     resources = ["arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${local.env[each.key].prefix}-*"]
   }
+}
 
-  # Execution roles: only <project>-<env>-*, only with the environment's boundary,
-  # only passed to Lambda. The role itself and the boundary are denied below.
-  statement {
-    sid       = "CreateOwnRolesWithBoundary"
-    actions   = ["iam:CreateRole", "iam:PutRolePermissionsBoundary"]
-    resources = ["arn:${local.partition}:iam::${local.account_id}:role/${local.env[each.key].prefix}-*"]
-
-    condition {
-      test     = "StringEquals"
-      variable = "iam:PermissionsBoundary"
-      values   = [aws_iam_policy.boundary[each.key].arn]
-    }
-  }
-
-  statement {
-    sid = "ManageOwnRoles"
-    actions = [
-      "iam:GetRole", "iam:DeleteRole", "iam:UpdateRole", "iam:UpdateRoleDescription",
-      "iam:UpdateAssumeRolePolicy", "iam:TagRole", "iam:UntagRole", "iam:ListRoleTags",
-      "iam:PutRolePolicy", "iam:GetRolePolicy", "iam:DeleteRolePolicy", "iam:ListRolePolicies",
-      "iam:ListAttachedRolePolicies", "iam:ListInstanceProfilesForRole",
-    ]
-    resources = ["arn:${local.partition}:iam::${local.account_id}:role/${local.env[each.key].prefix}-*"]
-  }
-
-  statement {
-    sid       = "PassOwnRolesToLambda"
-    actions   = ["iam:PassRole"]
-    resources = ["arn:${local.partition}:iam::${local.account_id}:role/${local.env[each.key].prefix}-*"]
-
-    condition {
-      test     = "StringEquals"
-      variable = "iam:PassedToService"
-      values   = ["lambda.amazonaws.com"]
-    }
-  }
-
-  statement {
-    sid    = "NoSelfEscalation"
-    effect = "Deny"
-    actions = [
-      "iam:DeleteRole", "iam:UpdateRole", "iam:UpdateAssumeRolePolicy", "iam:PutRolePolicy",
-      "iam:DeleteRolePolicy", "iam:AttachRolePolicy", "iam:DetachRolePolicy",
-      "iam:PutRolePermissionsBoundary", "iam:DeleteRolePermissionsBoundary", "iam:TagRole", "iam:UntagRole",
-      "iam:PassRole", "iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion",
-      "iam:SetDefaultPolicyVersion",
-    ]
-    resources = [aws_iam_role.env[each.key].arn, aws_iam_policy.boundary[each.key].arn]
-  }
+# The role's policies are split so that each fits IAM's quotas (an inline policy of a role
+# at most 10,240 characters in all, a managed one 6,144; the local AWS enforces them too):
+# inline, the resources named for the environment (above); managed and attached, the
+# network and HTTP API, and the execution roles with the shared pipeline resources.
+data "aws_iam_policy_document" "env_network" {
+  # checkov:skip=CKV_AWS_356:"*" only for creates scoped by aws:RequestTag Environment
+  # checkov:skip=CKV_AWS_111:"*" only for creates scoped by aws:RequestTag Environment
+  for_each = local.environments
 
   # --- Tag-scoped: network and HTTP API (their ARNs carry no names) ------------
   # What stands alone is created tagged for the environment.
@@ -515,6 +475,67 @@ data "aws_iam_policy_document" "env_role" {
       values   = [each.key]
     }
   }
+}
+
+data "aws_iam_policy_document" "env_roles" {
+  for_each = local.environments
+
+  # Execution roles: only <project>-<env>-*, only with the environment's boundary,
+  # only passed to Lambda. The role itself and the boundary are denied below.
+  statement {
+    sid       = "CreateOwnRolesWithBoundary"
+    actions   = ["iam:CreateRole", "iam:PutRolePermissionsBoundary"]
+    resources = ["arn:${local.partition}:iam::${local.account_id}:role/${local.env[each.key].prefix}-*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PermissionsBoundary"
+      values   = [aws_iam_policy.boundary[each.key].arn]
+    }
+  }
+
+  statement {
+    sid = "ManageOwnRoles"
+    actions = [
+      "iam:GetRole", "iam:DeleteRole", "iam:UpdateRole", "iam:UpdateRoleDescription",
+      "iam:UpdateAssumeRolePolicy", "iam:TagRole", "iam:UntagRole", "iam:ListRoleTags",
+      "iam:PutRolePolicy", "iam:GetRolePolicy", "iam:DeleteRolePolicy", "iam:ListRolePolicies",
+      "iam:ListAttachedRolePolicies", "iam:ListInstanceProfilesForRole",
+    ]
+    resources = ["arn:${local.partition}:iam::${local.account_id}:role/${local.env[each.key].prefix}-*"]
+  }
+
+  statement {
+    sid       = "PassOwnRolesToLambda"
+    actions   = ["iam:PassRole"]
+    resources = ["arn:${local.partition}:iam::${local.account_id}:role/${local.env[each.key].prefix}-*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["lambda.amazonaws.com"]
+    }
+  }
+
+  statement {
+    sid    = "NoSelfEscalation"
+    effect = "Deny"
+    actions = [
+      "iam:DeleteRole", "iam:UpdateRole", "iam:UpdateAssumeRolePolicy", "iam:PutRolePolicy",
+      "iam:DeleteRolePolicy", "iam:AttachRolePolicy", "iam:DetachRolePolicy",
+      "iam:PutRolePermissionsBoundary", "iam:DeleteRolePermissionsBoundary", "iam:TagRole", "iam:UntagRole",
+      "iam:PassRole", "iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion",
+      "iam:SetDefaultPolicyVersion",
+    ]
+    resources = [aws_iam_role.env[each.key].arn, aws_iam_policy.boundary[each.key].arn]
+  }
+}
+
+data "aws_iam_policy_document" "env_pipeline" {
+  # checkov:skip=CKV_AWS_356:"*" only for actions without resource-level permissions (describe/list, log deliveries)
+  # checkov:skip=CKV_AWS_111:"*" only for log deliveries, which have no resource-level permissions
+  for_each                = local.environments
+  source_policy_documents = [data.aws_iam_policy_document.env_roles[each.key].json]
 
   # --- Shared pipeline resources ----------------------------------------------
   statement {
@@ -606,6 +627,40 @@ resource "aws_iam_role_policy" "env" {
   name   = "${local.env[each.key].prefix}-deploy"
   role   = aws_iam_role.env[each.key].id
   policy = data.aws_iam_policy_document.env_role[each.key].json
+}
+
+resource "aws_iam_policy" "env_network" {
+  for_each = local.environments
+
+  name        = "${local.env[each.key].prefix}-deploy-network"
+  description = "SmartStack ${each.key}: the network and HTTP API of its role's deploys (ADR-007)."
+  policy      = data.aws_iam_policy_document.env_network[each.key].json
+
+  tags = { Environment = each.key }
+}
+
+resource "aws_iam_policy" "env_pipeline" {
+  for_each = local.environments
+
+  name        = "${local.env[each.key].prefix}-deploy-pipeline"
+  description = "SmartStack ${each.key}: execution roles and the shared pipeline resources of its role (ADR-007)."
+  policy      = data.aws_iam_policy_document.env_pipeline[each.key].json
+
+  tags = { Environment = each.key }
+}
+
+resource "aws_iam_role_policy_attachment" "env_network" {
+  for_each = local.environments
+
+  role       = aws_iam_role.env[each.key].name
+  policy_arn = aws_iam_policy.env_network[each.key].arn
+}
+
+resource "aws_iam_role_policy_attachment" "env_pipeline" {
+  for_each = local.environments
+
+  role       = aws_iam_role.env[each.key].name
+  policy_arn = aws_iam_policy.env_pipeline[each.key].arn
 }
 
 # The ceiling of every execution role the environment role creates: its own

@@ -4,8 +4,10 @@ output "role_arns" {
 }
 
 output "role_policies" {
-  description = "Rendered identity policy (JSON) of each environment's role, by environment."
-  value       = { for e, p in data.aws_iam_policy_document.env_role : e => p.json }
+  description = "Rendered identity policies (JSON) of each environment's role, by environment: the inline one, then the attached network and pipeline ones."
+  value = { for e, p in data.aws_iam_policy_document.env_role : e => [
+    p.json, data.aws_iam_policy_document.env_network[e].json, data.aws_iam_policy_document.env_pipeline[e].json,
+  ] }
 }
 
 output "role_trust_policies" {

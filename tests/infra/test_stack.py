@@ -385,7 +385,7 @@ def test_each_role_reaches_only_its_own_environment(applied: Applied) -> None:
         kms_key_arns=outputs["kms_key_arns"],  # type: ignore[arg-type]
         kms_key_policies={e: json.loads(p) for e, p in key_policies.items()},
     )
-    identity = {env: [json.loads(str(policy))] for env, policy in policies.items()}
+    identity = {env: [json.loads(p) for p in documents] for env, documents in policies.items()}  # type: ignore[attr-defined]
     evaluator = IamSimulateEvaluator(ROOT / "tools" / "iam-simulate")
     outcomes = evaluate(evaluator, facts, ENVS, identity)
     print(render_matrix(outcomes))

@@ -1,7 +1,8 @@
-"""The three moto fixes, against the running local AWS: without them these fail."""
+"""The moto fixes, against the running local AWS: without them these fail."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 from typing import Any
@@ -220,3 +221,69 @@ def test_an_unreachable_postgres_is_an_rds_error(tmp_path: Path, name: str) -> N
         assert server.healthy()
     finally:
         server.stop()
+
+
+def _policy_of(size: int) -> str:
+    """A policy document of exactly ``size`` characters without whitespace."""
+    statement = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::"}
+    empty = json.dumps({"Version": "2012-10-17", "Statement": [statement]}, separators=(",", ":"))
+    statement["Resource"] += "b" * (size - len(empty))
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]}, separators=(",", ":"))
+
+
+def _limit(call: Any) -> str:
+    with pytest.raises(ClientError) as caught:
+        call()
+    error = caught.value.response["Error"]
+    assert error["Code"] == "LimitExceeded"
+    return str(error["Message"])
+
+
+def test_a_role_s_inline_policies_are_limited_to_10240_characters_in_all(aws: AwsTarget) -> None:
+    iam = aws.client("iam")
+    trust = _policy_of(200)  # moto takes any document as a trust policy
+    iam.create_role(RoleName="quota-role", AssumeRolePolicyDocument=trust)
+    iam.put_role_policy(RoleName="quota-role", PolicyName="a", PolicyDocument=_policy_of(6000))
+    put = lambda: iam.put_role_policy(  # noqa: E731 - one call, asked twice
+        RoleName="quota-role", PolicyName="b", PolicyDocument=_policy_of(4241)
+    )
+    assert _limit(put) == "Maximum policy size of 10240 bytes exceeded for role quota-role"
+    iam.put_role_policy(RoleName="quota-role", PolicyName="b", PolicyDocument=_policy_of(4240))
+    # Whitespace does not count, as on AWS; replacing a policy counts its new size only.
+    spaced = _policy_of(4240).replace(",", ",   ")
+    iam.put_role_policy(RoleName="quota-role", PolicyName="b", PolicyDocument=spaced)
+    iam.put_role_policy(RoleName="quota-role", PolicyName="a", PolicyDocument=_policy_of(6000))
+
+
+def test_managed_policies_are_limited_to_6144_characters_and_10_per_role(aws: AwsTarget) -> None:
+    iam = aws.client("iam")
+    create = lambda: iam.create_policy(  # noqa: E731
+        PolicyName="too-big", PolicyDocument=_policy_of(6145)
+    )
+    assert _limit(create) == "Cannot exceed quota for PolicySize: 6144"
+    arn = iam.create_policy(PolicyName="fits", PolicyDocument=_policy_of(6144))["Policy"]["Arn"]
+    version = lambda: iam.create_policy_version(  # noqa: E731
+        PolicyArn=arn, PolicyDocument=_policy_of(6145)
+    )
+    assert _limit(version) == "Cannot exceed quota for PolicySize: 6144"
+    trust = _policy_of(200)  # moto takes any document as a trust policy
+    iam.create_role(RoleName="many-policies", AssumeRolePolicyDocument=trust)
+    for n in range(10):
+        small = iam.create_policy(PolicyName=f"small-{n}", PolicyDocument=_policy_of(200))
+        iam.attach_role_policy(RoleName="many-policies", PolicyArn=small["Policy"]["Arn"])
+    attach = lambda: iam.attach_role_policy(RoleName="many-policies", PolicyArn=arn)  # noqa: E731
+    assert _limit(attach) == "Cannot exceed quota for PoliciesPerRole: 10"
+
+
+def test_user_and_group_inline_policies_have_their_own_limits(aws: AwsTarget) -> None:
+    iam = aws.client("iam")
+    iam.create_user(UserName="quota-user")
+    iam.create_group(GroupName="quota-group")
+    user = lambda: iam.put_user_policy(  # noqa: E731
+        UserName="quota-user", PolicyName="p", PolicyDocument=_policy_of(2049)
+    )
+    assert _limit(user) == "Maximum policy size of 2048 bytes exceeded for user quota-user"
+    group = lambda: iam.put_group_policy(  # noqa: E731
+        GroupName="quota-group", PolicyName="p", PolicyDocument=_policy_of(5121)
+    )
+    assert _limit(group) == "Maximum policy size of 5120 bytes exceeded for group quota-group"

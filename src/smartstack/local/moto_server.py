@@ -1,4 +1,4 @@
-"""The local AWS: the moto server with three fixes where it departs from AWS.
+"""The local AWS: the moto server with fixes where it departs from AWS.
 
 Run as ``python -m smartstack.local.moto_server -H 127.0.0.1 -p PORT``.  Each
 fix makes moto behave as AWS does for a call the AWS provider or the
@@ -21,11 +21,17 @@ one can connect to the database they create (see docs/local-platform.md):
   password; ``DeleteDBInstance`` drops the database and the role.  A failure
   of PostgreSQL is answered as an RDS error.  Without the variable RDS is
   stock moto.
+* IAM: policies of any size are accepted.  AWS refuses (``LimitExceeded``) a role
+  whose inline policies exceed 10,240 characters in all (a user's 2,048, a group's
+  5,120), a managed policy over 6,144, and an eleventh managed policy on a role;
+  whitespace does not count.  A stack whose role policy is too large so fails on
+  AWS only: here it fails too.
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import os
 import sys
 import warnings
@@ -151,6 +157,68 @@ def _postgres_backed_rds(server: LocalRdsPostgres) -> None:
     setattr(rds_models.DBInstance, "address", property(address))  # noqa: B010
 
 
+# IAM's quotas (characters without whitespace; managed policies per role), as AWS has them.
+_INLINE_QUOTAS = {"role": 10240, "user": 2048, "group": 5120}
+_MANAGED_POLICY_QUOTA = 6144
+_MANAGED_POLICIES_PER_ROLE = 10
+
+
+def _policy_size(document: str) -> int:
+    return sum(1 for character in document if not character.isspace())
+
+
+def _iam_policy_quotas() -> None:
+    from moto.iam.exceptions import LimitExceededException
+    from moto.iam.models import IAMBackend
+
+    def inline(kind: str, get: str, put: str) -> None:
+        original = getattr(IAMBackend, put)
+
+        def checked(self: Any, name: str, policy_name: str, policy_json: str) -> None:
+            owner = getattr(self, get)(name)
+            others = sum(_policy_size(d) for p, d in owner.policies.items() if p != policy_name)
+            if others + _policy_size(policy_json) > _INLINE_QUOTAS[kind]:
+                raise LimitExceededException(
+                    f"Maximum policy size of {_INLINE_QUOTAS[kind]} bytes exceeded for "
+                    f"{kind} {name}"
+                )
+            original(self, name, policy_name, policy_json)
+
+        setattr(IAMBackend, put, checked)
+
+    inline("role", "get_role", "put_role_policy")
+    inline("user", "get_user", "put_user_policy")
+    inline("group", "get_group", "put_group_policy")
+
+    def managed(method: str, document_at: str) -> None:
+        original = getattr(IAMBackend, method)
+        signature = inspect.signature(original)
+
+        def checked(self: Any, *args: Any, **kwargs: Any) -> Any:
+            document = signature.bind(self, *args, **kwargs).arguments.get(document_at)
+            if isinstance(document, str) and _policy_size(document) > _MANAGED_POLICY_QUOTA:
+                raise LimitExceededException(
+                    f"Cannot exceed quota for PolicySize: {_MANAGED_POLICY_QUOTA}"
+                )
+            return original(self, *args, **kwargs)
+
+        setattr(IAMBackend, method, checked)
+
+    managed("create_policy", "policy_document")
+    managed("create_policy_version", "policy_document")
+    attach = IAMBackend.attach_role_policy
+
+    def attach_checked(self: Any, policy_arn: str, role_name: str) -> None:
+        attached = self.get_role(role_name).managed_policies
+        if policy_arn not in attached and len(attached) >= _MANAGED_POLICIES_PER_ROLE:
+            raise LimitExceededException(
+                f"Cannot exceed quota for PoliciesPerRole: {_MANAGED_POLICIES_PER_ROLE}"
+            )
+        attach(self, policy_arn, role_name)
+
+    setattr(IAMBackend, "attach_role_policy", attach_checked)  # noqa: B010
+
+
 def _iam_enforcement() -> None:
     """Local IAM enforcement: on unless SMARTSTACK_IAM_ENFORCEMENT says audit or off.
 
@@ -174,6 +242,7 @@ def _iam_enforcement() -> None:
 def main() -> None:
     _unique_dbi_resource_id()
     _tags_at_bucket_creation()
+    _iam_policy_quotas()
     dsn = os.environ.get(RDS_POSTGRES_DSN)
     if dsn:
         _postgres_backed_rds(LocalRdsPostgres(dsn))
