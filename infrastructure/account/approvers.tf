@@ -4,6 +4,8 @@
 
 data "aws_iam_policy_document" "approvers" {
   # checkov:skip=CKV_AWS_356:"*" only for sts:GetCallerIdentity, which has no resource-level permissions
+  source_policy_documents = [data.aws_iam_policy_document.read_pipeline_records.json]
+
   statement {
     sid       = "WhoAmI"
     actions   = ["sts:GetCallerIdentity"]
@@ -14,12 +16,6 @@ data "aws_iam_policy_document" "approvers" {
     sid       = "ReadReleases"
     actions   = ["s3:GetObject"]
     resources = ["${module.artifacts.bucket_arn}/releases/*"]
-  }
-
-  statement {
-    sid       = "ReadDeploymentRecords"
-    actions   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:DescribeTable"]
-    resources = [aws_dynamodb_table.deployments.arn]
   }
 
   statement {
@@ -37,18 +33,6 @@ data "aws_iam_policy_document" "approvers" {
       test     = "Null"
       variable = "dynamodb:LeadingKeys"
       values   = ["false"]
-    }
-  }
-
-  statement {
-    sid       = "PipelineKeyThroughS3AndDynamoDB"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
-    resources = [aws_kms_key.pipeline.arn]
-
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["s3.${local.region}.amazonaws.com", "dynamodb.${local.region}.amazonaws.com"]
     }
   }
 }

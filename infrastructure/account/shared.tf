@@ -83,3 +83,28 @@ resource "aws_dynamodb_table" "deployments" {
 
   tags = { Name = local.deployments_table }
 }
+
+# Reading the deployment records and releases through the pipeline key: what every
+# environment role and the approvers share.
+data "aws_iam_policy_document" "read_pipeline_records" {
+  statement {
+    sid       = "ReadDeploymentRecords"
+    actions   = ["dynamodb:GetItem", "dynamodb:Query"]
+    resources = [aws_dynamodb_table.deployments.arn]
+  }
+
+  # unexercised: DescribeKey, and all of them through DynamoDB (DynamoDB's encryption of
+  # the records, which the local AWS does not check: its documented set for a customer
+  # managed key)
+  statement {
+    sid       = "PipelineKeyThroughS3AndDynamoDB"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+    resources = [aws_kms_key.pipeline.arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["s3.${local.region}.amazonaws.com", "dynamodb.${local.region}.amazonaws.com"]
+    }
+  }
+}

@@ -12,7 +12,6 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -20,12 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 from smartstack.aws.target import AwsTarget, environment_target, target_for
-from smartstack.cli.app import app
 from smartstack.core.config import Settings
-from smartstack.core.errors import ExitCode, StateLockedError
+from smartstack.core.errors import StateLockedError
 from smartstack.infra.isolation import AccountFacts, IamSimulateEvaluator, evaluate, render_matrix
 from smartstack.infra.stack import (
     StackProgress,
@@ -157,61 +154,6 @@ def test_each_environment_role_plans_its_own_stack_refused_nothing(
         refused = server.iam_refusals(since=before)
         assert refused == [], f"{env}: " + "\n".join(r["message"] for r in refused)
         assert not plan.has_changes, f"{env}: {plan.describe()}"
-
-
-def test_a_secrets_session_as_each_environment_role_is_refused_nothing(
-    running_platform: Settings, applied: Applied, session_env: dict[str, str], tmp_path: Path
-) -> None:
-    """An operator's secrets session through the environments' roles (assumed with their
-    own credentials, as the roles' trust allows administrators): every command, IAM
-    enforced, against the parameters and keys the stacks made."""
-    server = platform.moto_server(running_platform)
-    before = server.iam_stats("brief")["refusals_total"]
-    env = dict(session_env, SMARTSTACK_ASSUME_ROLES="1")
-
-    def cli(*args: str, input: str | None = None) -> Any:
-        result = CliRunner().invoke(app, list(args), env=env, input=input)
-        assert result.exit_code in (0, ExitCode.DRIFT), f"{args}: {result.stderr}"
-        return result
-
-    value = "operator-session-secret-1"
-    for name in ENVS:
-        cli("secrets", "set", name, "session-key", input=value + "\n")
-    cli("secrets", "set", "dev", "dev-only-key", input=value + "\n")
-    assert cli("--json", "secrets", "get", "dev", "session-key", "--reveal").stdout.count(value)
-    assert "db-password" in cli("secrets", "list", "prod").stdout  # the stack's, by key only
-    cli("secrets", "history", "staging", "session-key")
-    diff = cli("--json", "secrets", "diff", "dev", "staging")
-    assert json.loads(diff.stdout)["data"]["only_in_a"] == ["dev-only-key"]
-    exported = tmp_path / "dev.json"
-    cli("secrets", "export", "dev", "--format", "json", "--output", str(exported))
-    assert json.loads(exported.read_text())["session-key"] == value
-    dotenv = tmp_path / "staging.env"
-    dotenv.write_text(f"IMPORTED_KEY={value}\n")
-    cli("secrets", "import", "staging", str(dotenv), "--yes")
-    cli(
-        "secrets",
-        "exec",
-        "prod",
-        "--",
-        sys.executable,
-        "-c",
-        "import os; os.environ['SESSION_KEY']",
-    )
-    for name, key in (
-        ("dev", "dev-only-key"),
-        ("staging", "imported-key"),
-        *((n, "session-key") for n in ENVS),
-    ):
-        cli("secrets", "delete", name, key, "--yes")
-    refused = server.iam_refusals(since=before)
-    assert refused == [], "\n".join(f"{r['principal']}: {r['message']}" for r in refused)
-    allowed = (server.directory / "iam-allowed.jsonl").read_text().splitlines()
-    changes = [r for r in map(json.loads, allowed) if r["action"] == "ssm:PutParameter"]
-    writers = {c["principalArn"] for c in changes}  # the stacks' own writes are the admin's
-    assert writers >= {
-        f"arn:aws:iam::{applied[0].account_id()}:role/smartstack-{n}-role" for n in ENVS
-    }
 
 
 def test_a_held_lock_fails_fast_and_names_the_holder(

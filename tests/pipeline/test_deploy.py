@@ -33,6 +33,7 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -47,7 +48,7 @@ from smartstack.aws.lambda_api import live_version
 from smartstack.aws.target import AwsTarget, environment_target, target_for
 from smartstack.cli.app import app
 from smartstack.core.config import Settings
-from smartstack.core.errors import LeaseHeldError
+from smartstack.core.errors import ExitCode, LeaseHeldError
 from smartstack.core.naming import DEFAULT_PROJECT, artifacts_bucket_name
 from smartstack.infra.stack import apply_stack
 from smartstack.infra.state_backend import bootstrap
@@ -498,6 +499,55 @@ def test_prod_refuses_a_plan_that_destroys_without_the_flag(
     finally:  # dev and staging back on the good release
         for env in ("staging", "dev"):
             _roll_back_to_good(pipeline, env)
+
+
+def test_an_operator_s_secrets_session_through_the_environment_roles(
+    pipeline: Pipeline, prod_live: None, tmp_path: Path
+) -> None:
+    """An operator's secrets session through the environments' roles (assumed with their
+    own credentials, as the roles' trust allows administrators): every command against
+    the parameters and keys the stacks made; the module refuses any refusal."""
+    env = dict(pipeline.env, SMARTSTACK_ASSUME_ROLES="1")
+
+    def cli(*args: str, input: str | None = None) -> Any:
+        result = CliRunner().invoke(app, list(args), env=env, input=input)
+        assert result.exit_code in (0, ExitCode.DRIFT), f"{args}: {result.stderr}"
+        return result
+
+    value = "operator-session-secret-1"
+    for name in ENVS:
+        cli("secrets", "set", name, "session-key", input=value + "\n")
+    cli("secrets", "set", "dev", "dev-only-key", input=value + "\n")
+    assert cli("--json", "secrets", "get", "dev", "session-key", "--reveal").stdout.count(value)
+    assert "db-password" in cli("secrets", "list", "prod").stdout  # the stack's, by key only
+    cli("secrets", "history", "staging", "session-key")
+    diff = cli("--json", "secrets", "diff", "dev", "staging")
+    assert json.loads(diff.stdout)["data"]["only_in_a"] == ["dev-only-key"]
+    exported = tmp_path / "dev.json"
+    cli("secrets", "export", "dev", "--format", "json", "--output", str(exported))
+    assert json.loads(exported.read_text())["session-key"] == value
+    dotenv = tmp_path / "staging.env"
+    dotenv.write_text(f"IMPORTED_KEY={value}\n")
+    cli("secrets", "import", "staging", str(dotenv), "--yes")
+    cli(
+        "secrets",
+        "exec",
+        "prod",
+        "--",
+        sys.executable,
+        "-c",
+        "import os; os.environ['SESSION_KEY']",
+    )
+    for name, key in (
+        ("dev", "dev-only-key"),
+        ("staging", "imported-key"),
+        *((n, "session-key") for n in ENVS),
+    ):
+        cli("secrets", "delete", name, key, "--yes")
+    allowed = platform.moto_server(pipeline.settings).iam_allowed()
+    writers = {r["principalArn"] for r in allowed if r["action"] == "ssm:PutParameter"}
+    account = pipeline.target.account_id()
+    assert writers >= {f"arn:aws:iam::{account}:role/smartstack-{n}-role" for n in ENVS}
 
 
 def test_the_smoke_step_on_aws_finds_the_api_as_the_environment_s_job(

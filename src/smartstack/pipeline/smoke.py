@@ -66,7 +66,7 @@ class AwsFunctions:
     ) -> None:
         self.target = target
         self.names = dict(function_names)
-        name = f"{parameter_prefix}/environment"
+        name = f"{parameter_prefix.rstrip('/')}/environment"
         try:
             value = target.client("ssm").get_parameter(Name=name)["Parameter"]["Value"]
             endpoint = json.loads(value).get("api_endpoint")

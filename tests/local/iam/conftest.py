@@ -111,10 +111,3 @@ def role(moto: MotoServer, admin: Callable[[str], Any]) -> Callable[..., Callabl
 @pytest.fixture
 def unique() -> str:
     return uuid.uuid4().hex[:8]
-
-
-def allowed_log(server: MotoServer) -> list[dict[str, Any]]:
-    path = Path(server.directory) / "iam-allowed.jsonl"
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

@@ -15,7 +15,6 @@ from tests.local.iam.conftest import (
     ACCOUNT,
     REGION,
     allow,
-    allowed_log,
     policy,
     session,
 )
@@ -310,7 +309,7 @@ def test_allowed_calls_are_recorded(moto: MotoServer, admin: Client, role: Role)
 
     records = [
         (r["principal"], r["action"], r["resource"])
-        for r in allowed_log(moto)
+        for r in moto.iam_allowed()
         if r["principal"].startswith(f"{SESSION}/recorder/")
     ]
     assert records == [

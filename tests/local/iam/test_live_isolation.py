@@ -29,6 +29,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from botocore.exceptions import ClientError
@@ -49,6 +50,7 @@ from smartstack.infra.stack import apply_stack
 from smartstack.infra.stack_inputs import ensure_db_password
 from smartstack.infra.state_backend import bootstrap
 from smartstack.local import platform
+from smartstack.local.iam.evaluator import NodeEvaluator, Question
 from smartstack.pipeline.ledger import deployments_table
 
 ENVS = ("dev", "staging", "prod")
@@ -348,7 +350,7 @@ def _read_queue(sqs: Any, live: Live, env: str) -> None:
 
 
 def _write_queue(sqs: Any, live: Live, env: str) -> None:
-    sqs.send_message(QueueUrl=live.queue_urls[env], MessageBody='{"job": "live isolation"}')
+    sqs.set_queue_attributes(QueueUrl=live.queue_urls[env], Attributes={"DelaySeconds": "0"})
 
 
 def _read_logs(group: Callable[[str], str]) -> Request:
@@ -392,7 +394,7 @@ PROBES = (
     Probe("alias", "read", "lambda", "lambda:GetAlias", _read_alias),
     Probe("alias", "write", "lambda", "lambda:UpdateAlias", _write_alias),
     Probe("queue", "read", "sqs", "sqs:GetQueueAttributes", _read_queue),
-    Probe("queue", "write", "sqs", "sqs:SendMessage", _write_queue),
+    Probe("queue", "write", "sqs", "sqs:SetQueueAttributes", _write_queue),
     Probe("function-log-group", "read", "logs", "logs:FilterLogEvents",
           _read_logs(function_log_group)),
     Probe("function-log-group", "write", "logs", "logs:PutRetentionPolicy",
@@ -522,10 +524,11 @@ def suffix() -> str:
 
 
 # --- (a) a function in another environment's subnets or security groups --------------------
-# Not refused, and not asserted here: CreateFunction and UpdateFunctionConfiguration are
-# authorized on the function's name, and their lambda:SubnetIds / lambda:SecurityGroupIds
-# hold IDs the account stack cannot name (the environment stacks make the subnets and
-# groups). Only a role's own network is asserted: what its stack needs.
+# Not refused: CreateFunction and UpdateFunctionConfiguration are authorized on the
+# function's name, and their lambda:SubnetIds / lambda:SecurityGroupIds hold IDs the account
+# stack cannot name (the environment stacks make the subnets and groups). What stops it on
+# AWS is the network interfaces Lambda makes as the execution role, under the environment's
+# boundary (asked of the evaluator below: the local AWS does not make them).
 
 
 def test_a_role_puts_its_function_into_its_own_network(
@@ -541,6 +544,55 @@ def test_a_role_puts_its_function_into_its_own_network(
         VpcConfig={"SubnetIds": [own.private_subnet], "SecurityGroupIds": [own.lambda_group]},
         Tags=stack_tags("dev"),
     )
+
+
+def _boundary_allows_interface(live: Live, env: str, resource: str, tags: dict[str, str]) -> bool:
+    """Whether ``env``'s execution roles may make a network interface in ``resource``: the
+    role's own policy allows it anywhere (its role may write any), its boundary decides."""
+    iam = live.admin.client("iam")
+    arn = f"arn:aws:iam::{live.admin.account_id()}:policy/{resource_name(env, 'boundary')}"
+    version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+    document = iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]
+    boundary = document["Document"]  # moto answers it URL-encoded, AWS decoded
+    if isinstance(boundary, str):
+        boundary = json.loads(unquote(boundary))
+    anything = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "ec2:CreateNetworkInterface", "Resource": "*"}]}  # fmt: skip
+    role = f"arn:aws:iam::{live.admin.account_id()}:role/{resource_name(env, 'api')}"
+    evaluator = NodeEvaluator()
+    try:
+        decision = evaluator.decide(
+            Question(
+                principal=f"arn:aws:sts::{live.admin.account_id()}:assumed-role/{role.split('/')[-1]}/fn",
+                action="ec2:CreateNetworkInterface",
+                resource=resource,
+                account_id=live.admin.account_id(),
+                context={f"aws:ResourceTag/{k}": v for k, v in tags.items()},
+                identity_policies=[json.dumps(anything)],
+                permission_boundaries=[json.dumps(boundary)],
+            )
+        )
+    finally:
+        evaluator.close()
+    return decision.allowed
+
+
+@pytest.mark.parametrize("kind", ["subnet", "security-group"])
+def test_a_role_s_functions_get_network_interfaces_only_in_its_own_network(
+    live: Live, networks: dict[str, Network], kind: str
+) -> None:
+    """Attaching a dev function to prod's subnets and security groups is not refused
+    (above); on AWS Lambda makes the function's network interfaces as its execution role,
+    and every dev execution role carries dev's boundary, which allows them only in what
+    is tagged for dev."""
+    ec2 = live.admin.client("ec2")
+    for env in ("dev", "prod"):
+        network = networks[env]
+        resource_id = network.private_subnet if kind == "subnet" else network.lambda_group
+        tags = {t["Key"]: t["Value"] for t in ec2.describe_tags(
+            Filters=[{"Name": "resource-id", "Values": [resource_id]}])["Tags"]}  # fmt: skip
+        arn = f"arn:aws:ec2:{live.admin.region}:{live.admin.account_id()}:{kind}/{resource_id}"
+        assert _boundary_allows_interface(live, "dev", arn, tags) is (env == "dev"), env
 
 
 # --- (b) subnets, security groups, route tables, endpoints, NAT in another environment's VPC --
