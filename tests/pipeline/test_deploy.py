@@ -550,6 +550,26 @@ def test_an_operator_s_secrets_session_through_the_environment_roles(
     assert writers >= {f"arn:aws:iam::{account}:role/smartstack-{n}-role" for n in ENVS}
 
 
+def test_the_build_job_publishes_as_dev_s_role(pipeline: Pipeline, tmp_path: Path) -> None:
+    """`smartstack build --publish` in dev's job acts as smartstack-dev-role (the build job
+    runs in the environment main deploys to), not as whoever else the settings name."""
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(repo)], check=True)
+    _git(repo, "checkout", "-q", "-B", "main")
+    _git(repo, "-c", "user.email=job@smartstack.invalid", "-c", "user.name=job",
+         "commit", "-q", "--allow-empty", "-m", "built by dev's job")  # fmt: skip
+    server = platform.moto_server(pipeline.settings)
+    seen = len(server.iam_allowed())
+    env = dict(pipeline.job_env("dev"), SMARTSTACK_ROOT=str(repo))
+    built = pipeline.cli("--json", "build", "--publish", env=env)
+    assert built.exit_code == 0, built.stderr
+    writes = [r for r in server.iam_allowed()[seen:] if r["action"] == "s3:PutObject"]
+    account = pipeline.target.account_id()
+    assert writes and {r["principalArn"] for r in writes} == {
+        f"arn:aws:iam::{account}:role/smartstack-dev-role"
+    }
+
+
 def test_the_smoke_step_on_aws_finds_the_api_as_the_environment_s_job(
     pipeline: Pipeline, dev_live: None
 ) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 
-from smartstack.aws.target import target_for
+from smartstack.aws.target import environment_target
 from smartstack.core.config import Settings
+from smartstack.core.environments import environment_names
 from smartstack.core.naming import artifacts_bucket_name
 from smartstack.release.build import Manifest, build_release
 from smartstack.release.store import publish_release
@@ -31,7 +32,9 @@ def make_release(settings: Settings, *, allow_dirty: bool, publish: bool) -> Rel
     uploaded: list[str] = []
     bucket = None
     if publish:
-        target = target_for(settings)
+        # As the build job of the environment main deploys to (the first to promote from):
+        # its role publishes, when the settings say to act as the environments' roles.
+        target = environment_target(settings, environment_names(settings.configs_dir)[0])
         bucket = artifacts_bucket_name(target.account_id(), target.region, settings.project)
         uploaded = publish_release(target, bucket, manifest, final)
     return ReleaseResult(manifest, str(final), tuple(uploaded), bucket)
