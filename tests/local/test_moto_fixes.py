@@ -287,3 +287,23 @@ def test_user_and_group_inline_policies_have_their_own_limits(aws: AwsTarget) ->
         GroupName="quota-group", PolicyName="p", PolicyDocument=_policy_of(5121)
     )
     assert _limit(group) == "Maximum policy size of 5120 bytes exceeded for group quota-group"
+
+
+def test_a_role_session_lasts_at_most_the_role_s_max_session_duration(aws: AwsTarget) -> None:
+    iam, sts = aws.client("iam"), aws.client("sts")
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+             "Principal": {"AWS": f"arn:aws:iam::{aws.account_id()}:root"}}]}  # fmt: skip
+    arn = iam.create_role(
+        RoleName="short-sessions",
+        AssumeRolePolicyDocument=json.dumps(trust),
+        MaxSessionDuration=3600,
+    )["Role"]["Arn"]
+    with pytest.raises(ClientError) as caught:
+        sts.assume_role(RoleArn=arn, RoleSessionName="longer", DurationSeconds=3601)
+    error = caught.value.response["Error"]
+    assert (error["Code"], error["Message"]) == (
+        "ValidationError",
+        "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
+    )
+    granted = sts.assume_role(RoleArn=arn, RoleSessionName="hour", DurationSeconds=3600)
+    assert granted["Credentials"]["AccessKeyId"]

@@ -26,6 +26,8 @@ one can connect to the database they create (see docs/local-platform.md):
   5,120), a managed policy over 6,144, and an eleventh managed policy on a role;
   whitespace does not count.  A stack whose role policy is too large so fails on
   AWS only: here it fails too.
+* STS: a role session of any length is handed out.  AWS refuses one longer than
+  the role's ``MaxSessionDuration`` (or shorter than 900 s) with ``ValidationError``.
 """
 
 from __future__ import annotations
@@ -219,6 +221,36 @@ def _iam_policy_quotas() -> None:
     setattr(IAMBackend, "attach_role_policy", attach_checked)  # noqa: B010
 
 
+def _sts_session_duration() -> None:
+    from moto.iam.models import iam_backends
+    from moto.sts.exceptions import STSValidationError
+    from moto.sts.models import STSBackend
+
+    original = STSBackend.assume_role
+    signature = inspect.signature(original)
+
+    def checked(self: Any, *args: Any, **kwargs: Any) -> Any:
+        call = signature.bind(self, *args, **kwargs).arguments
+        duration, role_arn = int(call["duration"]), str(call["role_arn"])
+        parts = role_arn.split(":")
+        iam = iam_backends[parts[4]]["aws"] if len(parts) > 5 and parts[4].isdigit() else None
+        role = (
+            next((r for r in list(iam.roles.values()) if r.arn == role_arn), None) if iam else None
+        )
+        if duration < 900:
+            raise STSValidationError(
+                f"1 validation error detected: Value '{duration}' at 'durationSeconds' failed "
+                "to satisfy constraint: Member must have value greater than or equal to 900"
+            )
+        if role is not None and duration > int(role.max_session_duration or 3600):
+            raise STSValidationError(
+                "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
+            )
+        return original(self, *args, **kwargs)
+
+    setattr(STSBackend, "assume_role", checked)  # noqa: B010
+
+
 def _iam_enforcement() -> None:
     """Local IAM enforcement: on unless SMARTSTACK_IAM_ENFORCEMENT says audit or off.
 
@@ -243,6 +275,7 @@ def main() -> None:
     _unique_dbi_resource_id()
     _tags_at_bucket_creation()
     _iam_policy_quotas()
+    _sts_session_duration()
     dsn = os.environ.get(RDS_POSTGRES_DSN)
     if dsn:
         _postgres_backed_rds(LocalRdsPostgres(dsn))
