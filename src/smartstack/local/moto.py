@@ -96,8 +96,7 @@ class MotoServer:
             env[RDS_POSTGRES_DSN] = self.postgres_dsn
         env[IAM_ENFORCEMENT] = self.wanted_iam_mode()  # always explicit: a mode it reports
         env[IAM_STATE_DIR] = str(self.directory)  # where it records its IAM decisions
-        processes.spawn(argv, self.log_file, self.pid_file, env)
-        self._wait_healthy()
+        self._wait_healthy(processes.spawn(argv, self.log_file, self.pid_file, env))
         self._seed()
         return True
 
@@ -139,12 +138,18 @@ class MotoServer:
         processes.terminate(pid)
         return True
 
-    def _wait_healthy(self, timeout: float = 90.0) -> None:
+    def _wait_healthy(self, pid: int, timeout: float = 90.0) -> None:
+        """Until the server answers; given up at once when the child we started died.
+
+        The child is watched by its PID alone. :meth:`pid` also checks the command line
+        (so that ``stop`` never kills another process); with it, a CI run once reported a
+        start failed within seconds while the server came up, cause not found.
+        """
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.healthy():
                 return
-            if self.pid() is None:
+            if not processes.pid_alive(pid):
                 break
             time.sleep(0.1)
         raise CommandFailedError(
