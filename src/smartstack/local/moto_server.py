@@ -37,6 +37,7 @@ import inspect
 import os
 import sys
 import warnings
+from collections.abc import Callable
 from typing import Any
 from xml.parsers.expat import ExpatError
 
@@ -169,56 +170,54 @@ def _policy_size(document: str) -> int:
     return sum(1 for character in document if not character.isspace())
 
 
+def _check_first(backend: type, method: str, check: Callable[[Any, dict[str, Any]], None]) -> None:
+    """``check(backend, arguments)`` before ``backend.method`` runs; it raises AWS's error."""
+    original = getattr(backend, method)
+    signature = inspect.signature(original)
+
+    def checked(self: Any, *args: Any, **kwargs: Any) -> Any:
+        check(self, dict(signature.bind(self, *args, **kwargs).arguments))
+        return original(self, *args, **kwargs)
+
+    setattr(backend, method, checked)
+
+
 def _iam_policy_quotas() -> None:
     from moto.iam.exceptions import LimitExceededException
     from moto.iam.models import IAMBackend
 
-    def inline(kind: str, get: str, put: str) -> None:
-        original = getattr(IAMBackend, put)
-
-        def checked(self: Any, name: str, policy_name: str, policy_json: str) -> None:
-            owner = getattr(self, get)(name)
+    def inline(kind: str, get: str) -> Callable[[Any, dict[str, Any]], None]:
+        def check(iam: Any, call: dict[str, Any]) -> None:
+            name, policy_name = call[f"{kind}_name"], call["policy_name"]
+            owner = getattr(iam, get)(name)
             others = sum(_policy_size(d) for p, d in owner.policies.items() if p != policy_name)
-            if others + _policy_size(policy_json) > _INLINE_QUOTAS[kind]:
+            if others + _policy_size(call["policy_json"]) > _INLINE_QUOTAS[kind]:
                 raise LimitExceededException(
                     f"Maximum policy size of {_INLINE_QUOTAS[kind]} bytes exceeded for "
                     f"{kind} {name}"
                 )
-            original(self, name, policy_name, policy_json)
 
-        setattr(IAMBackend, put, checked)
+        return check
 
-    inline("role", "get_role", "put_role_policy")
-    inline("user", "get_user", "put_user_policy")
-    inline("group", "get_group", "put_group_policy")
+    def managed(iam: Any, call: dict[str, Any]) -> None:
+        document = call.get("policy_document")
+        if isinstance(document, str) and _policy_size(document) > _MANAGED_POLICY_QUOTA:
+            raise LimitExceededException(
+                f"Cannot exceed quota for PolicySize: {_MANAGED_POLICY_QUOTA}"
+            )
 
-    def managed(method: str, document_at: str) -> None:
-        original = getattr(IAMBackend, method)
-        signature = inspect.signature(original)
-
-        def checked(self: Any, *args: Any, **kwargs: Any) -> Any:
-            document = signature.bind(self, *args, **kwargs).arguments.get(document_at)
-            if isinstance(document, str) and _policy_size(document) > _MANAGED_POLICY_QUOTA:
-                raise LimitExceededException(
-                    f"Cannot exceed quota for PolicySize: {_MANAGED_POLICY_QUOTA}"
-                )
-            return original(self, *args, **kwargs)
-
-        setattr(IAMBackend, method, checked)
-
-    managed("create_policy", "policy_document")
-    managed("create_policy_version", "policy_document")
-    attach = IAMBackend.attach_role_policy
-
-    def attach_checked(self: Any, policy_arn: str, role_name: str) -> None:
-        attached = self.get_role(role_name).managed_policies
-        if policy_arn not in attached and len(attached) >= _MANAGED_POLICIES_PER_ROLE:
+    def attach(iam: Any, call: dict[str, Any]) -> None:
+        attached = iam.get_role(call["role_name"]).managed_policies
+        if call["policy_arn"] not in attached and len(attached) >= _MANAGED_POLICIES_PER_ROLE:
             raise LimitExceededException(
                 f"Cannot exceed quota for PoliciesPerRole: {_MANAGED_POLICIES_PER_ROLE}"
             )
-        attach(self, policy_arn, role_name)
 
-    setattr(IAMBackend, "attach_role_policy", attach_checked)  # noqa: B010
+    for kind in ("role", "user", "group"):
+        _check_first(IAMBackend, f"put_{kind}_policy", inline(kind, f"get_{kind}"))
+    _check_first(IAMBackend, "create_policy", managed)
+    _check_first(IAMBackend, "create_policy_version", managed)
+    _check_first(IAMBackend, "attach_role_policy", attach)
 
 
 def _sts_session_duration() -> None:
@@ -226,29 +225,22 @@ def _sts_session_duration() -> None:
     from moto.sts.exceptions import STSValidationError
     from moto.sts.models import STSBackend
 
-    original = STSBackend.assume_role
-    signature = inspect.signature(original)
-
-    def checked(self: Any, *args: Any, **kwargs: Any) -> Any:
-        call = signature.bind(self, *args, **kwargs).arguments
+    def check(sts: Any, call: dict[str, Any]) -> None:
         duration, role_arn = int(call["duration"]), str(call["role_arn"])
-        parts = role_arn.split(":")
-        iam = iam_backends[parts[4]]["aws"] if len(parts) > 5 and parts[4].isdigit() else None
-        role = (
-            next((r for r in list(iam.roles.values()) if r.arn == role_arn), None) if iam else None
-        )
         if duration < 900:
             raise STSValidationError(
                 f"1 validation error detected: Value '{duration}' at 'durationSeconds' failed "
                 "to satisfy constraint: Member must have value greater than or equal to 900"
             )
+        parts = role_arn.split(":")
+        roles = iam_backends[parts[4]]["aws"].roles if len(parts) > 5 and parts[4].isdigit() else {}
+        role = next((r for r in list(roles.values()) if r.arn == role_arn), None)
         if role is not None and duration > int(role.max_session_duration or 3600):
             raise STSValidationError(
                 "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
             )
-        return original(self, *args, **kwargs)
 
-    setattr(STSBackend, "assume_role", checked)  # noqa: B010
+    _check_first(STSBackend, "assume_role", check)
 
 
 def _iam_enforcement() -> None:

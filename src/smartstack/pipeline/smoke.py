@@ -67,10 +67,11 @@ class AwsFunctions:
         self.target = target
         self.names = dict(function_names)
         name = f"{parameter_prefix.rstrip('/')}/environment"
+        ssm = target.client("ssm")
         try:
-            value = target.client("ssm").get_parameter(Name=name)["Parameter"]["Value"]
+            value = ssm.get_parameter(Name=name)["Parameter"]["Value"]
             endpoint = json.loads(value).get("api_endpoint")
-        except (target.client("ssm").exceptions.ParameterNotFound, ValueError, AttributeError):
+        except (ssm.exceptions.ParameterNotFound, ValueError, AttributeError):
             endpoint = None  # missing, not JSON, not an object: the stack was not applied
         if not endpoint:
             raise SmokeFailed(f"{name} names no api_endpoint; apply the stack first.")
