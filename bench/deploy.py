@@ -38,7 +38,6 @@ from smartstack.aws.target import target_for
 from smartstack.core.config import Settings
 from smartstack.core.environments import environment_names
 from smartstack.core.naming import artifacts_bucket_name
-from smartstack.core.tfvars import read_tfvars
 from smartstack.infra.stack import apply_stack, backend_for, stack_spec, stack_tofu
 from smartstack.infra.state_backend import backend_layout, bootstrap
 from smartstack.local import platform
@@ -58,17 +57,6 @@ def release(settings: Settings, work: Path) -> Manifest:
     bucket = artifacts_bucket_name(target.account_id(), target.region)
     publish_release(target, bucket, manifest, work / "out")
     return manifest
-
-
-def as_dev_job(settings: Settings, work: Path) -> Settings:
-    """The settings of dev's GitHub job: a token of the local OIDC issuer for environment dev."""
-    repository = str(
-        read_tfvars(ROOT / "infrastructure/account/account.tfvars")["github_repository"]
-    )
-    token = work / "dev-job.jwt"
-    issuer = platform.moto_server(settings).oidc_issuer()
-    token.write_text(issuer.github_job(repository, environment="dev", lifetime=3600))
-    return replace(settings, web_identity_token_file=token)
 
 
 def timed_deploy(
@@ -115,7 +103,11 @@ def iam_round(results: Samples, mode: str) -> None:
         bootstrap(target, environment_names(settings.configs_dir))
         apply_stack(settings, "account", target)
         manifest = release(settings, Path(work))
-        actor = as_dev_job(settings, Path(work)) if mode == "enforce" else settings
+        actor = (
+            platform.github_job(settings, "dev", Path(work), lifetime=3600)
+            if mode == "enforce"
+            else settings
+        )
         timed_deploy(actor, manifest.release, results, f"IAM {mode}: first deploy")
 
 

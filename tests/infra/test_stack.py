@@ -39,7 +39,6 @@ from smartstack.infra.toolchain import toolchain
 from smartstack.local import platform
 from smartstack.local.provision import main_job
 from tests.conftest import ROOT
-from tests.github_jobs import job_settings
 from tests.infra.inventory import take_inventory
 
 ENVS = ("dev", "staging", "prod")
@@ -148,7 +147,7 @@ def test_each_environment_role_plans_its_own_stack_refused_nothing(
     """
     server = platform.moto_server(running_platform)
     for env in ENVS:
-        job = job_settings(running_platform, tmp_path, env)
+        job = platform.github_job(running_platform, env, tmp_path)
         before = server.iam_stats("brief")["refusals_total"]
         _, plan = plan_stack(job, env, environment_target(job, env))
         refused = server.iam_refusals(since=before)

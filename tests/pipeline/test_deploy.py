@@ -62,7 +62,6 @@ from smartstack.pipeline.smoke import AwsFunctions
 from smartstack.release.build import Manifest, build_release
 from smartstack.release.store import publish_release
 from tests.conftest import ROOT
-from tests.github_jobs import job_settings
 
 ENVS = ("dev", "staging", "prod")
 FUNCTIONS = ("ai-processor", "api")
@@ -105,7 +104,7 @@ class Pipeline:
 
     def job(self, env: str) -> Settings:
         """The settings of a GitHub Actions job in environment ``env``."""
-        return job_settings(self.settings, self.tokens, env)
+        return platform.github_job(self.settings, env, self.tokens)
 
     def job_env(self, env: str) -> dict[str, str]:
         """The CLI's environment in that job."""
@@ -161,7 +160,7 @@ def pipeline(
     tokens = work / "tokens"
     tokens.mkdir()
     publisher = environment_target(
-        job_settings(running_platform, tokens, "dev"), "dev"
+        platform.github_job(running_platform, "dev", tokens), "dev"
     )  # main → dev
     repo = work / "repo"
     subprocess.run(["git", "clone", "-q", str(ROOT), str(repo)], check=True)

@@ -7,12 +7,15 @@ the AWS provider all read them from there.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from smartstack.aws.target import LOCAL_AWS_NOT_RUNNING
 from smartstack.core.config import Settings
 from smartstack.core.envfile import read_env_file
 from smartstack.core.errors import NotRunningError
+from smartstack.core.tfvars import read_tfvars
 from smartstack.local.iam import ADMIN_ACCESS_KEY, DEFAULT_ACCOUNT
 from smartstack.local.moto import MotoServer
 from smartstack.local.postgres import PostgresServer
@@ -151,3 +154,20 @@ def endpoint_variables(settings: Settings) -> dict[str, str]:
     if not settings.endpoints_file.is_file():
         raise NotRunningError(LOCAL_AWS_NOT_RUNNING)
     return read_env_file(settings.endpoints_file.read_text())
+
+
+def github_job(
+    settings: Settings, env: str, directory: Path, *, lifetime: int = 300, **claims: str
+) -> Settings:
+    """The settings of a GitHub Actions job in environment ``env`` of the repository the
+    account stack trusts: a fresh token of the local OIDC issuer, written in ``directory``,
+    which the CLI trades for the environment's role (``claims`` override the job's)."""
+    account = read_tfvars(settings.infrastructure_dir / "account" / "account.tfvars")
+    issuer = moto_server(settings).oidc_issuer()
+    token = directory / f"{env}-{uuid.uuid4().hex[:8]}.jwt"
+    token.write_text(
+        issuer.github_job(
+            str(account["github_repository"]), environment=env, lifetime=lifetime, **claims
+        )
+    )
+    return replace(settings, web_identity_token_file=token)
