@@ -68,6 +68,9 @@ async function decide(r) {
   }
   if (r.sessionPolicy) simulation.sessionPolicy = policy('identity', r.sessionPolicy)
   if (r.action === WEB_IDENTITY) return webIdentity(r.id, simulation)
+  if (Object.keys(simulation.request.contextVariables).some((k) => UNLISTED_KEY.test(k))) {
+    return unlisted(r.id, simulation)
+  }
   const response = await runSimulation(simulation, {})
   if (response.resultType === 'error') {
     if (response.errors?.message === 'no.resource.types' && UNLISTED.test(r.action)) {
@@ -97,9 +100,15 @@ async function decide(r) {
 // that validation; the policies were validated when they were loaded.
 const UNLISTED = /^apigateway:(GET|POST|PUT|PATCH|DELETE)$/
 
+// The same for KMS's encryption context keys (kms:EncryptionContext:aws:s3:arn, ...): their
+// variable part follows a colon, which the reference's lookup does not match, so the
+// validating simulation would drop them and every condition on them would fail.
+const UNLISTED_KEY = /^kms:encryptioncontext:/i
+
 function unlisted(id, simulation) {
+  const resourcePolicy = simulation.resourcePolicy && { ...simulation.resourcePolicy, metadata: { name: 'resource' } }
   const run = (identityPolicies, boundaries) =>
-    runUnsafeSimulation({ ...simulation, identityPolicies, permissionBoundaryPolicies: boundaries }, {})
+    runUnsafeSimulation({ ...simulation, resourcePolicy, identityPolicies, permissionBoundaryPolicies: boundaries }, {})
   let decision = run(simulation.identityPolicies, simulation.permissionBoundaryPolicies)
   const reasons = []
   if (decision === 'Allowed' && simulation.sessionPolicy) {

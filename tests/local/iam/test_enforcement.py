@@ -53,6 +53,25 @@ def test_the_admin_is_allowed_everything(admin: Client, unique: str) -> None:
     assert identity["Arn"].endswith(":root") or identity["Account"] == ACCOUNT
 
 
+def test_the_admin_deleting_what_is_gone_gets_aws_s_not_found(admin: Client, role: Role) -> None:
+    # A destroy that repeats a delete (a retried request, a resource removed meanwhile)
+    # names something that no longer exists: AWS answers its NotFound, not a refusal.
+    error = admin_error(lambda: admin("ec2").disassociate_route_table(
+        AssociationId="rtbassoc-0123456789abcdef0"))  # fmt: skip
+    assert error["Code"] == "InvalidAssociationID.NotFound"
+    # Anyone else is still refused what cannot be resolved: nothing is allowed by accident.
+    other = role("nobody")
+    refused(lambda: other("ec2").disassociate_route_table(
+        AssociationId="rtbassoc-0123456789abcdef0"))  # fmt: skip
+
+
+def admin_error(call: Callable[[], Any]) -> dict[str, Any]:
+    with pytest.raises(ClientError) as info:
+        call()
+    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] != 403
+    return dict(info.value.response["Error"])
+
+
 # --- authentication ---------------------------------------------------------------------
 
 
@@ -601,3 +620,67 @@ def test_a_role_that_does_not_exist_cannot_be_assumed(admin: Client) -> None:
         )
     )
     assert error["Code"] == "AccessDenied"
+
+
+def test_items_of_a_kms_encrypted_table_need_the_key_through_dynamodb(
+    admin: Client, role: Role, unique: str
+) -> None:
+    key = admin("kms").create_key()["KeyMetadata"]["Arn"]
+    table = f"smartstack-locks-{unique}"
+    admin("dynamodb").create_table(
+        TableName=table, BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "LockID", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "LockID", "AttributeType": "S"}],
+        SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key},
+    )  # fmt: skip
+    table_arn = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{table}"
+    items = allow(["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem",
+                   "dynamodb:Query", "dynamodb:BatchWriteItem"], table_arn)  # fmt: skip
+    via_ddb = {"StringEquals": {"kms:ViaService": f"dynamodb.{REGION}.amazonaws.com",
+                                "kms:EncryptionContext:aws:dynamodb:tableName": table}}  # fmt: skip
+    with_key = role("with-key", items, allow("kms:Decrypt", key, Condition=via_ddb))("dynamodb")
+    without_key = role("without-key", items)("dynamodb")
+    lock = {"LockID": {"S": "state"}}
+
+    with_key.put_item(TableName=table, Item=lock)
+    with_key.get_item(TableName=table, Key=lock)
+    with_key.delete_item(TableName=table, Key=lock)
+    for call in (
+        lambda: without_key.put_item(TableName=table, Item=lock),
+        lambda: without_key.get_item(TableName=table, Key=lock),
+        lambda: without_key.query(TableName=table, KeyConditionExpression="LockID = :l",
+                                  ExpressionAttributeValues={":l": {"S": "state"}}),
+        lambda: without_key.batch_write_item(RequestItems={table: [{"PutRequest": {"Item": lock}}]}),
+    ):  # fmt: skip
+        error = refused(call)
+        assert f"kms:Decrypt on resource: {key} " in error["Message"]
+    # The encryption context names the table: a grant for another table's items is not one.
+    other = {"StringEquals": {"kms:EncryptionContext:aws:dynamodb:tableName": "another"}}
+    elsewhere = role("elsewhere", items, allow("kms:Decrypt", key, Condition=other))("dynamodb")
+    refused(lambda: elsewhere.get_item(TableName=table, Key=lock))
+    # Through DynamoDB only: the same grant does not let the key be used directly.
+    direct = role("direct", allow("kms:Decrypt", key, Condition=via_ddb))("kms")
+    refused(lambda: direct.decrypt(CiphertextBlob=b"x" * 32))
+
+
+def test_a_key_policy_that_does_not_trust_the_account_refuses_encryption_context_checks(
+    admin: Client, role: Role, unique: str
+) -> None:
+    only_admin = policy({"Effect": "Allow", "Action": "kms:*", "Resource": "*",
+                         "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/nobody"}})  # fmt: skip
+    key = admin("kms").create_key(Policy=only_admin, BypassPolicyLockoutSafetyCheck=True)[
+        "KeyMetadata"
+    ]["Arn"]
+    table = f"smartstack-records-{unique}"
+    admin("dynamodb").create_table(
+        TableName=table, BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key},
+    )  # fmt: skip
+    table_arn = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{table}"
+    ddb = role("records", allow("dynamodb:GetItem", table_arn), allow("kms:Decrypt", key))(
+        "dynamodb"
+    )
+    error = refused(lambda: ddb.get_item(TableName=table, Key={"pk": {"S": "a"}}))
+    assert f"kms:Decrypt on resource: {key} " in error["Message"]

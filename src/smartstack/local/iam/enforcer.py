@@ -266,8 +266,12 @@ class Enforcer:
             refused = self._refuse(request, principal, (), f"local IAM: cannot authorize {exc}")
             # A read of a key that does not exist: moto answers its NotFound, as AWS does.
             # Only these: anything else could change moto's state before its answer is seen.
+            # The admin, who may do anything to what has no resource policy (and what cannot
+            # be resolved has none), gets moto's answer to any request: a NotFound for what
+            # is gone (a repeated delete in a destroy), as on AWS.
             read = (request.service, request.operation) in _NOT_FOUND_READS
-            return Verdict(principal, (), refused.refusal, refused.message, unresolved=read)
+            unresolved = read or principal.allow_all
+            return Verdict(principal, (), refused.refusal, refused.message, unresolved=unresolved)
         except Exception as exc:  # a rule that fails refuses: never an allow by accident
             log.exception(
                 "local IAM: the rule for %s:%s failed", request.service, request.operation

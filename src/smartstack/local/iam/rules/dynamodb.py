@@ -10,9 +10,11 @@ from smartstack.local.iam.evaluator import ContextValue
 from smartstack.local.iam.rules.core import (
     Call,
     Check,
+    kms_check,
     on,
     tag_context,
     tags_of,
+    via,
 )
 
 # ================================ DynamoDB ===================================================
@@ -84,6 +86,30 @@ def _leading_from_query(call: Call, table: str, params: Mapping[str, Any]) -> li
     return []
 
 
+def _table_key(call: Call, table: str) -> list[Check]:
+    """The KMS use of an item access: DynamoDB decrypts the table's key with the caller's
+    credentials (``kms:Decrypt`` via DynamoDB, with the table's encryption context), so a
+    table encrypted with a KMS key is readable and writable only by who may use that key
+    through DynamoDB.  AWS caches the plaintext key for a while; each request is checked
+    here, which is what the cache's first use decides."""
+    name = _table_name(table)
+    found = call.world.dynamodb_table(name)
+    sse = getattr(found, "sse_specification", None) or {}
+    key_ref = sse.get("KMSMasterKeyId")
+    if not key_ref or not sse.get("Enabled", True):
+        return []
+    context = {**via(call, "dynamodb"),
+               "kms:EncryptionContext:aws:dynamodb:tableName": name,
+               "kms:EncryptionContext:aws:dynamodb:subscriberId": call.account,
+               "kms:EncryptionContextKeys": ["aws:dynamodb:tableName",
+                                             "aws:dynamodb:subscriberId"]}  # fmt: skip
+    return [kms_check(call, "kms:Decrypt", str(key_ref), context)]
+
+
+def _item_actions(*actions: str) -> tuple[str, ...]:
+    return (*actions, "kms:Decrypt")
+
+
 def _leading_context(keys: list[str]) -> dict[str, ContextValue]:
     return {"dynamodb:LeadingKeys": keys} if keys else {}
 
@@ -97,7 +123,14 @@ def _ddb_attributes(call: Call, params: Mapping[str, Any]) -> dict[str, ContextV
     return context
 
 
-@on("dynamodb", "GetItem", "PutItem", "UpdateItem", "DeleteItem")
+@on(
+    "dynamodb",
+    "GetItem",
+    "PutItem",
+    "UpdateItem",
+    "DeleteItem",
+    actions=_item_actions("dynamodb:{op}"),
+)
 def _ddb_item(call: Call) -> list[Check]:
     table = str(call.need("TableName"))
     item = call.get("Item") if call.operation == "PutItem" else call.get("Key")
@@ -105,10 +138,10 @@ def _ddb_item(call: Call) -> list[Check]:
         **_leading_context(_leading_from_item(call, table, item)),
         **_ddb_attributes(call, call.params),
     }
-    return [Check(call.action, _table_arn(call, table), context)]
+    return [Check(call.action, _table_arn(call, table), context), *_table_key(call, table)]
 
 
-@on("dynamodb", "Query")
+@on("dynamodb", "Query", actions=_item_actions("dynamodb:Query"))
 def _ddb_query(call: Call) -> list[Check]:
     table = str(call.need("TableName"))
     arn = _table_arn(call, table)
@@ -118,18 +151,22 @@ def _ddb_query(call: Call) -> list[Check]:
         **_leading_context(_leading_from_query(call, table, call.params)),
         **_ddb_attributes(call, call.params),
     }
-    return [Check("dynamodb:Query", arn, context)]
+    return [Check("dynamodb:Query", arn, context), *_table_key(call, table)]
 
 
-@on("dynamodb", "Scan")
+@on("dynamodb", "Scan", actions=_item_actions("dynamodb:Scan"))
 def _ddb_scan(call: Call) -> list[Check]:
-    arn = _table_arn(call, str(call.need("TableName")))
+    table = str(call.need("TableName"))
+    arn = _table_arn(call, table)
     if call.get("IndexName"):
         arn = f"{arn}/index/{call.get('IndexName')}"
-    return [Check("dynamodb:Scan", arn, _ddb_attributes(call, call.params))]
+    return [
+        Check("dynamodb:Scan", arn, _ddb_attributes(call, call.params)),
+        *_table_key(call, table),
+    ]
 
 
-@on("dynamodb", "BatchGetItem")
+@on("dynamodb", "BatchGetItem", actions=_item_actions("dynamodb:BatchGetItem"))
 def _ddb_batch_get(call: Call) -> list[Check]:
     checks = []
     for table, request in (call.need("RequestItems") or {}).items():
@@ -139,10 +176,11 @@ def _ddb_batch_get(call: Call) -> list[Check]:
         checks.append(
             Check("dynamodb:BatchGetItem", _table_arn(call, table), _leading_context(keys))
         )
+        checks.extend(_table_key(call, table))
     return checks
 
 
-@on("dynamodb", "BatchWriteItem")
+@on("dynamodb", "BatchWriteItem", actions=_item_actions("dynamodb:BatchWriteItem"))
 def _ddb_batch_write(call: Call) -> list[Check]:
     checks = []
     for table, writes in (call.need("RequestItems") or {}).items():
@@ -157,14 +195,15 @@ def _ddb_batch_write(call: Call) -> list[Check]:
                 "dynamodb:BatchWriteItem", _table_arn(call, table), _leading_context(sorted(keys))
             )
         )
+        checks.extend(_table_key(call, table))
     return checks
 
 
 def _transact_actions(operation: str) -> tuple[str, ...]:
     if operation == "TransactGetItems":
-        return ("dynamodb:GetItem",)
+        return _item_actions("dynamodb:GetItem")
     writes = ("PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem")
-    return tuple(f"dynamodb:{w}" for w in writes)
+    return _item_actions(*(f"dynamodb:{w}" for w in writes))
 
 
 @on("dynamodb", "TransactWriteItems", "TransactGetItems", actions=_transact_actions)
@@ -172,13 +211,15 @@ def _ddb_transact(call: Call) -> list[Check]:
     kinds = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
              "ConditionCheck": "ConditionCheckItem", "Get": "GetItem"}  # fmt: skip
     checks = []
+    tables: dict[str, None] = {}
     for entry in call.need("TransactItems"):
         for kind, body in entry.items():
             table = str(body.get("TableName", ""))
             item = body.get("Item") if kind == "Put" else body.get("Key")
             context = _leading_context(_leading_from_item(call, table, item))
             checks.append(Check(f"dynamodb:{kinds[kind]}", _table_arn(call, table), context))
-    return checks
+            tables[table] = None
+    return [*checks, *(check for table in tables for check in _table_key(call, table))]
 
 
 _DDB_TABLE_OPS = (
