@@ -180,6 +180,42 @@ def test_items_are_created_and_listed(api: LocalLambda, aws: AwsTarget, migrated
         assert conn.execute("SELECT count(*) FROM items").fetchone() == (2,)
 
 
+def test_one_item_is_read_by_its_id(api: LocalLambda, aws: AwsTarget, migrated: str) -> None:
+    put_settings(aws, migrated)
+    _, created = call(api, "POST", "/items", {"name": "one"})
+
+    assert call(api, "GET", f"/items/{created['id']}") == (200, created)
+    assert call(api, "GET", f"/items/{created['id'] + 1}") == (404, {"message": "no such item"})
+    assert call(api, "GET", "/items/x") == (404, {"message": "no such item"})
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"prompt": ""}, "'prompt' must be a non-empty string"),
+        ({"prompt": "x" * 20_001}, "'prompt' must be at most 20000 characters"),
+        (
+            {"prompt": "a", "job_id": "mine"},
+            'send a JSON object with one field, like {"prompt": "..."}',
+        ),
+        ("{not json", 'the body must be JSON like {"prompt": "..."}'),
+    ],
+)
+def test_invalid_jobs_are_refused_with_400(
+    api: LocalLambda, aws: AwsTarget, migrated: str, body: Any, message: str
+) -> None:
+    put_settings(aws, migrated)
+    status, answer = call(api, "POST", "/jobs", body)
+    assert (status, answer["message"]) == (400, message)
+
+
+def test_a_job_not_processed_yet_is_pending(
+    api: LocalLambda, aws: AwsTarget, migrated: str
+) -> None:
+    put_settings(aws, migrated)
+    assert call(api, "GET", "/jobs/abc") == (404, {"job_id": "abc", "status": "pending"})
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [

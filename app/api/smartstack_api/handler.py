@@ -1,8 +1,10 @@
 """Routes of the API; the Lambda entry point is :func:`handler`.
 
 ``GET /health`` reports the release, the database and whether the secret is
-readable (200 when all is well, 503 otherwise); ``GET|POST /items`` is the one
-resource.  Settings come from Parameter Store (see ``smartstack_common.config``).
+readable (200 when all is well, 503 otherwise); ``GET|POST /items`` and
+``GET /items/{id}`` are the one resource; ``POST /jobs`` queues a job for the AI
+processor and ``GET /jobs/{id}`` reads its result.  Settings come from Parameter
+Store (see ``smartstack_common.config``).
 """
 
 from __future__ import annotations
@@ -24,12 +26,14 @@ from smartstack_common import (
 )
 from smartstack_common.config import environment
 
-from smartstack_api.items import InvalidItem, create_item, list_items, parse_new_item
+from smartstack_api.items import InvalidItem, create_item, get_item, list_items, parse_new_item
+from smartstack_api.jobs import InvalidJob, job_result, parse_new_job, submit_job
 
 logger = Logger(service="smartstack-api")
 app = APIGatewayHttpResolver()
 
 _db: Database | None = None
+_sqs: Any = None
 
 
 def database() -> Database:
@@ -82,6 +86,36 @@ def post_item() -> Response[Any]:
     item = create_item(database(), name)
     logger.info("item created", extra={"item_id": item["id"]})
     return _json(201, item)
+
+
+@app.get("/items/<item_id>")
+def get_one_item(item_id: str) -> Response[Any]:
+    if not item_id.isdigit():
+        return _json(404, {"message": "no such item"})
+    item = get_item(database(), int(item_id))
+    return _json(200, item) if item else _json(404, {"message": "no such item"})
+
+
+@app.post("/jobs")
+def post_job() -> Response[Any]:
+    global _sqs
+    try:
+        prompt = parse_new_job(app.current_event.decoded_body)
+    except InvalidJob as exc:
+        raise BadRequestError(str(exc)) from exc
+    if _sqs is None:
+        import boto3
+
+        _sqs = boto3.client("sqs")
+    job_id = submit_job(_sqs, prompt)
+    logger.info("job queued", extra={"job_id": job_id})
+    return _json(202, {"job_id": job_id, "status": "queued"})
+
+
+@app.get("/jobs/<job_id>")
+def get_job(job_id: str) -> Response[Any]:
+    result = job_result(database(), job_id)
+    return _json(200, result) if result else _json(404, {"job_id": job_id, "status": "pending"})
 
 
 @app.exception_handler(DatabaseError)

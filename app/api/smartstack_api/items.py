@@ -68,3 +68,8 @@ def list_items(db: Database) -> list[dict[str, Any]]:
         "SELECT id, name, created_at FROM items ORDER BY id LIMIT :limit", limit=LIST_LIMIT
     )
     return [_item(r) for r in rows]
+
+
+def get_item(db: Database, item_id: int) -> dict[str, Any] | None:
+    rows = db.run("SELECT id, name, created_at FROM items WHERE id = :id", id=item_id)
+    return _item(rows[0]) if rows else None

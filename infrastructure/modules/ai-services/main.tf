@@ -81,10 +81,4 @@ resource "aws_lambda_event_source_mapping" "jobs" {
   enabled                 = true
 
   tags = var.tags
-
-  lifecycle {
-    # moto reports the version the alias points to (function:...:1) instead of
-    # the alias ARN it was given; the target is always this alias anyway.
-    ignore_changes = [function_name]
-  }
 }

@@ -81,6 +81,7 @@ class LocalLambda:
         aws_variables: Mapping[str, str] | None = None,
         function_name: str = "smartstack-local",
         timeout_seconds: int = 30,
+        memory_mb: int = 512,
         log_file: Path | None = None,
     ) -> None:
         if not rie.is_file():
@@ -101,7 +102,7 @@ class LocalLambda:
             runtime = runtime_dir(python=python)
             env = _function_env(
                 environment, aws_variables or {}, self.task_root, runtime, handler,
-                function_name, timeout_seconds,
+                function_name, timeout_seconds, memory_mb,
             )  # fmt: skip
             self._start(rie, python, env)
         except BaseException:
@@ -176,19 +177,19 @@ class LocalLambda:
             f"{_START_TIMEOUT:.0f}s; see {self.log_file}."
         )
 
-    def invoke(self, event: Mapping[str, Any]) -> dict[str, Any]:
-        """Invoke the function once and return its result; raises :class:`FunctionError`."""
+    def call(self, payload: bytes) -> tuple[bytes, str | None]:
+        """One invocation with ``payload`` as the event: the raw result, and what went wrong
+        (``"error"``: the function raised; ``"timeout"``: it ran out of time, and the result
+        is Lambda's error payload for that) or None."""
         if self._proc is None or self._proc.poll() is not None:
             raise NotRunningError(f"the function is not running; see {self.log_file}.")
         request = urllib.request.Request(
-            self.url,
-            data=json.dumps(event).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
+            self.url, data=payload, headers={"Content-Type": "application/json"}, method="POST"
         )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout_seconds + 10) as response:
                 body = response.read()
+                errored = bool(response.headers.get("X-Amz-Function-Error"))
         except urllib.error.HTTPError as exc:
             body = exc.read()
             raise FunctionError(
@@ -199,6 +200,16 @@ class LocalLambda:
             raise NotRunningError(
                 f"no answer from the function at {self.url} ({exc}); see {self.log_file}."
             ) from exc
+        if body.startswith(b"Task timed out after"):  # the RIE's words, not JSON
+            message = body.decode(errors="replace").strip()
+            return json.dumps(
+                {"errorType": "Sandbox.Timedout", "errorMessage": message}
+            ).encode(), "timeout"
+        return body, "error" if errored or _is_error(body) else None
+
+    def invoke(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        """Invoke the function once and return its result; raises :class:`FunctionError`."""
+        body, _ = self.call(json.dumps(event).encode())
         try:
             result = json.loads(body) if body else None
         except ValueError:
@@ -215,6 +226,22 @@ class LocalLambda:
         if not isinstance(result, dict):
             return {"result": result}
         return result
+
+    def log_size(self) -> int:
+        try:
+            return self.log_file.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def log_since(self, offset: int) -> tuple[str, int]:
+        """What the RIE and the function printed after ``offset``, and the new offset."""
+        try:
+            with self.log_file.open("rb") as log:
+                log.seek(offset)
+                data = log.read()
+        except FileNotFoundError:
+            return "", offset
+        return data.decode(errors="replace"), offset + len(data)
 
     def logs(self) -> str:
         """Everything the RIE and the function printed so far."""
@@ -451,6 +478,7 @@ def _function_env(
     handler: str,
     function_name: str,
     timeout_seconds: int,
+    memory_mb: int,
 ) -> dict[str, str]:
     """The function's environment: as on Lambda, plus the target's AWS_* variables."""
     env = {k: os.environ[k] for k in _PASSED_THROUGH if k in os.environ}
@@ -463,7 +491,7 @@ def _function_env(
         _HANDLER=handler,
         AWS_LAMBDA_FUNCTION_NAME=function_name,
         AWS_LAMBDA_FUNCTION_TIMEOUT=str(timeout_seconds),
-        AWS_LAMBDA_FUNCTION_MEMORY_SIZE="512",
+        AWS_LAMBDA_FUNCTION_MEMORY_SIZE=str(memory_mb),
         AWS_EXECUTION_ENV=f"AWS_Lambda_{RUNTIME}",
         AWS_LAMBDA_LOG_GROUP_NAME=f"/aws/lambda/{function_name}",
         AWS_LAMBDA_LOG_STREAM_NAME="local",
@@ -479,6 +507,15 @@ def _function_env(
 def _first_line(body: bytes) -> str:
     text = body.decode(errors="replace").strip()
     return text.splitlines()[0][:200] if text else "empty body"
+
+
+def _is_error(body: bytes) -> bool:
+    """A runtime's error payload: ``errorMessage`` and ``errorType`` (and a stack trace)."""
+    try:
+        parsed = json.loads(body) if body else None
+    except ValueError:
+        return False
+    return isinstance(parsed, dict) and {"errorType", "errorMessage"} <= set(parsed)
 
 
 def _as_error(body: bytes) -> dict[str, Any]:

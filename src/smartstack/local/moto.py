@@ -31,6 +31,7 @@ from smartstack.local.iam import (
     STATS_PATH,
     enforcement_mode,
 )
+from smartstack.local.lambda_service import RIE_VARIABLE
 from smartstack.local.oidc import GITHUB_ISSUER, LocalOidcIssuer
 
 SEED = 42
@@ -49,6 +50,8 @@ class MotoServer:
     # spellings, "1", "0"); None keeps a running server's mode and starts a new one with what
     # this process's environment says (enforce when unset).
     iam_enforcement: str | None = None
+    # The Lambda RIE that runs invoked functions; None: Invoke answers moto's canned reply.
+    lambda_rie: Path | None = None
 
     @property
     def url(self) -> str:
@@ -96,6 +99,9 @@ class MotoServer:
             env[RDS_POSTGRES_DSN] = self.postgres_dsn
         env[IAM_ENFORCEMENT] = self.wanted_iam_mode()  # always explicit: a mode it reports
         env[IAM_STATE_DIR] = str(self.directory)  # where it records its IAM decisions
+        env.pop(RIE_VARIABLE, None)
+        if self.lambda_rie is not None:
+            env[RIE_VARIABLE] = str(self.lambda_rie)
         self._wait_healthy(processes.spawn(argv, self.log_file, self.pid_file, env))
         self._seed()
         return True
@@ -114,6 +120,10 @@ class MotoServer:
         environ = _environ_of(pid)
         if environ is not None and (environ.get(RDS_POSTGRES_DSN) or None) != (
             self.postgres_dsn or None
+        ):
+            return False
+        if environ is not None and (environ.get(RIE_VARIABLE) or None) != (
+            str(self.lambda_rie) if self.lambda_rie else None
         ):
             return False
         return self.iam_enforcement is None or self.iam_mode() == self.wanted_iam_mode()

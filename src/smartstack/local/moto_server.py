@@ -28,6 +28,9 @@ one can connect to the database they create (see docs/local-platform.md):
   AWS only: here it fails too.
 * STS: a role session of any length is handed out.  AWS refuses one longer than
   the role's ``MaxSessionDuration`` (or shorter than 900 s) with ``ValidationError``.
+* Lambda: ``Invoke`` answers a canned reply (it needs Docker to run anything).  On AWS it
+  runs the function: here the version asked for runs in the Lambda RIE
+  (:mod:`smartstack.local.lambda_service`) when ``SMARTSTACK_LAMBDA_RIE`` names it.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import os
+import signal
 import sys
 import warnings
 from collections.abc import Callable
@@ -263,6 +267,22 @@ def _iam_enforcement() -> None:
     print(f"local IAM enforcement: {mode}", file=sys.stderr, flush=True)
 
 
+def _lambda_invoke(argv: list[str]) -> None:
+    """Lambda's Invoke runs the function in the Lambda RIE (smartstack.local.lambda_service)
+    when SMARTSTACK_LAMBDA_RIE names it; stock moto answers with a canned reply."""
+    from pathlib import Path
+
+    from smartstack.local.lambda_service import RIE_VARIABLE, install
+
+    rie = os.environ.get(RIE_VARIABLE)
+    if not rie:
+        return
+    port = argv[argv.index("-p") + 1] if "-p" in argv else "5000"
+    install(Path(rie), f"http://127.0.0.1:{port}")
+    # The functions' environments are processes of their own: a stop ends them (atexit).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+
+
 def main() -> None:
     _unique_dbi_resource_id()
     _tags_at_bucket_creation()
@@ -272,6 +292,7 @@ def main() -> None:
     if dsn:
         _postgres_backed_rds(LocalRdsPostgres(dsn))
     _iam_enforcement()
+    _lambda_invoke(sys.argv[1:])
     from moto.server import main as moto_main
 
     moto_main(sys.argv[1:])

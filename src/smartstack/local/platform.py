@@ -16,6 +16,7 @@ from smartstack.core.config import Settings
 from smartstack.core.envfile import read_env_file
 from smartstack.core.errors import NotRunningError
 from smartstack.core.tfvars import read_tfvars
+from smartstack.infra.toolchain import toolchain
 from smartstack.local.iam import ADMIN_ACCESS_KEY, DEFAULT_ACCOUNT
 from smartstack.local.moto import MotoServer
 from smartstack.local.postgres import PostgresServer
@@ -23,9 +24,6 @@ from smartstack.local.postgres import PostgresServer
 LOCAL_AWS_LIMITS = (
     # The AWS provider speaks CloudWatch's CBOR protocol, which the moto server does not serve.
     "cloudwatch-cbor",
-    # The moto server stores functions but does not run their code; the pipeline's smoke
-    # tests then run the deployed artifact in the Lambda RIE.
-    "lambda-exec",
 )
 
 # Not secrets: the local AWS knows this key as the account's root (docs/local-iam.md).
@@ -63,12 +61,14 @@ class PlatformStatus:
 
 
 def moto_server(settings: Settings) -> MotoServer:
-    # Its RDS instances are databases in the local PostgreSQL; it enforces IAM unless told not to.
+    # Its RDS instances are databases in the local PostgreSQL; it enforces IAM unless told
+    # not to; Invoke runs functions in the toolchain's Lambda RIE.
     return MotoServer(
         settings.moto_port,
         settings.local_dir,
         postgres_server(settings).dsn,
         iam_enforcement=settings.iam_enforcement,
+        lambda_rie=toolchain(settings).lambda_rie,
     )
 
 

@@ -57,7 +57,6 @@ from smartstack.pipeline.migrations import run_migrations
 from smartstack.pipeline.smoke import (
     AwsFunctions,
     Check,
-    EmulatedFunctions,
     Functions,
     SmokeFailed,
     run_checks,
@@ -340,12 +339,7 @@ class _Run:
     def smoke(self, result: DeployResult) -> str:
         functions = self._functions()
         try:
-            checks = run_checks(
-                functions,
-                self.ctx.manifest.release,
-                f"smoke-{self.attempt.attempt_id}",
-                self._queue_arn(),
-            )
+            checks = run_checks(functions, self.ctx.manifest.release)
         finally:
             functions.close()
         result.checks = checks
@@ -359,17 +353,7 @@ class _Run:
     def _functions(self) -> Functions:
         ctx = self.ctx
         names = {a.name: ctx.environment.resource_name(a.name) for a in ctx.manifest.artifacts}
-        target = ctx.environment.target
-        if "lambda-exec" in target.limits:
-            log_dir = ctx.settings.state_dir / "deploys" / self.attempt.attempt_id
-            rie = toolchain(ctx.settings).lambda_rie
-            return EmulatedFunctions(target, names, self.zips, rie, log_dir)
-        return AwsFunctions(target, names, ctx.environment.parameter_prefix)
-
-    def _queue_arn(self) -> str:
-        target = self.ctx.environment.target
-        name = self.ctx.environment.resource_name("ai-jobs")
-        return f"arn:aws:sqs:{target.region}:{target.account_id()}:{name}"
+        return AwsFunctions(ctx.environment.target, names, ctx.environment.parameter_prefix)
 
     def restore_aliases(self) -> None:
         """Move every alias this attempt moved back to where it was."""

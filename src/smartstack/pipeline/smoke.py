@@ -1,35 +1,32 @@
-"""Smoke tests of a deployed release: the same checks on AWS and on the local platform.
+"""Smoke tests of a deployed release: one path, on AWS and on the local platform.
 
-The checks ask the API's ``/health`` for the release, the database and the
-secret, and hand the AI processor one job.  How requests reach the functions
-depends only on what the endpoint can do:
-
-* on AWS, HTTPS to the HTTP API's URL and ``Invoke`` of the processor's ``live``;
-* where the endpoint stores functions but cannot run them (the local AWS says
-  so with ``lambda-exec`` in ``SMARTSTACK_AWS_LIMITS``), the deployed zip of each
-  ``live`` version runs in the Lambda RIE with that version's handler and
-  environment (:class:`smartstack.local.lambda_runner.LocalLambda`).
+The checks ask the API's ``/health`` for the release, the database and the secret
+over HTTPS to the HTTP API's endpoint, ask it once more with ``Invoke`` of the API's
+``live`` alias, and post one job through the API: it goes through the queue to the AI
+processor, whose result the API then serves.  The local AWS answers all of it as AWS
+does (it runs the functions in the Lambda RIE, serves each HTTP API's endpoint and
+feeds the queue's messages to the processor), so the code that runs against AWS is
+the code every local deploy runs.
 """
 
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
-from contextlib import ExitStack
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 from smartstack.aws.lambda_api import LIVE_ALIAS
 from smartstack.aws.target import AwsTarget
 from smartstack.core.errors import CommandFailedError
-from smartstack.local.lambda_runner import FunctionError, LocalLambda, http_event, sqs_event
+from smartstack.local.lambda_runner import http_event
 
 API = "api"
-AI_PROCESSOR = "ai-processor"
 _HTTP_TIMEOUT = 30
+JOB_WAIT_SECONDS = 90.0
 
 
 class SmokeFailed(CommandFailedError):
@@ -46,7 +43,9 @@ class Check:
 class Functions(Protocol):
     """How the smoke checks reach the deployed functions."""
 
-    def http(self, method: str, path: str) -> tuple[int, dict[str, Any]]: ...
+    def http(
+        self, method: str, path: str, body: Mapping[str, Any] | None = None
+    ) -> tuple[int, dict[str, Any]]: ...
 
     def invoke(self, service: str, event: Mapping[str, Any]) -> dict[str, Any]: ...
 
@@ -77,8 +76,14 @@ class AwsFunctions:
             raise SmokeFailed(f"{name} names no api_endpoint; apply the stack first.")
         self.endpoint = str(endpoint).rstrip("/")
 
-    def http(self, method: str, path: str) -> tuple[int, dict[str, Any]]:
-        request = urllib.request.Request(self.endpoint + path, method=method)
+    def http(
+        self, method: str, path: str, body: Mapping[str, Any] | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {"Content-Type": "application/json"} if data is not None else {}
+        request = urllib.request.Request(
+            self.endpoint + path, data=data, headers=headers, method=method
+        )
         try:
             with urllib.request.urlopen(request, timeout=_HTTP_TIMEOUT) as response:
                 return response.status, _json_body(response.read())
@@ -104,53 +109,9 @@ class AwsFunctions:
         pass
 
 
-class EmulatedFunctions:
-    """Each ``live`` version's zip in the Lambda RIE, as that version is configured."""
-
-    def __init__(
-        self,
-        target: AwsTarget,
-        function_names: Mapping[str, str],
-        zips: Mapping[str, Path],
-        rie: Path,
-        log_dir: Path,
-    ) -> None:
-        self._stack = ExitStack()
-        self.functions: dict[str, LocalLambda] = {}
-        try:
-            for service, name in function_names.items():
-                self.functions[service] = self._stack.enter_context(
-                    LocalLambda.deployed(
-                        target,
-                        name,
-                        zips[service],
-                        rie,
-                        qualifier=LIVE_ALIAS,
-                        log_file=log_dir / f"{service}.log",
-                    )
-                )
-        except BaseException:
-            self._stack.close()
-            raise
-
-    def http(self, method: str, path: str) -> tuple[int, dict[str, Any]]:
-        try:
-            result = self.functions[API].invoke(http_event(method, path))
-        except FunctionError as exc:
-            raise SmokeFailed(f"the API failed on {method} {path}: {exc.message}") from exc
-        return int(result.get("statusCode", 0)), _json_body(result.get("body") or b"")
-
-    def invoke(self, service: str, event: Mapping[str, Any]) -> dict[str, Any]:
-        try:
-            return self.functions[service].invoke(event)
-        except FunctionError as exc:
-            raise SmokeFailed(f"{service} failed: {exc.message}") from exc
-
-    def close(self) -> None:
-        self._stack.close()
-
-
-def run_checks(functions: Functions, release: str, job_id: str, queue_arn: str) -> list[Check]:
+def run_checks(
+    functions: Functions, release: str, job_wait_seconds: float = JOB_WAIT_SECONDS
+) -> list[Check]:
     """Every check, in order; a check that cannot run at all raises :class:`SmokeFailed`."""
     status, health = functions.http("GET", "/health")
     checks = [
@@ -163,13 +124,28 @@ def run_checks(functions: Functions, release: str, job_id: str, queue_arn: str) 
         Check("database", health.get("database") == "ok", f"database {health.get('database')}"),
         Check("secret", health.get("secret") == "readable", f"secret {health.get('secret')}"),
     ]
-    job = {"MessageId": job_id, "Body": json.dumps({"job_id": job_id, "prompt": "smoke test"})}
-    result = functions.invoke(AI_PROCESSOR, sqs_event([job], queue_arn))
-    failures = result.get("batchItemFailures") or []
-    checks.append(
-        Check("ai job", not failures, "processed" if not failures else f"{len(failures)} failed")
-    )
+    invoked = functions.invoke(API, http_event("GET", "/health"))
+    code = invoked.get("statusCode")
+    checks.append(Check("api invoke", code == 200, f"Invoke of the live alias: statusCode {code}"))
+    checks.append(_job_through_the_queue(functions, job_wait_seconds))
     return checks
+
+
+def _job_through_the_queue(functions: Functions, wait_seconds: float) -> Check:
+    """``POST /jobs``, then ``GET /jobs/{id}`` until the processor has stored its result."""
+    status, queued = functions.http("POST", "/jobs", {"prompt": "smoke test"})
+    job_id = queued.get("job_id")
+    if status != 202 or not job_id:
+        return Check("ai job", False, f"POST /jobs answered HTTP {status}")
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        status, result = functions.http("GET", f"/jobs/{job_id}")
+        if status == 200:
+            return Check("ai job", True, f"processed through the queue by {result.get('model')}")
+        if status != 404 or time.monotonic() >= deadline:
+            waited = f"not processed within {wait_seconds:.0f}s"
+            return Check("ai job", False, f"job {job_id}: {waited if status == 404 else status}")
+        time.sleep(0.5)
 
 
 def _json_body(body: bytes | str) -> dict[str, Any]:

@@ -650,7 +650,8 @@ def test_items_of_a_kms_encrypted_table_need_the_key_through_dynamodb(
         lambda: without_key.get_item(TableName=table, Key=lock),
         lambda: without_key.query(TableName=table, KeyConditionExpression="LockID = :l",
                                   ExpressionAttributeValues={":l": {"S": "state"}}),
-        lambda: without_key.batch_write_item(RequestItems={table: [{"PutRequest": {"Item": lock}}]}),
+        lambda: without_key.batch_write_item(
+            RequestItems={table: [{"PutRequest": {"Item": lock}}]}),
     ):  # fmt: skip
         error = refused(call)
         assert f"kms:Decrypt on resource: {key} " in error["Message"]

@@ -1,0 +1,385 @@
+"""Lambda's ``Invoke`` in the local AWS: the requested version runs in the Lambda RIE.
+
+Stock moto without Docker answers ``Invoke`` with a canned reply.  The launcher
+(``smartstack.local.moto_server``) installs this instead when it is given the RIE
+(``SMARTSTACK_LAMBDA_RIE``): ``Invoke`` runs the version the request names (an alias's
+version, or one of its ``AdditionalVersionWeights`` versions, chosen by weight as Lambda
+does) with that version's code, handler, environment, timeout and memory, and answers as
+Lambda does:
+
+* the function's result as the payload, ``X-Amz-Executed-Version``;
+* a function that raised or timed out: its error payload with ``X-Amz-Function-Error:
+  Unhandled`` (HTTP 200, as Lambda);
+* ``LogType=Tail``: the last 4 KB of the invocation's log, base64, in ``X-Amz-Log-Result``;
+* more concurrent invocations than the account's limit
+  (``SMARTSTACK_LAMBDA_CONCURRENCY``, default 8) or a function's reserved concurrency:
+  ``TooManyRequestsException`` (HTTP 429).
+
+Warm environments are kept per version (and code and configuration) and reused, as
+Lambda's execution environments are; idle ones beyond a few are stopped.  Each runs with
+a session of the function's execution role, made by the local STS as Lambda's service
+would, so with IAM enforcement on the function's calls are authorized as that role.
+Every invocation's log (START, the function's own lines, END, REPORT) goes to
+``/aws/lambda/<function>`` in a stream named as Lambda names them
+(``YYYY/MM/DD/[<version>]<id>``).
+"""
+
+from __future__ import annotations
+
+import atexit
+import base64
+import hashlib
+import json
+import os
+import random
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from smartstack.local import event_sources, http_api
+from smartstack.local.lambda_runner import LocalLambda
+
+RIE_VARIABLE = "SMARTSTACK_LAMBDA_RIE"
+CONCURRENCY_VARIABLE = "SMARTSTACK_LAMBDA_CONCURRENCY"
+_DEFAULT_CONCURRENCY = 8
+_IDLE_KEPT = 6
+_TAIL_BYTES = 4096
+_SESSION_SECONDS = 3600
+
+
+class Throttled(Exception):
+    """More concurrent invocations than the limit allows: Lambda's 429."""
+
+
+@dataclass(frozen=True)
+class Invocation:
+    payload: bytes
+    function_error: str | None  # "Unhandled" when the function raised or timed out
+    executed_version: str
+    log: str
+    stream: str  # the log stream of the environment that ran it
+
+
+@dataclass
+class _Environment:
+    """One warm execution environment: a RIE running one version's code."""
+
+    function: LocalLambda
+    stream: str
+    expires: float  # when its role session runs out: a fresh environment is made then
+    log_offset: int = 0
+    used: float = field(default_factory=time.monotonic)
+
+
+def choose_version(version: str, weights: dict[str, float], draw: float) -> str:
+    """The version an alias routes one invocation to: ``weights`` (version → share) take
+    their shares, in order, of ``[0, 1)``; ``draw`` falls in one of them or in the rest."""
+    edge = 0.0
+    for candidate, weight in sorted(weights.items()):
+        edge += float(weight)
+        if draw < edge:
+            return candidate
+    return version
+
+
+class FunctionPool:
+    """The warm environments of every function, and the limit on concurrent ones."""
+
+    def __init__(self, rie: Path, endpoint: str, concurrency: int) -> None:
+        self.rie = rie
+        self.endpoint = endpoint
+        self.concurrency = concurrency
+        self._lock = threading.Lock()
+        self._idle: dict[tuple[str, ...], list[_Environment]] = {}
+        self._busy: dict[str, int] = {}  # function ARN → running invocations
+        self._running = 0
+        self._code_dir = Path(tempfile.mkdtemp(prefix="smartstack-lambda-code-"))
+
+    def invoke(self, fn: Any, payload: bytes, credentials: Any) -> Invocation:
+        key = _environment_key(fn)
+        with self._slot(fn):
+            environment = self._take(key) or self._start(fn, credentials)
+            try:
+                body, failure = environment.function.call(payload)
+                log = self._new_log(environment)
+            except BaseException:
+                environment.function.close()
+                raise
+            if failure == "timeout":
+                environment.function.close()  # Lambda resets an environment that timed out
+            else:
+                self._give_back(key, environment)
+        error = "Unhandled" if failure else None
+        return Invocation(body, error, str(fn.version), log, environment.stream)
+
+    @contextmanager
+    def _slot(self, fn: Any) -> Iterator[None]:
+        reserved = _reserved_concurrency(fn)
+        with self._lock:
+            busy = self._busy.get(fn.function_arn, 0)
+            if self._running >= self.concurrency or (reserved is not None and busy >= reserved):
+                raise Throttled(f"Rate Exceeded. ({fn.function_name}: {busy} running)")
+            self._running += 1
+            self._busy[fn.function_arn] = busy + 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._running -= 1
+                self._busy[fn.function_arn] -= 1
+
+    def _take(self, key: tuple[str, ...]) -> _Environment | None:
+        with self._lock:
+            idle = self._idle.get(key) or []
+            while idle:
+                environment = idle.pop()
+                if environment.expires > time.time() + 60:
+                    return environment
+                environment.function.close()
+        return None
+
+    def _give_back(self, key: tuple[str, ...], environment: _Environment) -> None:
+        environment.used = time.monotonic()
+        stale: list[_Environment] = []
+        with self._lock:
+            self._idle.setdefault(key, []).append(environment)
+            everything = sorted(
+                ((e.used, k, e) for k, group in self._idle.items() for e in group),
+                key=lambda entry: entry[0],
+            )
+            for _, k, e in everything[: max(0, len(everything) - _IDLE_KEPT)]:
+                self._idle[k].remove(e)
+                stale.append(e)
+        for e in stale:
+            e.function.close()
+
+    def _start(self, fn: Any, credentials: Any) -> _Environment:
+        code = self._code_dir / f"{fn.code_sha_256 or 'empty'}.zip".replace("/", "_")
+        if not code.exists():
+            partial = code.with_suffix(f".{uuid.uuid4().hex}")
+            partial.write_bytes(fn.code_bytes)
+            partial.replace(code)
+        stream = f"{time.strftime('%Y/%m/%d', time.gmtime())}/[{fn.version}]{uuid.uuid4().hex}"
+        aws = {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_REGION": fn.region,
+            "AWS_DEFAULT_REGION": fn.region,
+            "AWS_ACCESS_KEY_ID": credentials.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": credentials.secret_access_key,
+            "AWS_SESSION_TOKEN": credentials.session_token,
+            "AWS_LAMBDA_FUNCTION_VERSION": str(fn.version),
+            "AWS_LAMBDA_LOG_STREAM_NAME": stream,
+        }
+        function = LocalLambda(
+            code,
+            fn.handler,
+            dict(fn.environment_vars or {}),
+            self.rie,
+            aws_variables=aws,
+            function_name=fn.function_name,
+            timeout_seconds=int(fn.timeout or 3),
+            memory_mb=int(fn.memory_size or 128),
+        )
+        expires = time.time() + _SESSION_SECONDS
+        return _Environment(function, stream, expires, function.log_size())
+
+    def _new_log(self, environment: _Environment) -> str:
+        text, environment.log_offset = environment.function.log_since(environment.log_offset)
+        return text
+
+    def close(self) -> None:
+        with self._lock:
+            environments = [e for group in self._idle.values() for e in group]
+            self._idle.clear()
+        for environment in environments:
+            environment.function.close()
+
+
+def _environment_key(fn: Any) -> tuple[str, ...]:
+    """What an environment was made for: reused only for the same version, code and settings."""
+    settings = json.dumps(
+        [fn.handler, fn.environment_vars, fn.timeout, fn.memory_size, fn.role], sort_keys=True
+    )
+    digest = hashlib.sha256(settings.encode()).hexdigest()
+    return (fn.function_arn, str(fn.version), str(fn.code_sha_256), digest)
+
+
+def _reserved_concurrency(fn: Any) -> int | None:
+    value = getattr(fn, "reserved_concurrency", None)
+    return int(value) if value not in (None, "") else None
+
+
+# --- inside the moto server --------------------------------------------------------------
+
+
+def install(rie: Path, endpoint: str) -> FunctionPool:
+    """Make moto's ``Invoke`` run functions in ``rie``; their AWS is ``endpoint``."""
+    from moto.awslambda.exceptions import LambdaClientError
+    from moto.awslambda.models import LambdaBackend
+
+    class TooManyRequestsException(LambdaClientError):
+        code = 429
+
+        def __init__(self, message: str) -> None:
+            super().__init__("TooManyRequestsException", message)
+
+    concurrency = int(os.environ.get(CONCURRENCY_VARIABLE) or _DEFAULT_CONCURRENCY)
+    pool = FunctionPool(rie, endpoint, concurrency)
+    atexit.register(pool.close)
+
+    def invoke(
+        self: Any,
+        function_name: str,
+        qualifier: str | None,
+        body: Any,
+        headers: Any,
+        response_headers: dict[str, str],
+    ) -> bytes | None:
+        fn = _routed(self, function_name, qualifier)
+        kind = headers.get("X-Amz-Invocation-Type") or "RequestResponse"
+        if kind == "DryRun":
+            return b""
+        payload = body if isinstance(body, bytes) else (body or "").encode()
+        try:
+            invocation = pool.invoke(fn, payload or b"{}", _role_session(fn))
+        except Throttled as exc:
+            raise TooManyRequestsException(str(exc)) from exc
+        _write_log(fn, invocation)
+        response_headers["X-Amz-Executed-Version"] = invocation.executed_version
+        if invocation.function_error:
+            response_headers["X-Amz-Function-Error"] = invocation.function_error
+        if headers.get("X-Amz-Log-Type") == "Tail":
+            tail = invocation.log.encode()[-_TAIL_BYTES:]
+            response_headers["x-amz-log-result"] = base64.b64encode(tail).decode()
+        response_headers["Content-Length"] = str(len(invocation.payload))
+        return invocation.payload
+
+    setattr(LambdaBackend, "invoke", invoke)  # noqa: B010 - patching a method
+    _qualifier_as_sent()
+
+    def synchronous(backend: Any, function: str, payload: bytes) -> tuple[bytes, dict[str, str]]:
+        """An invocation by an AWS service (API Gateway, an event source mapping)."""
+        headers: dict[str, str] = {}
+        try:
+            body = invoke(backend, function, None, payload, {}, headers)
+        except TooManyRequestsException as exc:
+            raise Throttled(str(exc)) from exc
+        return body or b"", headers
+
+    _http_apis(endpoint, synchronous)
+    event_sources.deliver_on_send_no_more()
+    event_sources.mappings_keep_their_alias()
+    poller = event_sources.SqsPoller(synchronous)
+    poller.start()
+    atexit.register(poller.stop)
+    return pool
+
+
+def _http_apis(endpoint: str, synchronous: Callable[[Any, str, bytes], Any]) -> None:
+    """HTTP APIs get an endpoint on the local AWS, and it answers (smartstack.local.http_api)."""
+    from moto.apigatewayv2.models import Api
+    from moto.awslambda.models import lambda_backends
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    original_init = Api.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        self.api_endpoint = http_api.local_endpoint(endpoint, self.api_id)
+
+    def invoke(api: Any, function: str, payload: bytes) -> tuple[bytes, dict[str, str]]:
+        backend = lambda_backends[api.backend.account_id][api.backend.region_name]
+        try:
+            return synchronous(backend, function, payload)  # type: ignore[no-any-return]
+        except Throttled as exc:
+            raise http_api.Throttled(str(exc)) from exc
+
+    apis = http_api.HttpApis(invoke)
+    original_call = DomainDispatcherApplication.__call__
+
+    def call(self: Any, environ: dict[str, Any], start_response: Any) -> Any:
+        return apis.wrap(lambda e, s: original_call(self, e, s))(environ, start_response)
+
+    setattr(Api, "__init__", init)  # noqa: B010 - patching a method
+    setattr(DomainDispatcherApplication, "__call__", call)  # noqa: B010 - patching a method
+
+
+def _qualifier_as_sent() -> None:
+    """moto reads ``?qualifier=``; clients send ``?Qualifier=`` (so stock moto runs
+    ``$LATEST`` whatever the alias): it gets the parameter as it is sent."""
+    from moto.awslambda.responses import LambdaResponse
+
+    original = LambdaResponse.invoke
+
+    def invoke(self: Any) -> Any:
+        sent = self.querystring.get("Qualifier")
+        if sent and "qualifier" not in self.querystring:
+            self.querystring["qualifier"] = sent
+        return original(self)
+
+    setattr(LambdaResponse, "invoke", invoke)  # noqa: B010 - patching a method
+
+
+def _routed(backend: Any, function_name: str, qualifier: str | None) -> Any:
+    """The version an invocation runs: an alias's, or one of its weighted versions."""
+    name, named_qualifier = _split(backend, function_name)
+    qualifier = named_qualifier or qualifier
+    if qualifier and not qualifier.isdigit() and qualifier != "$LATEST":
+        aliases = backend._lambdas._get_function_aliases(name)
+        alias = aliases.get(qualifier)
+        if alias is not None:
+            weights = (alias.routing_config or {}).get("AdditionalVersionWeights") or {}
+            version = choose_version(str(alias.function_version), weights, random.random())
+            return backend.get_function(name, version)
+    return backend.get_function(name, qualifier)
+
+
+def _split(backend: Any, function_name: str) -> tuple[str, str | None]:
+    if function_name.startswith("arn:"):
+        _, name, qualifier = backend._lambdas.split_function_arn(function_name)
+        return name, qualifier or None
+    if ":" in function_name:
+        name, qualifier = function_name.split(":", 1)
+        return name, qualifier
+    return function_name, None
+
+
+def _role_session(fn: Any) -> Any:
+    """A session of the function's execution role, as Lambda's service assumes it."""
+    from moto.sts.models import sts_backends
+
+    account = fn.account_id
+    sts = sts_backends[account]["aws"]
+    return sts.assume_role(
+        region_name=fn.region,
+        role_session_name=fn.function_name[:64],
+        role_arn=fn.role,
+        policy=None,  # type: ignore[arg-type]
+        duration=_SESSION_SECONDS,
+        external_id=None,  # type: ignore[arg-type]
+    )
+
+
+def _write_log(fn: Any, invocation: Invocation) -> None:
+    """The invocation's lines into ``/aws/lambda/<function>``, as Lambda writes them."""
+    from moto.logs.models import logs_backends
+
+    lines = [line for line in invocation.log.splitlines() if line.strip()]
+    if not lines:
+        return
+    logs = logs_backends[fn.account_id][fn.region]
+    group = fn.logging_config.get("LogGroup") if getattr(fn, "logging_config", None) else None
+    group = group or f"/aws/lambda/{fn.function_name}"
+    if group not in logs.groups:
+        logs.create_log_group(group, tags={})
+    if invocation.stream not in logs.groups[group].streams:
+        logs.create_log_stream(group, invocation.stream)
+    now = int(time.time() * 1000)
+    events = [{"timestamp": now, "message": line} for line in lines]
+    logs.put_log_events(group, invocation.stream, events)
