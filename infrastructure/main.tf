@@ -90,7 +90,6 @@ module "monitoring" {
   alarm_period_seconds         = var.alarm_period_seconds
   alarm_evaluation_periods     = var.alarm_evaluation_periods
   alert_emails                 = var.alert_emails
-  enable_alarms                = var.enable_alarms
 }
 
 module "database" {

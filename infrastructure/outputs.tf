@@ -69,11 +69,11 @@ output "alerts_topic_arn" {
 }
 
 output "alarms" {
-  description = "Every alarm definition by name: each function's error-rate and duration alarms, the API's 5xx alarm (created = enable_alarms)."
+  description = "Every alarm definition by name: each function's error-rate and duration alarms, the API's 5xx alarm."
   value       = module.monitoring.alarms
 }
 
 output "alarm_arns" {
-  description = "ARNs of the alarms that exist."
+  description = "ARNs of the alarms, by name."
   value       = module.monitoring.alarm_arns
 }

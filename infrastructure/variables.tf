@@ -367,8 +367,3 @@ variable "s3_use_path_style" {
   default     = false
 }
 
-variable "enable_alarms" {
-  description = "Create the CloudWatch alarms. Keep true; false only against the local AWS (moto cannot serve CloudWatch in the AWS provider's CBOR protocol)."
-  type        = bool
-  default     = true
-}

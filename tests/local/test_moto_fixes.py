@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -307,3 +308,57 @@ def test_a_role_session_lasts_at_most_the_role_s_max_session_duration(aws: AwsTa
     )
     granted = sts.assume_role(RoleArn=arn, RoleSessionName="hour", DurationSeconds=3600)
     assert granted["Credentials"]["AccessKeyId"]
+
+
+def _cbor_call(aws: AwsTarget, operation: str, params: dict[str, Any]) -> tuple[int, Any]:
+    """One CloudWatch call as the AWS provider makes it: Smithy RPC v2 CBOR, signed."""
+    import urllib.error
+    import urllib.request
+
+    import cbor2
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    base = aws.endpoint_url("cloudwatch")
+    url = f"{base}/service/GraniteServiceVersion20100801/operation/{operation}"
+    headers = {"smithy-protocol": "rpc-v2-cbor", "Content-Type": "application/cbor",
+               "Accept": "application/cbor"}  # fmt: skip
+    request = AWSRequest("POST", url, data=cbor2.dumps(params), headers=headers)
+    credentials = boto3.session.Session(
+        aws_access_key_id=aws.variables["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=aws.variables["AWS_SECRET_ACCESS_KEY"],
+    ).get_credentials()
+    SigV4Auth(credentials, "monitoring", aws.region).add_auth(request)
+    prepared = urllib.request.Request(url, data=request.body, method="POST",
+                                      headers=dict(request.headers.items()))  # fmt: skip
+    try:
+        with urllib.request.urlopen(prepared, timeout=30) as response:
+            assert response.headers["smithy-protocol"] == "rpc-v2-cbor"
+            return response.status, cbor2.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, cbor2.loads(exc.read())
+
+
+def test_cloudwatch_answers_the_cbor_protocol_the_provider_speaks(aws: AwsTarget) -> None:
+    alarm = {"AlarmName": "errors", "MetricName": "Errors", "Namespace": "AWS/Lambda",
+             "Statistic": "Sum", "Period": 60, "EvaluationPeriods": 1, "Threshold": 1.0,
+             "ComparisonOperator": "GreaterThanThreshold",
+             "Dimensions": [{"Name": "FunctionName", "Value": "f"}]}  # fmt: skip
+    assert _cbor_call(aws, "PutMetricAlarm", alarm)[0] == 200
+    status, answer = _cbor_call(aws, "DescribeAlarms", {"AlarmNames": ["errors"]})
+    assert status == 200
+    found = answer["MetricAlarms"][0]
+    assert found["AlarmName"] == "errors"
+    assert found["Threshold"] == 1.0
+    # Timestamps are CBOR epoch times (tag 1, which cbor2 decodes to datetimes), as the
+    # protocol has them: a plain number would stay a number.
+    assert isinstance(found["StateUpdatedTimestamp"], datetime)
+    # The same alarm through boto3's own protocol choice.
+    listed = aws.client("cloudwatch").describe_alarms(AlarmNames=["errors"])["MetricAlarms"]
+    assert [a["AlarmName"] for a in listed] == ["errors"]
+
+
+def test_a_cloudwatch_error_is_a_cbor_error(aws: AwsTarget) -> None:
+    status, answer = _cbor_call(aws, "DeleteDashboards", {"DashboardNames": ["nowhere"]})
+    assert status == 404
+    assert answer["__type"] == "ResourceNotFound"

@@ -269,7 +269,7 @@ def test_first_deploy_to_dev_creates_the_environment_then_migrates(
     assert events[:2] == ["fetch:start", "fetch:succeeded"]
     assert result.plan is not None and result.plan.add > 0
     assert {c.name for c in result.checks} == {
-        "api health", "release", "database", "secret", "ai job",
+        "api health", "release", "database", "secret", "api invoke", "ai job",
     }  # fmt: skip
     assert all(c.passed for c in result.checks)
     for service in FUNCTIONS:  # `live` moved to versions that run the release's very bytes

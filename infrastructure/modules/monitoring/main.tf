@@ -34,12 +34,8 @@ resource "aws_sns_topic_subscription" "email" {
   endpoint  = each.value
 }
 
-locals {
-  alarm_functions = var.enable_alarms ? var.functions : {}
-}
-
 resource "aws_cloudwatch_metric_alarm" "error_rate" {
-  for_each = local.alarm_functions
+  for_each = var.functions
 
   alarm_name          = "${each.value.function_name}-error-rate"
   alarm_description   = "${each.value.function_name}: errors / invocations * 100 above ${var.error_rate_threshold_percent}%."
@@ -83,7 +79,7 @@ resource "aws_cloudwatch_metric_alarm" "error_rate" {
 }
 
 resource "aws_cloudwatch_metric_alarm" "duration" {
-  for_each = local.alarm_functions
+  for_each = var.functions
 
   alarm_name          = "${each.value.function_name}-duration"
   alarm_description   = "${each.value.function_name}: p99 duration above ${var.duration_threshold_fraction * 100}% of its ${each.value.timeout_seconds}s timeout."
@@ -104,8 +100,6 @@ resource "aws_cloudwatch_metric_alarm" "duration" {
 }
 
 resource "aws_cloudwatch_metric_alarm" "api_5xx" {
-  count = var.enable_alarms ? 1 : 0
-
   alarm_name          = "${var.api_name}-5xx"
   alarm_description   = "${var.api_name}: more than ${var.api_5xx_threshold} 5xx responses in ${var.alarm_period_seconds}s."
   namespace           = "AWS/ApiGateway"

@@ -24,7 +24,7 @@ output "alerts_topic_arn" {
 }
 
 output "alarms" {
-  description = "Every alarm by name (function error-rate and duration alarms, the API's 5xx alarm): metric, dimensions, threshold, and whether it exists (enable_alarms)."
+  description = "Every alarm by name (function error-rate and duration alarms, the API's 5xx alarm): metric, dimensions, threshold."
   value = merge(
     { for k, f in var.functions : "${f.function_name}-error-rate" => {
       kind       = "error-rate"
@@ -32,7 +32,6 @@ output "alarms" {
       metric     = "AWS/Lambda Errors / Invocations * 100"
       dimensions = { FunctionName = f.function_name }
       threshold  = var.error_rate_threshold_percent
-      created    = var.enable_alarms
     } },
     { for k, f in var.functions : "${f.function_name}-duration" => {
       kind       = "duration"
@@ -40,7 +39,6 @@ output "alarms" {
       metric     = "AWS/Lambda Duration p99 (ms)"
       dimensions = { FunctionName = f.function_name }
       threshold  = floor(f.timeout_seconds * 1000 * var.duration_threshold_fraction)
-      created    = var.enable_alarms
     } },
     { "${var.api_name}-5xx" = {
       kind       = "api-5xx"
@@ -48,16 +46,15 @@ output "alarms" {
       metric     = "AWS/ApiGateway 5xx"
       dimensions = { ApiId = var.api_id }
       threshold  = var.api_5xx_threshold
-      created    = var.enable_alarms
     } },
   )
 }
 
 output "alarm_arns" {
-  description = "ARNs of the alarms that exist, by name."
+  description = "ARNs of the alarms, by name."
   value = merge(
     { for k, a in aws_cloudwatch_metric_alarm.error_rate : a.alarm_name => a.arn },
     { for k, a in aws_cloudwatch_metric_alarm.duration : a.alarm_name => a.arn },
-    { for a in aws_cloudwatch_metric_alarm.api_5xx : a.alarm_name => a.arn },
+    { (aws_cloudwatch_metric_alarm.api_5xx.alarm_name) = aws_cloudwatch_metric_alarm.api_5xx.arn },
   )
 }

@@ -100,12 +100,6 @@ variable "alarm_evaluation_periods" {
   }
 }
 
-variable "enable_alarms" {
-  description = "Create the CloudWatch alarms. Keep true; false only against a local AWS that cannot serve CloudWatch (moto does not speak the provider's CBOR protocol). The alarm definitions are in the outputs either way."
-  type        = bool
-  default     = true
-}
-
 variable "alert_emails" {
   description = "E-mail addresses subscribed to the alerts topic (each must confirm)."
   type        = list(string)

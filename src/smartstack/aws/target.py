@@ -62,12 +62,6 @@ class AwsTarget:
             or "us-east-1"
         )
 
-    @property
-    def limits(self) -> frozenset[str]:
-        """Features the target's endpoints cannot serve (empty for AWS itself)."""
-        raw = self.variables.get("SMARTSTACK_AWS_LIMITS", "")
-        return frozenset(item for item in raw.split(",") if item)
-
     def uses_tls(self, service: str) -> bool:
         """Whether requests to ``service`` travel over TLS (always true on AWS itself)."""
         return (self.endpoint_url(service) or "https://").startswith("https://")

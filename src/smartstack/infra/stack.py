@@ -111,8 +111,6 @@ def stack_spec(
     offered["s3_use_path_style"] = "true" if target.has_custom_endpoint else "false"
     # Under a TLS-only policy every request over a plain-HTTP endpoint is denied (see bootstrap).
     offered["tls_only_bucket_policies"] = "true" if target.uses_tls("s3") else "false"
-    # Alarms are created wherever the endpoint can take them (not on the local AWS).
-    offered["enable_alarms"] = "false" if "cloudwatch-cbor" in target.limits else "true"
     declared = declared_variables(directory)
     return StackSpec(
         stack, directory, var_file, {k: v for k, v in offered.items() if k in declared}

@@ -28,6 +28,9 @@ one can connect to the database they create (see docs/local-platform.md):
   AWS only: here it fails too.
 * STS: a role session of any length is handed out.  AWS refuses one longer than
   the role's ``MaxSessionDuration`` (or shorter than 900 s) with ``ValidationError``.
+* CloudWatch: the Smithy RPC v2 CBOR protocol, which the AWS provider speaks, is answered
+  404.  It is translated to and from moto's JSON protocol
+  (:mod:`smartstack.local.cloudwatch_cbor`).
 * Lambda: ``Invoke`` answers a canned reply (it needs Docker to run anything).  On AWS it
   runs the function: here the version asked for runs in the Lambda RIE
   (:mod:`smartstack.local.lambda_service`) when ``SMARTSTACK_LAMBDA_RIE`` names it.
@@ -267,6 +270,20 @@ def _iam_enforcement() -> None:
     print(f"local IAM enforcement: {mode}", file=sys.stderr, flush=True)
 
 
+def _cloudwatch_cbor() -> None:
+    """CloudWatch's CBOR protocol, translated for moto (smartstack.local.cloudwatch_cbor)."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    from smartstack.local import cloudwatch_cbor
+
+    original = DomainDispatcherApplication.__call__
+
+    def call(self: Any, environ: dict[str, Any], start_response: Any) -> Any:
+        return cloudwatch_cbor.wrap(lambda e, s: original(self, e, s))(environ, start_response)
+
+    setattr(DomainDispatcherApplication, "__call__", call)  # noqa: B010 - patching a method
+
+
 def _lambda_invoke(argv: list[str]) -> None:
     """Lambda's Invoke runs the function in the Lambda RIE (smartstack.local.lambda_service)
     when SMARTSTACK_LAMBDA_RIE names it; stock moto answers with a canned reply."""
@@ -291,6 +308,7 @@ def main() -> None:
     dsn = os.environ.get(RDS_POSTGRES_DSN)
     if dsn:
         _postgres_backed_rds(LocalRdsPostgres(dsn))
+    _cloudwatch_cbor()  # inside the enforcer, which decides on the CBOR request itself
     _iam_enforcement()
     _lambda_invoke(sys.argv[1:])
     from moto.server import main as moto_main

@@ -21,11 +21,6 @@ from smartstack.local.iam import ADMIN_ACCESS_KEY, DEFAULT_ACCOUNT
 from smartstack.local.moto import MotoServer
 from smartstack.local.postgres import PostgresServer
 
-LOCAL_AWS_LIMITS = (
-    # The AWS provider speaks CloudWatch's CBOR protocol, which the moto server does not serve.
-    "cloudwatch-cbor",
-)
-
 # Not secrets: the local AWS knows this key as the account's root (docs/local-iam.md).
 # AWS_ACCOUNT_ID lets a caller without credentials yet (a job with only a web identity
 # token) name the account's roles, as a GitHub job names them from its variables.
@@ -141,8 +136,6 @@ def write_endpoints(settings: Settings, url: str) -> None:
         f"AWS_REGION={settings.region}",
         f"AWS_DEFAULT_REGION={settings.region}",
         *(f"{k}={v}" for k, v in _LOCAL_CREDENTIALS.items()),
-        "# What this local AWS cannot serve (see docs/local-platform.md).",
-        f"SMARTSTACK_AWS_LIMITS={','.join(LOCAL_AWS_LIMITS)}",
     ]
     tmp = settings.endpoints_file.with_suffix(".tmp")
     tmp.write_text("\n".join(lines) + "\n")
