@@ -407,3 +407,68 @@ def test_a_mapping_to_an_alias_follows_the_alias(admin: Callable[[str], Any]) ->
 
     done = _wait_for(received)
     assert json.loads(done[0]["Body"])["version"] == two
+
+
+# --- metrics and alarms ------------------------------------------------------------------
+
+
+def test_invocations_publish_lambda_s_metrics(admin: Callable[[str], Any]) -> None:
+    import datetime as dt
+
+    _function(admin, "measured")
+    _invoke(admin, "measured", {"kind": "hello"})
+    _invoke(admin, "measured", {"kind": "fail"})
+    cloudwatch = admin("cloudwatch")
+    now = dt.datetime.now(dt.UTC)
+
+    def total(metric: str, statistic: str = "Sum") -> float:
+        points = cloudwatch.get_metric_statistics(
+            Namespace="AWS/Lambda", MetricName=metric, Statistics=[statistic], Period=60,
+            Dimensions=[{"Name": "FunctionName", "Value": "measured"}],
+            StartTime=now - dt.timedelta(minutes=5), EndTime=now + dt.timedelta(minutes=1),
+        )["Datapoints"]  # fmt: skip
+        return sum(float(p[statistic]) for p in points)
+
+    assert total("Invocations") == 2.0
+    assert total("Errors") == 1.0
+    assert total("Duration", "Maximum") > 0
+
+
+def test_the_error_rate_and_5xx_alarms_fire_and_return_to_ok(admin: Callable[[str], Any]) -> None:
+    endpoint = _http_api(admin, "alarmed", "ANY /{proxy+}")
+    api_id = endpoint.rsplit("/", 1)[1]
+    cloudwatch = admin("cloudwatch")
+    function = [{"Name": "FunctionName", "Value": "alarmed"}]
+
+    def stat(metric_id: str, name: str) -> dict[str, Any]:
+        return {"Id": metric_id, "ReturnData": False, "MetricStat": {
+            "Metric": {"Namespace": "AWS/Lambda", "MetricName": name, "Dimensions": function},
+            "Period": 10, "Stat": "Sum"}}  # fmt: skip
+
+    cloudwatch.put_metric_alarm(
+        AlarmName="alarmed-error-rate", ComparisonOperator="GreaterThanThreshold",
+        Threshold=5.0, EvaluationPeriods=1, TreatMissingData="notBreaching",
+        Metrics=[{"Id": "rate", "Expression": "IF(invocations > 0, errors / invocations * 100, 0)",
+                  "ReturnData": True},
+                 stat("errors", "Errors"), stat("invocations", "Invocations")],
+    )  # fmt: skip
+    cloudwatch.put_metric_alarm(
+        AlarmName="alarmed-5xx", Namespace="AWS/ApiGateway", MetricName="5xx",
+        Dimensions=[{"Name": "ApiId", "Value": api_id}], Statistic="Sum", Period=10,
+        EvaluationPeriods=1, Threshold=2.0, ComparisonOperator="GreaterThanThreshold",
+        TreatMissingData="notBreaching",
+    )  # fmt: skip
+
+    def states() -> dict[str, str]:
+        alarms = cloudwatch.describe_alarms(AlarmNamePrefix="alarmed-")["MetricAlarms"]
+        return {a["AlarmName"]: a["StateValue"] for a in alarms}
+
+    for _ in range(4):
+        assert _request(f"{endpoint}/boom")[0] == 500
+    assert _request(f"{endpoint}/fine")[0] == 201
+    _wait_for(lambda: set(states().values()) == {"ALARM"}, timeout=15)
+    reasons = [a["StateReason"] for a in cloudwatch.describe_alarms(
+        AlarmNamePrefix="alarmed-")["MetricAlarms"]]  # fmt: skip
+    assert all(r.startswith("Threshold Crossed") for r in reasons), reasons
+    # The burst's period ends; the next has no errors (missing data is not breaching).
+    _wait_for(lambda: set(states().values()) == {"OK"}, timeout=30)

@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from botocore.exceptions import ClientError
+
 from smartstack.aws.target import AwsTarget
 from smartstack.core.errors import CommandFailedError, StateLockedError
 from smartstack.infra.toolchain import Toolchain
@@ -156,7 +158,29 @@ class Tofu:
         )
 
     def apply(self, plan_file: Path, on_line: Callable[[str], None] | None = None) -> None:
-        self.run("apply", "-input=false", "-lock-timeout=0s", str(plan_file), on_line=on_line)
+        """Apply ``plan_file``.  An apply that completed but whose release of the state lock
+        failed succeeds when no lock is held any more: the release was repeated (an SDK
+        retry of a delete that had been done) and found the lock already gone."""
+        try:
+            self.run("apply", "-input=false", "-lock-timeout=0s", str(plan_file), on_line=on_line)
+        except LockNotReleasedError:
+            if self.lock_held() is not False:
+                raise
+
+    def lock_held(self) -> bool | None:
+        """Whether the state lock of the initialized backend is held (None: cannot tell)."""
+        try:
+            backend = json.loads((self.data_dir / "terraform.tfstate").read_text())["backend"]
+            config = backend["config"]
+            lock_id = f"{config['bucket']}/{config['key']}"
+            item = self.target.client("dynamodb").get_item(
+                TableName=config["dynamodb_table"],
+                Key={"LockID": {"S": lock_id}},
+                ConsistentRead=True,
+            )
+        except (OSError, ValueError, KeyError, TypeError, ClientError):
+            return None
+        return "Item" in item
 
     def output(self) -> dict[str, object]:
         raw = json.loads(self.run("output", "-json"))
@@ -173,9 +197,19 @@ class Tofu:
             )
         log = self.data_dir / f"tofu-{args[0]}.log"
         log.write_text(output)
-        return CommandFailedError(
-            f"{self.label}: tofu {args[0]} failed: {first_error(output)} (full output: {log})"
-        )
+        message = f"{self.label}: tofu {args[0]} failed: {first_error(output)} (full output: {log})"
+        if "Error releasing the state lock" in output and "Apply complete!" in output:
+            return LockNotReleasedError(
+                message + "; the changes were applied, but the state stays locked until "
+                "tofu force-unlock <lock id> releases it."
+            )
+        return CommandFailedError(message)
+
+
+class LockNotReleasedError(CommandFailedError):
+    """The apply completed; releasing the state lock afterwards failed."""
+
+    code = "lock_not_released"
 
 
 def first_error(output: str) -> str:

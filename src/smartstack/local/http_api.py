@@ -19,6 +19,8 @@ answer as API Gateway does:
   bucket): 429 ``{"message":"Too Many Requests"}``; Lambda throttled: 503.
 
 A stage named ``$default`` serves the API's root; other stages serve ``/<stage>/…``.
+Each request's ``Count``, ``4xx``, ``5xx`` and ``Latency`` go to CloudWatch
+(:mod:`smartstack.local.metrics`).
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote
+
+from smartstack.local import metrics
 
 PREFIX = "/_aws/execute-api/"
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -146,6 +150,13 @@ class HttpApis:
         stage, path = _stage_of(api, "/" + path)
         if stage is None:
             return message(404, "Not Found")
+        started = time.monotonic()
+        answer = self._routed(api, stage, path, environ)
+        latency = (time.monotonic() - started) * 1000
+        metrics.api_request(api, stage.name, answer.status, latency)
+        return answer
+
+    def _routed(self, api: Any, stage: Any, path: str, environ: dict[str, Any]) -> Answer:
         method = str(environ.get("REQUEST_METHOD") or "GET").upper()
         route, params = choose_route(api.routes.values(), method, path)
         if route is None:

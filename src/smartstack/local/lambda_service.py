@@ -21,7 +21,8 @@ a session of the function's execution role, made by the local STS as Lambda's se
 would, so with IAM enforcement on the function's calls are authorized as that role.
 Every invocation's log (START, the function's own lines, END, REPORT) goes to
 ``/aws/lambda/<function>`` in a stream named as Lambda names them
-(``YYYY/MM/DD/[<version>]<id>``).
+(``YYYY/MM/DD/[<version>]<id>``), and its metrics to CloudWatch
+(:mod:`smartstack.local.metrics`).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from smartstack.local import event_sources, http_api
+from smartstack.local import event_sources, http_api, metrics
 from smartstack.local.lambda_runner import LocalLambda
 
 RIE_VARIABLE = "SMARTSTACK_LAMBDA_RIE"
@@ -242,15 +243,25 @@ def install(rie: Path, endpoint: str) -> FunctionPool:
         response_headers: dict[str, str],
     ) -> bytes | None:
         fn = _routed(self, function_name, qualifier)
+        asked = _split(self, function_name)[1] or qualifier
         kind = headers.get("X-Amz-Invocation-Type") or "RequestResponse"
         if kind == "DryRun":
             return b""
         payload = body if isinstance(body, bytes) else (body or "").encode()
+        started = time.monotonic()
         try:
             invocation = pool.invoke(fn, payload or b"{}", _role_session(fn))
         except Throttled as exc:
+            metrics.lambda_invocation(fn, asked, str(fn.version), duration_ms=None,
+                                      errored=False, throttled=True)  # fmt: skip
             raise TooManyRequestsException(str(exc)) from exc
+        measured = (time.monotonic() - started) * 1000
         _write_log(fn, invocation)
+        metrics.lambda_invocation(
+            fn, asked, invocation.executed_version,
+            duration_ms=metrics.reported_duration(invocation.log, measured),
+            errored=invocation.function_error is not None,
+        )  # fmt: skip
         response_headers["X-Amz-Executed-Version"] = invocation.executed_version
         if invocation.function_error:
             response_headers["X-Amz-Function-Error"] = invocation.function_error

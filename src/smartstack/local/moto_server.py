@@ -31,6 +31,8 @@ one can connect to the database they create (see docs/local-platform.md):
 * CloudWatch: the Smithy RPC v2 CBOR protocol, which the AWS provider speaks, is answered
   404.  It is translated to and from moto's JSON protocol
   (:mod:`smartstack.local.cloudwatch_cbor`).
+* CloudWatch: alarms are stored but never evaluated.  Here they change state from the
+  published metrics as CloudWatch evaluates them (:mod:`smartstack.local.alarms`).
 * Lambda: ``Invoke`` answers a canned reply (it needs Docker to run anything).  On AWS it
   runs the function: here the version asked for runs in the Lambda RIE
   (:mod:`smartstack.local.lambda_service`) when ``SMARTSTACK_LAMBDA_RIE`` names it.
@@ -284,6 +286,17 @@ def _cloudwatch_cbor() -> None:
     setattr(DomainDispatcherApplication, "__call__", call)  # noqa: B010 - patching a method
 
 
+def _alarm_evaluation() -> None:
+    """Alarms change state from the published metrics (smartstack.local.alarms)."""
+    import atexit
+
+    from smartstack.local.alarms import AlarmEvaluator
+
+    evaluator = AlarmEvaluator()
+    evaluator.start()
+    atexit.register(evaluator.stop)
+
+
 def _lambda_invoke(argv: list[str]) -> None:
     """Lambda's Invoke runs the function in the Lambda RIE (smartstack.local.lambda_service)
     when SMARTSTACK_LAMBDA_RIE names it; stock moto answers with a canned reply."""
@@ -311,6 +324,7 @@ def main() -> None:
     _cloudwatch_cbor()  # inside the enforcer, which decides on the CBOR request itself
     _iam_enforcement()
     _lambda_invoke(sys.argv[1:])
+    _alarm_evaluation()
     from moto.server import main as moto_main
 
     moto_main(sys.argv[1:])

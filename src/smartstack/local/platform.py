@@ -14,7 +14,7 @@ from pathlib import Path
 from smartstack.aws.target import LOCAL_AWS_NOT_RUNNING
 from smartstack.core.config import Settings
 from smartstack.core.envfile import read_env_file
-from smartstack.core.errors import NotRunningError
+from smartstack.core.errors import ConfigError, NotRunningError
 from smartstack.core.tfvars import read_tfvars
 from smartstack.infra.toolchain import toolchain
 from smartstack.local.iam import ADMIN_ACCESS_KEY, DEFAULT_ACCOUNT
@@ -63,8 +63,17 @@ def moto_server(settings: Settings) -> MotoServer:
         settings.local_dir,
         postgres_server(settings).dsn,
         iam_enforcement=settings.iam_enforcement,
-        lambda_rie=toolchain(settings).lambda_rie,
+        lambda_rie=_lambda_rie(settings),
     )
+
+
+def _lambda_rie(settings: Settings) -> Path | None:
+    """The toolchain's RIE; None for a root without the toolchain's versions (a server
+    is only looked at then, never started)."""
+    try:
+        return toolchain(settings).lambda_rie
+    except ConfigError:
+        return None
 
 
 def postgres_server(settings: Settings) -> PostgresServer:
