@@ -109,8 +109,8 @@ data "aws_iam_policy_document" "env_role" {
     }
   }
 
-  # unexercised: Encrypt, DescribeKey (DynamoDB's encryption of the lock items, which the
-  # local AWS does not check: DynamoDB's documented set for a customer managed key)
+  # unexercised: Encrypt, DescribeKey (DynamoDB's documented set for the users of a table
+  # encrypted with a customer managed key; the local AWS checks item access as Decrypt)
   statement {
     sid       = "StateKeyThroughS3AndDynamoDB"
     actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
@@ -275,8 +275,7 @@ data "aws_iam_policy_document" "env_role" {
     ]
   }
 
-  # unexercised: all (the local AWS cannot take CloudWatch's CBOR protocol yet, so the
-  # stacks create no alarms there: issue 12)
+  # unexercised: DeleteAlarms, UntagResource (destroy, tag changes)
   statement {
     sid = "OwnAlarms"
     actions = [

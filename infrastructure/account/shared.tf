@@ -93,9 +93,8 @@ data "aws_iam_policy_document" "read_pipeline_records" {
     resources = [aws_dynamodb_table.deployments.arn]
   }
 
-  # unexercised: DescribeKey, and all of them through DynamoDB (DynamoDB's encryption of
-  # the records, which the local AWS does not check: its documented set for a customer
-  # managed key)
+  # unexercised: DescribeKey (DynamoDB's documented set for the users of a table encrypted
+  # with a customer managed key; the local AWS checks item access as Decrypt)
   statement {
     sid       = "PipelineKeyThroughS3AndDynamoDB"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]

@@ -68,8 +68,11 @@ def admin(server: MotoServer) -> Callable[[str], Any]:
     return lambda service: boto.client(service, endpoint_url=server.url)
 
 
-def _function(admin: Callable[[str], Any], name: str, *statements: dict[str, Any],
-              **extra: Any) -> str:  # fmt: skip
+def _function(
+    admin: Callable[[str], Any], name: str, *statements: dict[str, Any],
+    source: str = HANDLER, **extra: Any,
+) -> str:  # fmt: skip
+    """A function of ``source``'s ``handler`` whose role has ``statements``."""
     iam = admin("iam")
     role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument=TRUST_LAMBDA)
     if statements:
@@ -78,7 +81,7 @@ def _function(admin: Callable[[str], Any], name: str, *statements: dict[str, Any
         )
     admin("lambda").create_function(
         FunctionName=name, Runtime="python3.12", Handler="app.handler",
-        Role=role["Role"]["Arn"], Code={"ZipFile": _zip(HANDLER)}, Timeout=extra.pop("Timeout", 5),
+        Role=role["Role"]["Arn"], Code={"ZipFile": _zip(source)}, Timeout=extra.pop("Timeout", 5),
         **extra,
     )  # fmt: skip
     return str(role["Role"]["Arn"])
@@ -187,14 +190,13 @@ def handler(event, context):
 """
 
 
-def _http_api(admin: Callable[[str], Any], name: str, *routes: str, **stage: Any) -> str:
-    iam = admin("iam")
-    role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument=TRUST_LAMBDA)
+def _http_api(
+    admin: Callable[[str], Any], name: str, *routes: str, permit: str | None = "*", **stage: Any
+) -> str:
+    """An HTTP API in front of ``name``'s alias ``live``; ``permit``: the requests (below
+    the API's execute-api ARN) the alias's policy lets API Gateway invoke it for."""
+    _function(admin, name, source=ECHO)
     lam = admin("lambda")
-    lam.create_function(
-        FunctionName=name, Runtime="python3.12", Handler="app.handler",
-        Role=role["Role"]["Arn"], Code={"ZipFile": _zip(ECHO)}, Timeout=5,
-    )  # fmt: skip
     version = lam.publish_version(FunctionName=name)["Version"]
     alias = lam.create_alias(FunctionName=name, Name="live", FunctionVersion=version)["AliasArn"]
     gateway = admin("apigatewayv2")
@@ -208,6 +210,13 @@ def _http_api(admin: Callable[[str], Any], name: str, *routes: str, **stage: Any
                              Target=f"integrations/{integration}")  # fmt: skip
     gateway.create_stage(ApiId=api["ApiId"], StageName=stage.pop("stage", "$default"),
                          AutoDeploy=True, **stage)  # fmt: skip
+    if permit is not None:
+        source = f"arn:aws:execute-api:{REGION}:123456789012:{api['ApiId']}/{permit}"
+        lam.add_permission(
+            FunctionName=name, Qualifier="live", StatementId="AllowHttpApiInvoke",
+            Action="lambda:InvokeFunction", Principal="apigateway.amazonaws.com",
+            SourceArn=source,
+        )  # fmt: skip
     endpoint = gateway.get_api(ApiId=api["ApiId"])["ApiEndpoint"]
     return str(endpoint)
 
@@ -256,6 +265,18 @@ def test_the_http_api_answers_on_its_endpoint(admin: Callable[[str], Any]) -> No
 
     status, _, body = _request(f"{endpoint}/boom")
     assert (status, json.loads(body)) == (500, {"message": "Internal Server Error"})
+
+
+def test_api_gateway_invokes_only_what_the_function_s_policy_lets_it(
+    admin: Callable[[str], Any],
+) -> None:
+    unpermitted = _http_api(admin, "unpermitted", "GET /health", permit=None)
+    status, _, body = _request(f"{unpermitted}/health")
+    assert (status, json.loads(body)) == (500, {"message": "Internal Server Error"})
+    only_get_health = _http_api(admin, "narrowly", "ANY /{proxy+}", permit="*/GET/health")
+    assert _request(f"{only_get_health}/health")[0] == 201
+    assert _request(f"{only_get_health}/health", "POST")[0] == 500
+    assert _request(f"{only_get_health}/other")[0] == 500
 
 
 def test_a_route_that_is_not_there_is_not_found(admin: Callable[[str], Any]) -> None:
@@ -329,16 +350,9 @@ def test_the_queue_delivers_batches_and_poison_ends_in_the_dlq(
     ]
     results = sqs.create_queue(QueueName="results")["QueueUrl"]
     results_arn = jobs_arn.replace(":jobs", ":results")
-    iam = admin("iam")
-    role = iam.create_role(RoleName="worker-role", AssumeRolePolicyDocument=TRUST_LAMBDA)
-    iam.put_role_policy(RoleName="worker-role", PolicyName="p", PolicyDocument=policy(
-        allow("sqs:SendMessage", results_arn)))  # fmt: skip
+    _function(admin, "worker", allow("sqs:SendMessage", results_arn), source=WORKER,
+              Environment={"Variables": {"RESULTS": results}})  # fmt: skip
     lam = admin("lambda")
-    lam.create_function(
-        FunctionName="worker", Runtime="python3.12", Handler="app.handler",
-        Role=role["Role"]["Arn"], Code={"ZipFile": _zip(WORKER)}, Timeout=5,
-        Environment={"Variables": {"RESULTS": results}},
-    )  # fmt: skip
     # Three messages wait before the mapping exists: its window of 2 s lets them make one batch.
     for body in ("a", "b", "poison"):
         sqs.send_message(QueueUrl=jobs, MessageBody=body)
@@ -381,16 +395,9 @@ def test_a_mapping_to_an_alias_follows_the_alias(admin: Callable[[str], Any]) ->
         "QueueArn"
     ]
     results = sqs.create_queue(QueueName="moved")["QueueUrl"]
-    iam = admin("iam")
-    role = iam.create_role(RoleName="mover-role", AssumeRolePolicyDocument=TRUST_LAMBDA)
-    iam.put_role_policy(RoleName="mover-role", PolicyName="p", PolicyDocument=policy(
-        allow("sqs:SendMessage", jobs_arn.replace(":moving", ":moved"))))  # fmt: skip
+    _function(admin, "mover", allow("sqs:SendMessage", jobs_arn.replace(":moving", ":moved")),
+              source=WORKER, Environment={"Variables": {"RESULTS": results}})  # fmt: skip
     lam = admin("lambda")
-    lam.create_function(
-        FunctionName="mover", Runtime="python3.12", Handler="app.handler",
-        Role=role["Role"]["Arn"], Code={"ZipFile": _zip(WORKER)}, Timeout=5,
-        Environment={"Variables": {"RESULTS": results}},
-    )  # fmt: skip
     one = lam.publish_version(FunctionName="mover")["Version"]
     changed = {"Variables": {"RESULTS": results, "V": "2"}}
     lam.update_function_configuration(FunctionName="mover", Environment=changed)

@@ -13,7 +13,11 @@ answer as API Gateway does:
 * a result with ``statusCode``: that status, ``headers``, ``cookies`` and ``body``
   (base64-decoded when ``isBase64Encoded``); any other JSON result: HTTP 200 with it as
   the JSON body;
-* a function error or an invalid result: 500 ``{"message":"Internal Server Error"}``;
+* a function error or an invalid result, or a function whose resource policy does not let
+  API Gateway invoke it for this request (``lambda:InvokeFunction`` for the service
+  ``apigateway.amazonaws.com`` with the request's ``execute-api`` ARN as
+  ``aws:SourceArn``, decided by the IAM enforcement's evaluator): 500
+  ``{"message":"Internal Server Error"}``;
   no route: 404 ``{"message":"Not Found"}``; more requests than the stage's throttling
   (``throttlingRateLimit``/``throttlingBurstLimit`` of its default route settings, a token
   bucket): 429 ``{"message":"Too Many Requests"}``; Lambda throttled: 503.
@@ -41,6 +45,8 @@ from smartstack.local import metrics
 PREFIX = "/_aws/execute-api/"
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 Invoke = Callable[[Any, str, bytes], tuple[bytes, dict[str, str]]]
+# May API Gateway invoke this function (its ARN) for this request (the execute-api ARN)?
+MayInvoke = Callable[[Any, str, str], bool]
 
 
 @dataclass(frozen=True)
@@ -125,8 +131,9 @@ def choose_route(routes: Iterable[Any], method: str, path: str) -> tuple[Any, di
 class HttpApis:
     """Answers ``<local AWS>/_aws/execute-api/<id>/…`` from the APIs moto keeps."""
 
-    def __init__(self, invoke: Invoke) -> None:
+    def __init__(self, invoke: Invoke, may_invoke: MayInvoke | None = None) -> None:
         self.invoke = invoke
+        self.may_invoke = may_invoke
         self._buckets: dict[tuple[str, str], TokenBucket] = {}
         self._lock = threading.Lock()
 
@@ -166,11 +173,14 @@ class HttpApis:
         integration = _integration(api, route)
         if integration is None or str(integration.integration_type) != "AWS_PROXY":
             return message(500, "Internal Server Error")
+        function = _function_of(integration)
+        if self.may_invoke is not None and not self.may_invoke(
+            api, function, source_arn(api, stage.name, route, method, path)
+        ):
+            return message(500, "Internal Server Error")  # API Gateway's answer: no permission
         event = proxy_event(api, stage, route, method, path, params, environ)
         try:
-            payload, headers = self.invoke(
-                api, _function_of(integration), json.dumps(event).encode()
-            )
+            payload, headers = self.invoke(api, function, json.dumps(event).encode())
         except Throttled:
             return message(503, "Service Unavailable")
         except Exception:  # the integration failed: API Gateway's 500, never a traceback
@@ -199,6 +209,17 @@ class HttpApis:
 
 class Throttled(Exception):
     """Lambda refused the invocation for concurrency."""
+
+
+def source_arn(api: Any, stage: str, route: Any, method: str, path: str) -> str:
+    """The ``execute-api`` ARN of a request, as API Gateway names itself to Lambda
+    (``aws:SourceArn``): ``<api>/<stage>/<METHOD><path>``, ``<api>/<stage>/$default`` for the
+    default route."""
+    backend = api.backend
+    prefix = f"arn:aws:execute-api:{backend.region_name}:{backend.account_id}:{api.api_id}"
+    if str(route.route_key) == "$default":
+        return f"{prefix}/{stage}/$default"
+    return f"{prefix}/{stage}/{method}{path}"
 
 
 def find_api(api_id: str) -> Any:

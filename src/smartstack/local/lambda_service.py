@@ -33,6 +33,7 @@ import hashlib
 import json
 import os
 import random
+import shutil
 import tempfile
 import threading
 import time
@@ -102,10 +103,11 @@ class FunctionPool:
         self._running = 0
         self._code_dir = Path(tempfile.mkdtemp(prefix="smartstack-lambda-code-"))
 
-    def invoke(self, fn: Any, payload: bytes, credentials: Any) -> Invocation:
+    def invoke(self, fn: Any, payload: bytes, credentials: Callable[[], Any]) -> Invocation:
+        """Run ``fn`` once; ``credentials`` makes a role session for a new environment."""
         key = _environment_key(fn)
         with self._slot(fn):
-            environment = self._take(key) or self._start(fn, credentials)
+            environment = self._take(key) or self._start(fn, credentials())
             try:
                 body, failure = environment.function.call(payload)
                 log = self._new_log(environment)
@@ -200,6 +202,7 @@ class FunctionPool:
             self._idle.clear()
         for environment in environments:
             environment.function.close()
+        shutil.rmtree(self._code_dir, ignore_errors=True)
 
 
 def _environment_key(fn: Any) -> tuple[str, ...]:
@@ -219,8 +222,10 @@ def _reserved_concurrency(fn: Any) -> int | None:
 # --- inside the moto server --------------------------------------------------------------
 
 
-def install(rie: Path, endpoint: str) -> FunctionPool:
-    """Make moto's ``Invoke`` run functions in ``rie``; their AWS is ``endpoint``."""
+def install(rie: Path, endpoint: str, enforcer: Any = None) -> FunctionPool:
+    """Make moto's ``Invoke`` run functions in ``rie``; their AWS is ``endpoint``.
+    ``enforcer``: the IAM enforcement (``smartstack.local.iam.enforcer.Enforcer``), which
+    decides whether API Gateway may invoke a function; None when enforcement is off."""
     from moto.awslambda.exceptions import LambdaClientError
     from moto.awslambda.models import LambdaBackend
 
@@ -250,7 +255,7 @@ def install(rie: Path, endpoint: str) -> FunctionPool:
         payload = body if isinstance(body, bytes) else (body or "").encode()
         started = time.monotonic()
         try:
-            invocation = pool.invoke(fn, payload or b"{}", _role_session(fn))
+            invocation = pool.invoke(fn, payload or b"{}", lambda: _role_session(fn))
         except Throttled as exc:
             metrics.lambda_invocation(fn, asked, str(fn.version), duration_ms=None,
                                       errored=False, throttled=True)  # fmt: skip
@@ -283,7 +288,7 @@ def install(rie: Path, endpoint: str) -> FunctionPool:
             raise Throttled(str(exc)) from exc
         return body or b"", headers
 
-    _http_apis(endpoint, synchronous)
+    _http_apis(endpoint, synchronous, _api_gateway_may_invoke(enforcer) if enforcer else None)
     event_sources.deliver_on_send_no_more()
     event_sources.mappings_keep_their_alias()
     poller = event_sources.SqsPoller(synchronous)
@@ -292,7 +297,28 @@ def install(rie: Path, endpoint: str) -> FunctionPool:
     return pool
 
 
-def _http_apis(endpoint: str, synchronous: Callable[[Any, str, bytes], Any]) -> None:
+def _api_gateway_may_invoke(enforcer: Any) -> http_api.MayInvoke:
+    """API Gateway's permission to invoke a function: the function's resource policy, for
+    the service ``apigateway.amazonaws.com`` with the request's ARN as ``aws:SourceArn``."""
+
+    def may_invoke(api: Any, function: str, source: str) -> bool:
+        account, region = str(api.backend.account_id), str(api.backend.region_name)
+        arn = function if function.startswith("arn:") else (
+            f"arn:aws:lambda:{region}:{account}:function:{function}")  # fmt: skip
+        allowed: bool = enforcer.service_may(
+            "apigateway.amazonaws.com", "lambda:InvokeFunction", arn, account, region,
+            {"aws:SourceArn": source},
+        )  # fmt: skip
+        return allowed
+
+    return may_invoke
+
+
+def _http_apis(
+    endpoint: str,
+    synchronous: Callable[[Any, str, bytes], Any],
+    may_invoke: http_api.MayInvoke | None,
+) -> None:
     """HTTP APIs get an endpoint on the local AWS, and it answers (smartstack.local.http_api)."""
     from moto.apigatewayv2.models import Api
     from moto.awslambda.models import lambda_backends
@@ -311,7 +337,7 @@ def _http_apis(endpoint: str, synchronous: Callable[[Any, str, bytes], Any]) -> 
         except Throttled as exc:
             raise http_api.Throttled(str(exc)) from exc
 
-    apis = http_api.HttpApis(invoke)
+    apis = http_api.HttpApis(invoke, may_invoke)
     original_call = DomainDispatcherApplication.__call__
 
     def call(self: Any, environ: dict[str, Any], start_response: Any) -> Any:

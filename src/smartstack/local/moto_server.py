@@ -252,7 +252,7 @@ def _sts_session_duration() -> None:
     _check_first(STSBackend, "assume_role", check)
 
 
-def _iam_enforcement() -> None:
+def _iam_enforcement() -> Any:
     """Local IAM enforcement: on unless SMARTSTACK_IAM_ENFORCEMENT says audit or off.
 
     Every request authenticated and authorized before moto sees it; see
@@ -264,12 +264,14 @@ def _iam_enforcement() -> None:
 
     mode = enforcement_mode(os.environ)
     if mode == OFF:
-        return
+        return None
     from smartstack.local.iam.enforcer import install
 
     state_dir = os.environ.get(IAM_STATE_DIR)
-    install(mode, Path(state_dir) if state_dir else None, float(os.environ.get(IAM_TIMEOUT, 10)))
+    timeout = float(os.environ.get(IAM_TIMEOUT, 10))
+    enforcer = install(mode, Path(state_dir) if state_dir else None, timeout)
     print(f"local IAM enforcement: {mode}", file=sys.stderr, flush=True)
+    return enforcer
 
 
 def _cloudwatch_cbor() -> None:
@@ -297,7 +299,7 @@ def _alarm_evaluation() -> None:
     atexit.register(evaluator.stop)
 
 
-def _lambda_invoke(argv: list[str]) -> None:
+def _lambda_invoke(argv: list[str], enforcer: Any) -> None:
     """Lambda's Invoke runs the function in the Lambda RIE (smartstack.local.lambda_service)
     when SMARTSTACK_LAMBDA_RIE names it; stock moto answers with a canned reply."""
     from pathlib import Path
@@ -308,7 +310,7 @@ def _lambda_invoke(argv: list[str]) -> None:
     if not rie:
         return
     port = argv[argv.index("-p") + 1] if "-p" in argv else "5000"
-    install(Path(rie), f"http://127.0.0.1:{port}")
+    install(Path(rie), f"http://127.0.0.1:{port}", enforcer)
     # The functions' environments are processes of their own: a stop ends them (atexit).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
@@ -322,8 +324,8 @@ def main() -> None:
     if dsn:
         _postgres_backed_rds(LocalRdsPostgres(dsn))
     _cloudwatch_cbor()  # inside the enforcer, which decides on the CBOR request itself
-    _iam_enforcement()
-    _lambda_invoke(sys.argv[1:])
+    enforcer = _iam_enforcement()
+    _lambda_invoke(sys.argv[1:], enforcer)
     _alarm_evaluation()
     from moto.server import main as moto_main
 

@@ -373,6 +373,23 @@ def test_sse_kms_writes_need_the_key_through_s3(admin: Client, role: Role, uniqu
     assert f"kms:GenerateDataKey on resource: {key} " in error["Message"]
 
 
+def test_creating_an_alarm_with_tags_needs_tag_resource_too(role: Role) -> None:
+    alarm = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:smartstack-dev-*"
+    settings = {"MetricName": "Errors", "Namespace": "AWS/Lambda", "Statistic": "Sum",
+                "Period": 60, "EvaluationPeriods": 1, "Threshold": 1.0,
+                "ComparisonOperator": "GreaterThanThreshold"}  # fmt: skip
+    tags = [{"Key": "Environment", "Value": "dev"}]
+    put_only = role("put-only", allow("cloudwatch:PutMetricAlarm", alarm))("cloudwatch")
+    error = refused(lambda: put_only.put_metric_alarm(
+        AlarmName="smartstack-dev-errors", Tags=tags, **settings))  # fmt: skip
+    assert "cloudwatch:TagResource on resource" in error["Message"]
+    put_only.put_metric_alarm(AlarmName="smartstack-dev-untagged", **settings)
+    both = role("both", allow(["cloudwatch:PutMetricAlarm", "cloudwatch:TagResource"], alarm))
+    both("cloudwatch").put_metric_alarm(AlarmName="smartstack-dev-errors", Tags=tags, **settings)
+    # An update's tags are ignored by CloudWatch, so it needs no TagResource.
+    put_only.put_metric_alarm(AlarmName="smartstack-dev-errors", Tags=tags, **settings)
+
+
 def test_creating_a_function_passes_its_role_to_lambda(admin: Client, role: Role) -> None:
     prefix = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function"
     execution = admin("iam").create_role(
@@ -622,18 +639,23 @@ def test_a_role_that_does_not_exist_cannot_be_assumed(admin: Client) -> None:
     assert error["Code"] == "AccessDenied"
 
 
+def _encrypted_table(admin: Client, table: str, hash_key: str, key: str) -> str:
+    """A table encrypted with the KMS ``key``; returns its ARN."""
+    admin("dynamodb").create_table(
+        TableName=table, BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": hash_key, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": hash_key, "AttributeType": "S"}],
+        SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key},
+    )  # fmt: skip
+    return f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{table}"
+
+
 def test_items_of_a_kms_encrypted_table_need_the_key_through_dynamodb(
     admin: Client, role: Role, unique: str
 ) -> None:
     key = admin("kms").create_key()["KeyMetadata"]["Arn"]
     table = f"smartstack-locks-{unique}"
-    admin("dynamodb").create_table(
-        TableName=table, BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "LockID", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "LockID", "AttributeType": "S"}],
-        SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key},
-    )  # fmt: skip
-    table_arn = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{table}"
+    table_arn = _encrypted_table(admin, table, "LockID", key)
     items = allow(["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem",
                    "dynamodb:Query", "dynamodb:BatchWriteItem"], table_arn)  # fmt: skip
     via_ddb = {"StringEquals": {"kms:ViaService": f"dynamodb.{REGION}.amazonaws.com",
@@ -673,13 +695,7 @@ def test_a_key_policy_that_does_not_trust_the_account_refuses_encryption_context
         "KeyMetadata"
     ]["Arn"]
     table = f"smartstack-records-{unique}"
-    admin("dynamodb").create_table(
-        TableName=table, BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key},
-    )  # fmt: skip
-    table_arn = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{table}"
+    table_arn = _encrypted_table(admin, table, "pk", key)
     ddb = role("records", allow("dynamodb:GetItem", table_arn), allow("kms:Decrypt", key))(
         "dynamodb"
     )

@@ -296,6 +296,37 @@ class Enforcer:
             decided.append(check)
         return Verdict(principal, tuple(decided))
 
+    def service_may(
+        self, service: str, action: str, resource: str, account: str, region: str,
+        context: dict[str, Any],
+    ) -> bool:  # fmt: skip
+        """Whether the AWS service principal ``service`` (``apigateway.amazonaws.com``) may
+        ``action`` on ``resource``, as when API Gateway invokes a function: a service has no
+        identity policies, so only the resource's own policy can allow it.  (In audit mode
+        a refusal is recorded and allowed.)"""
+        policy = resource_policy(World(account, region), resource)
+        question = Question(
+            principal=service, action=action, resource=resource, account_id=account,
+            context={"aws:PrincipalIsAWSService": "true", "aws:SourceAccount": account,
+                     **context},
+            identity_policies=(), permission_boundaries=None, resource_policy=policy,
+            session_policy=None,
+        )  # fmt: skip
+        try:
+            allowed = policy is not None and self.evaluator.decide(question).allowed
+        except EvaluatorError:
+            allowed = False
+        if not allowed:
+            message = (
+                f"{service} is not authorized to perform: {action} on resource: {resource} "
+                "because no resource-based policy allows it"
+            )
+            with self._log_lock:
+                self.refusals_total += 1
+                self.refusals.append({"seq": self.refusals_total, "principal": service,
+                                      "operation": action, "message": message})  # fmt: skip
+        return allowed or self.mode == AUDIT
+
     def _refuse(
         self,
         request: AwsRequest,

@@ -235,9 +235,21 @@ class World:
         entry = backend._lambdas._functions.get(name)
         return entry["latest"] if entry else None
 
+    def lambda_function_versions(self, name: str) -> list[Any]:
+        """The function's ``$LATEST`` and each published version, as moto keeps them (moto
+        puts a permission added for an alias on the version the alias pointed to then)."""
+        backend = _backend("lambda", self.account, self.region)
+        entry = backend._lambdas._functions.get(name)
+        return [entry["latest"], *entry.get("versions", [])] if entry else []
+
     def lambda_event_source_mapping(self, uuid: str) -> Any:
         backend = _backend("lambda", self.account, self.region)
         return backend._event_source_mappings.get(uuid)
+
+    # --- CloudWatch ---------------------------------------------------------------------
+
+    def cloudwatch_alarm(self, name: str) -> Any:
+        return _backend("cloudwatch", self.account, self.region).alarms.get(name)
 
     # --- SQS / SNS ----------------------------------------------------------------------
 

@@ -199,16 +199,18 @@ def _alarm_arn(call: Call, name: str) -> str:
     return call.arn("cloudwatch", f"alarm:{name}")
 
 
-@on("cloudwatch", "PutMetricAlarm", "PutCompositeAlarm")
+@on("cloudwatch", "PutMetricAlarm", "PutCompositeAlarm",
+    actions=("cloudwatch:{op}", "cloudwatch:TagResource"))  # fmt: skip
 def _cw_put_alarm(call: Call) -> list[Check]:
+    """Creating an alarm with tags needs ``cloudwatch:TagResource`` too; the tags of an
+    existing alarm's update are ignored (``TagResource`` changes them)."""
     tags = tags_of(call.get("Tags")) or query_tags(call.params, "Tags")
-    return [
-        Check(
-            call.action,
-            _alarm_arn(call, str(call.need("AlarmName"))),
-            tag_context(tags) if tags else {},
-        )
-    ]
+    name = str(call.need("AlarmName"))
+    arn = _alarm_arn(call, name)
+    checks = [Check(call.action, arn, tag_context(tags) if tags else {})]
+    if tags and call.world.cloudwatch_alarm(name) is None:
+        checks.append(Check("cloudwatch:TagResource", arn, tag_context(tags)))
+    return checks
 
 
 @on("cloudwatch", "DeleteAlarms", "DescribeAlarms", "EnableAlarmActions", "DisableAlarmActions",

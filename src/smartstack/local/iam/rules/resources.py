@@ -20,8 +20,13 @@ def resource_policy(world: World, arn: str) -> str | None:
         return None
     service, resource = match.group(1), match.group(4)
     if service == "lambda" and resource.startswith("function:"):
-        fn = world.lambda_function(resource.split(":")[1])
-        statements = getattr(getattr(fn, "policy", None), "statements", None)
+        # Every statement of the function's policy, whichever of its versions moto keeps it
+        # on: each names the (qualified) function it is for in its Resource.
+        statements: list[object] = []
+        for fn in world.lambda_function_versions(resource.split(":")[1]):
+            for statement in getattr(getattr(fn, "policy", None), "statements", None) or []:
+                if statement not in statements:
+                    statements.append(statement)
         if statements:
             return json.dumps({"Version": "2012-10-17", "Statement": statements})
         return None
