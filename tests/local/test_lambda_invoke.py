@@ -479,3 +479,24 @@ def test_the_error_rate_and_5xx_alarms_fire_and_return_to_ok(admin: Callable[[st
     assert all(r.startswith("Threshold Crossed") for r in reasons), reasons
     # The burst's period ends; the next has no errors (missing data is not breaching).
     _wait_for(lambda: set(states().values()) == {"OK"}, timeout=30)
+
+
+def test_an_event_invocation_is_answered_at_once_and_runs_after(
+    admin: Callable[[str], Any],
+) -> None:
+    _function(admin, "later")
+
+    def reports() -> list[str]:
+        try:
+            events = admin("logs").filter_log_events(logGroupName="/aws/lambda/later")["events"]
+        except admin("logs").exceptions.ResourceNotFoundException:
+            return []
+        return [e["message"] for e in events if e["message"].startswith("REPORT")]
+
+    response = admin("lambda").invoke(
+        FunctionName="later", InvocationType="Event",
+        Payload=json.dumps({"kind": "sleep", "seconds": 3}),
+    )  # fmt: skip
+    assert response["StatusCode"] == 202
+    assert reports() == []  # answered before the function ended
+    _wait_for(reports, timeout=30)

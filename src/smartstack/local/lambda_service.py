@@ -11,6 +11,8 @@ Lambda does:
 * a function that raised or timed out: its error payload with ``X-Amz-Function-Error:
   Unhandled`` (HTTP 200, as Lambda);
 * ``LogType=Tail``: the last 4 KB of the invocation's log, base64, in ``X-Amz-Log-Result``;
+* ``InvocationType=Event``: HTTP 202 at once, the function run in the background (a
+  throttled event tried again later), as Lambda queues an asynchronous invocation;
 * more concurrent invocations than the account's limit
   (``SMARTSTACK_LAMBDA_CONCURRENCY``, default 8) or a function's reserved concurrency:
   ``TooManyRequestsException`` (HTTP 429).
@@ -31,6 +33,7 @@ import atexit
 import base64
 import hashlib
 import json
+import logging
 import os
 import random
 import shutil
@@ -53,6 +56,7 @@ _DEFAULT_CONCURRENCY = 8
 _IDLE_KEPT = 6
 _TAIL_BYTES = 4096
 _SESSION_SECONDS = 3600
+_EVENT_ATTEMPTS = 4  # a throttled asynchronous event is tried again, 1, 2 and 4 s later
 
 
 class Throttled(Exception):
@@ -253,6 +257,13 @@ def install(rie: Path, endpoint: str, enforcer: Any = None) -> FunctionPool:
         if kind == "DryRun":
             return b""
         payload = body if isinstance(body, bytes) else (body or "").encode()
+        if kind == "Event":
+            # Lambda queues the event and answers 202 at once; a throttled event is retried.
+            threading.Thread(
+                target=_in_background, args=(self, function_name, qualifier, payload),
+                daemon=True,
+            ).start()  # fmt: skip
+            return b""
         started = time.monotonic()
         try:
             invocation = pool.invoke(fn, payload or b"{}", lambda: _role_session(fn))
@@ -275,6 +286,18 @@ def install(rie: Path, endpoint: str, enforcer: Any = None) -> FunctionPool:
             response_headers["x-amz-log-result"] = base64.b64encode(tail).decode()
         response_headers["Content-Length"] = str(len(invocation.payload))
         return invocation.payload
+
+    def _in_background(backend: Any, function_name: str, qualifier: str | None,
+                       payload: bytes) -> None:  # fmt: skip
+        for attempt in range(_EVENT_ATTEMPTS):
+            try:
+                invoke(backend, function_name, qualifier, payload, {}, {})
+                return
+            except TooManyRequestsException:
+                time.sleep(2**attempt)
+            except Exception:  # the function is gone, or its environment did not start
+                logging.getLogger(__name__).exception("local Lambda: an event was lost")
+                return
 
     setattr(LambdaBackend, "invoke", invoke)  # noqa: B010 - patching a method
     _qualifier_as_sent()
