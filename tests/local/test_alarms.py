@@ -62,3 +62,32 @@ def test_missing_data_is_treated_as_the_alarm_says() -> None:
     assert decide([None], 1.0, over, 1, "breaching", "OK") == "ALARM"
     assert decide([None], 1.0, over, 1, "ignore", "ALARM") == "ALARM"
     assert decide([None, 5.0], 1.0, over, 2, "missing", "OK") == "OK"  # only one counts
+
+
+def test_an_alarm_not_evaluated_here_does_not_stop_the_others() -> None:
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from smartstack.local.alarms import AlarmEvaluator
+
+    now = 1_000_000.0
+    changed: dict[str, str] = {}
+
+    def alarm(name: str, comparison: str) -> SimpleNamespace:
+        return SimpleNamespace(
+            name=name, metric_data_queries=[], period=60, evaluation_periods=1,
+            namespace="AWS/Lambda", metric_name="Errors", dimensions=[], statistic="Sum",
+            extended_statistic=None, datapoints_to_alarm=None, treat_missing_data="missing",
+            threshold=1.0, comparison_operator=comparison, state_value="OK",
+        )  # fmt: skip
+
+    sample = SimpleNamespace(namespace="AWS/Lambda", name="Errors", dimensions=[], value=5.0,
+                             timestamp=datetime.fromtimestamp(now - 1, UTC))  # fmt: skip
+    backend = SimpleNamespace(
+        metric_data=[sample],
+        alarms={"band": alarm("band", "LessThanLowerOrGreaterThanUpperThreshold"),
+                "errors": alarm("errors", "GreaterThanThreshold")},
+        set_alarm_state=lambda name, reason, data, state: changed.update({name: state}),
+    )  # fmt: skip
+    AlarmEvaluator(clock=lambda: now).evaluate(backend)
+    assert changed == {"errors": "ALARM"}

@@ -500,3 +500,29 @@ def test_an_event_invocation_is_answered_at_once_and_runs_after(
     assert response["StatusCode"] == 202
     assert reports() == []  # answered before the function ended
     _wait_for(reports, timeout=30)
+
+
+def test_reserved_concurrency_holds_for_every_version(admin: Callable[[str], Any]) -> None:
+    from botocore.exceptions import ClientError
+
+    _function(admin, "disabled")
+    lam = admin("lambda")
+    version = lam.publish_version(FunctionName="disabled")["Version"]
+    lam.create_alias(FunctionName="disabled", Name="live", FunctionVersion=version)
+    lam.put_function_concurrency(FunctionName="disabled", ReservedConcurrentExecutions=0)
+    for qualifier in ("live", version, "$LATEST"):
+        with pytest.raises(ClientError) as info:
+            lam.invoke(FunctionName="disabled", Qualifier=qualifier, Payload=b"{}")
+        assert info.value.response["Error"]["Code"] == "TooManyRequestsException"
+
+
+def test_a_function_made_again_after_a_reset_gets_a_fresh_environment(
+    server: MotoServer, admin: Callable[[str], Any]
+) -> None:
+    _function(admin, "again")
+    assert "assumed-role/again-role/again" in _invoke(admin, "again", {"kind": "whoami"})[1]["arn"]
+    server.reset()  # the sessions go with everything else
+    _function(admin, "again")
+    response, who = _invoke(admin, "again", {"kind": "whoami"})
+    assert "FunctionError" not in response, who
+    assert who["arn"].endswith("assumed-role/again-role/again")

@@ -148,6 +148,10 @@ def _epoch(moment: datetime) -> float:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
+Wanted = tuple[str, str, frozenset[tuple[str, str]]]  # namespace, metric name, dimensions
+Samples = dict[Wanted, list[tuple[float, float]]]  # a metric's (epoch, value) samples
+
+
 def _dimensions(items: Iterable[Any]) -> frozenset[tuple[str, str]]:
     return frozenset((str(d.name), str(d.value)) for d in items)
 
@@ -184,11 +188,11 @@ class AlarmEvaluator:
 
     def evaluate(self, backend: Any) -> None:
         now = self.clock()
-        samples = list(backend.metric_data)
+        samples = index_samples(backend.metric_data)
         for alarm in list(backend.alarms.values()):
             try:
                 state, points = self.state_of(alarm, samples, now)
-            except ValueError as exc:
+            except Exception as exc:  # a kind not evaluated here; the others still are
                 log.warning("local alarms: %s not evaluated: %s", alarm.name, exc)
                 continue
             if state != alarm.state_value:
@@ -201,9 +205,7 @@ class AlarmEvaluator:
                     p for p in points if p is not None]})  # fmt: skip
                 backend.set_alarm_state(alarm.name, reason, data, state)
 
-    def state_of(
-        self, alarm: Any, samples: list[Any], now: float
-    ) -> tuple[str, list[float | None]]:
+    def state_of(self, alarm: Any, samples: Samples, now: float) -> tuple[str, list[float | None]]:
         queries = list(alarm.metric_data_queries or [])
         period = int(alarm.period or (_query_period(queries) if queries else 60))
         periods = int(alarm.evaluation_periods or 1)
@@ -222,9 +224,7 @@ class AlarmEvaluator:
                        to_alarm, missing, str(alarm.state_value))  # fmt: skip
         return state, points
 
-    def _math(
-        self, queries: list[Any], samples: list[Any], start: float, end: float
-    ) -> float | None:
+    def _math(self, queries: list[Any], samples: Samples, start: float, end: float) -> float | None:
         values: dict[str, float | None] = {}
         for query in queries:
             stat = query.metric_stat
@@ -247,22 +247,17 @@ def _query_period(queries: list[Any]) -> int:
     return 60
 
 
-def _values(
-    samples: list[Any],
-    wanted: tuple[str, str, frozenset[tuple[str, str]]],
-    start: float,
-    end: float,
-) -> list[float]:
-    namespace, name, dimensions = wanted
-    found = []
-    for sample in samples:
-        if sample.namespace != namespace or sample.name != name:
-            continue
-        if _dimensions(sample.dimensions) != dimensions:
-            continue
+def index_samples(data: Iterable[Any]) -> Samples:
+    """moto's metric data by metric (namespace, name, dimensions): (epoch, value) pairs."""
+    index: Samples = {}
+    for sample in list(data):
         value = getattr(sample, "value", None)
         if value is None:
             continue
-        if start <= _epoch(sample.timestamp) < end:
-            found.append(float(value))
-    return found
+        key = (sample.namespace, sample.name, _dimensions(sample.dimensions))
+        index.setdefault(key, []).append((_epoch(sample.timestamp), float(value)))
+    return index
+
+
+def _values(samples: Samples, wanted: Wanted, start: float, end: float) -> list[float]:
+    return [value for moment, value in samples.get(wanted, ()) if start <= moment < end]

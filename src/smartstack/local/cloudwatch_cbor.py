@@ -23,6 +23,8 @@ from typing import Any
 
 import cbor2
 
+from smartstack.local.iam.cbor import CborError, decode_cbor
+
 TARGET = "GraniteServiceVersion20100801"
 _PATH = re.compile(rf"^/service/{TARGET}/operation/(\w+)$")
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -35,10 +37,13 @@ def wrap(app: WsgiApp) -> WsgiApp:
         match = _PATH.match(str(environ.get("PATH_INFO") or ""))
         if not match or environ.get("HTTP_SMITHY_PROTOCOL") != "rpc-v2-cbor":
             return app(environ, start_response)
+        if environ.get("REQUEST_METHOD") != "POST":
+            return _answer(start_response, 405, _error("UnknownOperationException", "POST only"))
         operation = match.group(1)
         try:
-            params = _plain(cbor2.loads(_body(environ))) if _length(environ) else {}
-        except (cbor2.CBORDecodeError, ValueError) as exc:
+            # The IAM enforcement's own decoder: moto runs the very parameters it authorized.
+            params = _plain(decode_cbor(_body(environ))) if _length(environ) else {}
+        except CborError as exc:
             return _answer(start_response, 400, _error("SerializationException", str(exc)))
         body = json.dumps(params or {}).encode()
         inner = dict(environ)
@@ -104,8 +109,6 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     if isinstance(value, datetime):
         return value.timestamp()
-    if isinstance(value, cbor2.CBORTag):
-        return _plain(value.value)
     if isinstance(value, bytes):
         return base64.b64encode(value).decode()
     return value

@@ -42,6 +42,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +58,7 @@ _IDLE_KEPT = 6
 _TAIL_BYTES = 4096
 _SESSION_SECONDS = 3600
 _EVENT_ATTEMPTS = 4  # a throttled asynchronous event is tried again, 1, 2 and 4 s later
+_LOG_LOCK = threading.Lock()
 
 
 class Throttled(Exception):
@@ -103,14 +105,21 @@ class FunctionPool:
         self.concurrency = concurrency
         self._lock = threading.Lock()
         self._idle: dict[tuple[str, ...], list[_Environment]] = {}
-        self._busy: dict[str, int] = {}  # function ARN → running invocations
+        self._busy: dict[str, int] = {}  # unqualified function ARN → running invocations
         self._running = 0
         self._code_dir = Path(tempfile.mkdtemp(prefix="smartstack-lambda-code-"))
 
-    def invoke(self, fn: Any, payload: bytes, credentials: Callable[[], Any]) -> Invocation:
-        """Run ``fn`` once; ``credentials`` makes a role session for a new environment."""
+    def invoke(
+        self,
+        fn: Any,
+        payload: bytes,
+        credentials: Callable[[], Any],
+        reserved: int | None = None,
+    ) -> Invocation:
+        """Run ``fn`` once; ``credentials`` makes a role session for a new environment;
+        ``reserved``: the function's reserved concurrency (all its versions share it)."""
         key = _environment_key(fn)
-        with self._slot(fn):
+        with self._slot(fn, reserved):
             environment = self._take(key) or self._start(fn, credentials())
             try:
                 body, failure = environment.function.call(payload)
@@ -126,20 +135,20 @@ class FunctionPool:
         return Invocation(body, error, str(fn.version), log, environment.stream)
 
     @contextmanager
-    def _slot(self, fn: Any) -> Iterator[None]:
-        reserved = _reserved_concurrency(fn)
+    def _slot(self, fn: Any, reserved: int | None) -> Iterator[None]:
+        function = ":".join(str(fn.function_arn).split(":")[:7])
         with self._lock:
-            busy = self._busy.get(fn.function_arn, 0)
+            busy = self._busy.get(function, 0)
             if self._running >= self.concurrency or (reserved is not None and busy >= reserved):
                 raise Throttled(f"Rate Exceeded. ({fn.function_name}: {busy} running)")
             self._running += 1
-            self._busy[fn.function_arn] = busy + 1
+            self._busy[function] = busy + 1
         try:
             yield
         finally:
             with self._lock:
                 self._running -= 1
-                self._busy[fn.function_arn] -= 1
+                self._busy[function] -= 1
 
     def _take(self, key: tuple[str, ...]) -> _Environment | None:
         with self._lock:
@@ -210,16 +219,21 @@ class FunctionPool:
 
 
 def _environment_key(fn: Any) -> tuple[str, ...]:
-    """What an environment was made for: reused only for the same version, code and settings."""
+    """What an environment was made for: reused only for the same version, code and settings
+    of the same function object (a function made again, after a reset, starts afresh)."""
     settings = json.dumps(
         [fn.handler, fn.environment_vars, fn.timeout, fn.memory_size, fn.role], sort_keys=True
     )
     digest = hashlib.sha256(settings.encode()).hexdigest()
-    return (fn.function_arn, str(fn.version), str(fn.code_sha_256), digest)
+    made = f"{id(fn)}:{getattr(fn, 'last_modified', '')}"
+    return (fn.function_arn, str(fn.version), str(fn.code_sha_256), digest, made)
 
 
-def _reserved_concurrency(fn: Any) -> int | None:
-    value = getattr(fn, "reserved_concurrency", None)
+def _reserved_concurrency(backend: Any, fn: Any) -> int | None:
+    """The function's reserved concurrency as set now (on ``$LATEST``: moto's versions keep
+    a copy of the setting from when they were published)."""
+    entry = backend._lambdas._functions.get(fn.function_name) or {}
+    value = getattr(entry.get("latest", fn), "reserved_concurrency", None)
     return int(value) if value not in (None, "") else None
 
 
@@ -242,6 +256,7 @@ def install(rie: Path, endpoint: str, enforcer: Any = None) -> FunctionPool:
     concurrency = int(os.environ.get(CONCURRENCY_VARIABLE) or _DEFAULT_CONCURRENCY)
     pool = FunctionPool(rie, endpoint, concurrency)
     atexit.register(pool.close)
+    events = ThreadPoolExecutor(concurrency, thread_name_prefix="lambda-event")
 
     def invoke(
         self: Any,
@@ -259,14 +274,13 @@ def install(rie: Path, endpoint: str, enforcer: Any = None) -> FunctionPool:
         payload = body if isinstance(body, bytes) else (body or "").encode()
         if kind == "Event":
             # Lambda queues the event and answers 202 at once; a throttled event is retried.
-            threading.Thread(
-                target=_in_background, args=(self, function_name, qualifier, payload),
-                daemon=True,
-            ).start()  # fmt: skip
+            events.submit(_in_background, self, function_name, qualifier, payload)
             return b""
         started = time.monotonic()
         try:
-            invocation = pool.invoke(fn, payload or b"{}", lambda: _role_session(fn))
+            invocation = pool.invoke(
+                fn, payload or b"{}", lambda: _role_session(fn), _reserved_concurrency(self, fn)
+            )
         except Throttled as exc:
             metrics.lambda_invocation(fn, asked, str(fn.version), duration_ms=None,
                                       errored=False, throttled=True)  # fmt: skip
@@ -290,14 +304,20 @@ def install(rie: Path, endpoint: str, enforcer: Any = None) -> FunctionPool:
     def _in_background(backend: Any, function_name: str, qualifier: str | None,
                        payload: bytes) -> None:  # fmt: skip
         for attempt in range(_EVENT_ATTEMPTS):
+            if attempt:
+                time.sleep(2 ** (attempt - 1))
             try:
                 invoke(backend, function_name, qualifier, payload, {}, {})
                 return
             except TooManyRequestsException:
-                time.sleep(2**attempt)
+                continue
             except Exception:  # the function is gone, or its environment did not start
                 logging.getLogger(__name__).exception("local Lambda: an event was lost")
                 return
+        logging.getLogger(__name__).warning(
+            "local Lambda: an event for %s was dropped, throttled %d times",
+            function_name, _EVENT_ATTEMPTS,
+        )  # fmt: skip
 
     setattr(LambdaBackend, "invoke", invoke)  # noqa: B010 - patching a method
     _qualifier_as_sent()
@@ -436,10 +456,11 @@ def _write_log(fn: Any, invocation: Invocation) -> None:
     logs = logs_backends[fn.account_id][fn.region]
     group = fn.logging_config.get("LogGroup") if getattr(fn, "logging_config", None) else None
     group = group or f"/aws/lambda/{fn.function_name}"
-    if group not in logs.groups:
-        logs.create_log_group(group, tags={})
-    if invocation.stream not in logs.groups[group].streams:
-        logs.create_log_stream(group, invocation.stream)
+    with _LOG_LOCK:  # two first invocations at once create the group once
+        if group not in logs.groups:
+            logs.create_log_group(group, tags={})
+        if invocation.stream not in logs.groups[group].streams:
+            logs.create_log_stream(group, invocation.stream)
     now = int(time.time() * 1000)
     events = [{"timestamp": now, "message": line} for line in lines]
     logs.put_log_events(group, invocation.stream, events)

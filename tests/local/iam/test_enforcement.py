@@ -701,3 +701,88 @@ def test_a_key_policy_that_does_not_trust_the_account_refuses_encryption_context
     )
     error = refused(lambda: ddb.get_item(TableName=table, Key={"pk": {"S": "a"}}))
     assert f"kms:Decrypt on resource: {key} " in error["Message"]
+
+
+# --- requests that could be authorized as one thing and run as another ---------------------
+
+
+def _raw(client: Any, method: str, path: str, headers: dict[str, str], body: bytes) -> int:
+    """Send a hand-made request signed with ``client``'s credentials; returns the status."""
+    import urllib.error
+    import urllib.request
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    url = client.meta.endpoint_url + path
+    request = AWSRequest(method, url, data=body, headers=headers)
+    credentials = client._request_signer._credentials
+    SigV4Auth(credentials, client.meta.service_model.signing_name, REGION).add_auth(request)
+    prepared = urllib.request.Request(url, data=body or None, method=method,
+                                      headers=dict(request.headers.items()))  # fmt: skip
+    try:
+        with urllib.request.urlopen(prepared, timeout=30) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+_CBOR = {"smithy-protocol": "rpc-v2-cbor", "Content-Type": "application/cbor"}
+_ALARM = "/service/GraniteServiceVersion20100801/operation/"
+
+
+def _alarm_names(admin: Client) -> set[str]:
+    return {a["AlarmName"] for a in admin("cloudwatch").describe_alarms()["MetricAlarms"]}
+
+
+def _put_alarm(admin: Client, name: str) -> None:
+    admin("cloudwatch").put_metric_alarm(
+        AlarmName=name, MetricName="Errors", Namespace="AWS/Lambda", Statistic="Sum",
+        Period=60, EvaluationPeriods=1, Threshold=1.0, ComparisonOperator="GreaterThanThreshold",
+    )  # fmt: skip
+
+
+def test_a_cbor_request_cannot_name_another_operation_in_its_target(
+    admin: Client, role: Role
+) -> None:
+    import cbor2
+
+    _put_alarm(admin, "prod-critical")
+    reader = role("reader", allow("cloudwatch:DescribeAlarms", "*"))("cloudwatch")
+    headers = {**_CBOR, "X-Amz-Target": "GraniteServiceVersion20100801.DescribeAlarms"}
+    body = cbor2.dumps({"AlarmNames": ["prod-critical"]})
+    assert _raw(reader, "POST", _ALARM + "DeleteAlarms", headers, body) == 403
+    assert "prod-critical" in _alarm_names(admin)
+
+
+def test_the_cbor_body_moto_runs_is_the_one_that_was_authorized(admin: Client, role: Role) -> None:
+    import cbor2
+
+    from smartstack.local.iam.cbor import decode_cbor
+
+    dev = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:dev-*"
+    writer = role("writer", allow("cloudwatch:PutMetricAlarm", dev))("cloudwatch")
+    settings = {"MetricName": "Errors", "Namespace": "AWS/Lambda", "Statistic": "Sum",
+                "Period": 60, "EvaluationPeriods": 1, "Threshold": 1.0,
+                "ComparisonOperator": "GreaterThanThreshold"}  # fmt: skip
+    # {"AlarmName": "dev-ok", …settings, stringref(0): "prod-critical"} in a string-reference
+    # namespace (tag 256): a decoder that resolves references (tag 25) reads the last key as
+    # "AlarmName" again, one that does not as 0.
+    pairs = b"".join(cbor2.dumps(k) + cbor2.dumps(v) for k, v in settings.items())
+    body = (b"\xd9\x01\x00" + bytes([0xA0 | (len(settings) + 2)])
+            + cbor2.dumps("AlarmName") + cbor2.dumps("dev-ok") + pairs
+            + b"\xd8\x19\x00" + cbor2.dumps("prod-critical"))  # fmt: skip
+    assert cbor2.loads(body)["AlarmName"] == "prod-critical"
+    assert decode_cbor(body)["AlarmName"] == "dev-ok"
+    status = _raw(writer, "POST", _ALARM + "PutMetricAlarm", _CBOR, body)
+    assert "prod-critical" not in _alarm_names(admin), status
+
+
+def test_an_options_request_runs_nothing(admin: Client, role: Role, unique: str) -> None:
+    nobody = role("nobody")("ssm")
+    name = f"/smartstack/prod/{unique}"
+    body = json.dumps({"Name": name, "Value": "x", "Type": "String"}).encode()
+    headers = {"X-Amz-Target": "AmazonSSM.PutParameter",
+               "Content-Type": "application/x-amz-json-1.1"}  # fmt: skip
+    _raw(nobody, "OPTIONS", "/", headers, body)
+    assert admin("ssm").get_parameters(Names=[name])["Parameters"] == []

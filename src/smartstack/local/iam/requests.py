@@ -157,6 +157,10 @@ class AwsRequest:
         # X-Amz-Target or Action must not make it look like another operation.
         if modelled.startswith("rest"):
             return modelled
+        # The CBOR protocol's route names the operation, whatever X-Amz-Target says: the
+        # launcher's translator runs the route's (a target too is an ambiguity, refused).
+        if _CBOR_PATH.match(self.path) and self.header("smithy-protocol") == "rpc-v2-cbor":
+            return "cbor"
         if self.header("X-Amz-Target"):
             return "json"
         if _CBOR_PATH.match(self.path) and self.method == "POST":
@@ -186,6 +190,11 @@ class AwsRequest:
         in_query, in_body = self._form_actions
         if in_query and in_body and in_query != in_body:
             return f"Action {in_query!r} in the query and {in_body!r} in the body"
+        if self.protocol == "cbor":
+            target = self.header("X-Amz-Target")
+            for named in (in_query, in_body, target and target.rsplit(".", 1)[-1]):
+                if named and named != self.operation:
+                    return f"{named!r} named on the route of {self.operation}"
         routed = self.operation if self.protocol.startswith("rest") else None
         if routed:  # a REST service's operation is its route's
             target = self.header("X-Amz-Target")
@@ -197,7 +206,7 @@ class AwsRequest:
     @cached_property
     def operation(self) -> str | None:
         target = self.header("X-Amz-Target")
-        if target and not self.protocol.startswith("rest"):
+        if target and not self.protocol.startswith("rest") and self.protocol != "cbor":
             return target.rsplit(".", 1)[-1]
         if self.protocol == "cbor":
             match = _CBOR_PATH.match(self.path)
