@@ -362,3 +362,49 @@ def test_a_cloudwatch_error_is_a_cbor_error(aws: AwsTarget) -> None:
     status, answer = _cbor_call(aws, "DeleteDashboards", {"DashboardNames": ["nowhere"]})
     assert status == 404
     assert answer["__type"] == "ResourceNotFound"
+
+
+def _signed_ddb(aws: AwsTarget, target: str, body: dict[str, Any], headers: dict[str, str]) -> int:
+    import urllib.error
+    import urllib.request
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    url = str(aws.endpoint_url("dynamodb")) + "/"
+    data = json.dumps(body).encode()
+    request = AWSRequest("POST", url, data=data, headers={
+        "X-Amz-Target": f"DynamoDB_20120810.{target}",
+        "Content-Type": "application/x-amz-json-1.0", **headers})  # fmt: skip
+    credentials = boto3.session.Session(
+        aws_access_key_id=aws.variables["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=aws.variables["AWS_SECRET_ACCESS_KEY"],
+    ).get_credentials()
+    SigV4Auth(credentials, "dynamodb", aws.region).add_auth(request)
+    prepared = urllib.request.Request(url, data=data, method="POST",
+                                      headers=dict(request.headers.items()))  # fmt: skip
+    try:
+        with urllib.request.urlopen(prepared, timeout=30) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+def test_a_retried_conditional_write_gets_its_first_answer(aws: AwsTarget) -> None:
+    table = f"locks-{uuid.uuid4().hex[:8]}"
+    aws.client("dynamodb").create_table(
+        TableName=table, BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "LockID", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "LockID", "AttributeType": "S"}],
+    )  # fmt: skip
+    lock = {"TableName": table, "Item": {"LockID": {"S": "state/key"}, "Info": {"S": "me"}},
+            "ConditionExpression": "attribute_not_exists(LockID)"}  # fmt: skip
+    invocation = str(uuid.uuid4())
+
+    def attempt(n: int, invocation_id: str = invocation) -> int:
+        headers = {"amz-sdk-invocation-id": invocation_id, "amz-sdk-request": f"attempt={n}; max=5"}
+        return _signed_ddb(aws, "PutItem", lock, headers)
+
+    assert attempt(1) == 200
+    assert attempt(2) == 200  # the retry of an attempt that was carried out
+    assert attempt(1, str(uuid.uuid4())) == 400  # another operation: the lock is held

@@ -31,6 +31,10 @@ one can connect to the database they create (see docs/local-platform.md):
 * CloudWatch: the Smithy RPC v2 CBOR protocol, which the AWS provider speaks, is answered
   404.  It is translated to and from moto's JSON protocol
   (:mod:`smartstack.local.cloudwatch_cbor`).
+* DynamoDB: under load an SDK here sometimes retries a request that was carried out (a
+  conditional write then fails on its own first attempt).  A retried attempt with the
+  same invocation id, signer and body as one that succeeded gets that answer
+  (:mod:`smartstack.local.retries`).
 * CloudWatch: alarms are stored but never evaluated.  Here they change state from the
   published metrics as CloudWatch evaluates them (:mod:`smartstack.local.alarms`).
 * Lambda: ``Invoke`` answers a canned reply (it needs Docker to run anything).  On AWS it
@@ -288,6 +292,22 @@ def _cloudwatch_cbor() -> None:
     setattr(DomainDispatcherApplication, "__call__", call)  # noqa: B010 - patching a method
 
 
+def _retry_replay() -> None:
+    """A retried DynamoDB request whose first attempt succeeded gets that answer
+    (smartstack.local.retries)."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    from smartstack.local.retries import RetryReplay
+
+    replay = RetryReplay()
+    original = DomainDispatcherApplication.__call__
+
+    def call(self: Any, environ: dict[str, Any], start_response: Any) -> Any:
+        return replay.wrap(lambda e, s: original(self, e, s))(environ, start_response)
+
+    setattr(DomainDispatcherApplication, "__call__", call)  # noqa: B010 - patching a method
+
+
 def _alarm_evaluation() -> None:
     """Alarms change state from the published metrics (smartstack.local.alarms)."""
     import atexit
@@ -327,6 +347,7 @@ def main() -> None:
     enforcer = _iam_enforcement()
     _lambda_invoke(sys.argv[1:], enforcer)
     _alarm_evaluation()
+    _retry_replay()
     from moto.server import main as moto_main
 
     moto_main(sys.argv[1:])

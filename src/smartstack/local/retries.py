@@ -1,0 +1,100 @@
+"""A retried DynamoDB request whose first attempt succeeded gets that attempt's answer.
+
+Under load, an SDK here sometimes retries a DynamoDB request although the local AWS had
+carried out the first attempt (seen in CI: OpenTofu's lock ``PutItem`` ran twice, the
+second answered ``ConditionalCheckFailedException``, and OpenTofu reported the lock as
+held by someone else: itself).  On AWS the first answer arrives, and a conditional write
+is not repeated.  AWS SDKs name each operation in ``amz-sdk-invocation-id`` (the same on
+every attempt) and the attempt in ``amz-sdk-request`` (``attempt=2; max=5``); here a
+later attempt of a DynamoDB request, with the same signer, the same operation and the
+same body as an attempt that succeeded, is answered with that attempt's answer instead
+of being run again.  Each replay is logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+log = logging.getLogger("smartstack.local.retries")
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+_ATTEMPT = re.compile(r"attempt=(\d+)")
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)")
+_KEPT = 2000
+_LARGEST = 64 * 1024
+
+
+class RetryReplay:
+    """Remembers the successful answers of DynamoDB requests by their invocation id."""
+
+    def __init__(self) -> None:
+        self._answers: OrderedDict[str, tuple[str, list[tuple[str, str]], bytes]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.replayed = 0
+
+    def wrap(self, app: WsgiApp) -> WsgiApp:
+        def serve(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+            key = self._key(environ)
+            if key is None:
+                return app(environ, start_response)
+            attempt = _attempt(environ)
+            with self._lock:
+                kept = self._answers.get(key) if attempt > 1 else None
+            if kept is not None:
+                self.replayed += 1
+                log.warning("local AWS: attempt %d of %s replayed the first answer",
+                            attempt, environ.get("HTTP_X_AMZ_TARGET"))  # fmt: skip
+                status, headers, body = kept
+                start_response(status, headers)
+                return [body]
+            captured: dict[str, Any] = {}
+
+            def capture(status: str, headers: list[tuple[str, str]], *rest: Any) -> Any:
+                captured.update(status=status, headers=list(headers))
+                return start_response(status, headers, *rest)
+
+            body = b"".join(app(environ, capture))
+            status = str(captured.get("status", "500"))
+            if status.startswith("2") and len(body) <= _LARGEST:
+                with self._lock:
+                    self._answers[key] = (status, captured.get("headers", []), body)
+                    while len(self._answers) > _KEPT:
+                        self._answers.popitem(last=False)
+            return [body]
+
+        return serve
+
+    @staticmethod
+    def _key(environ: dict[str, Any]) -> str | None:
+        invocation = environ.get("HTTP_AMZ_SDK_INVOCATION_ID")
+        target = str(environ.get("HTTP_X_AMZ_TARGET") or "")
+        if not invocation or not target.startswith("DynamoDB_"):
+            return None
+        signer = _CREDENTIAL.search(str(environ.get("HTTP_AUTHORIZATION") or ""))
+        body = _body(environ)
+        digest = hashlib.sha256(body).hexdigest()
+        return f"{invocation}|{signer.group(1) if signer else ''}|{target}|{digest}"
+
+
+def _attempt(environ: dict[str, Any]) -> int:
+    found = _ATTEMPT.search(str(environ.get("HTTP_AMZ_SDK_REQUEST") or ""))
+    return int(found.group(1)) if found else 1
+
+
+def _body(environ: dict[str, Any]) -> bytes:
+    """The request body, read once and put back for the app."""
+    import io
+
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    stream = environ.get("wsgi.input")
+    data = stream.read(length) if stream is not None and length > 0 else b""
+    environ["wsgi.input"] = io.BytesIO(data)
+    return bytes(data)
