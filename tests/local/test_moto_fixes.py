@@ -18,6 +18,7 @@ from smartstack.core.config import Settings
 from smartstack.local import platform
 from smartstack.local.moto import MotoServer
 from smartstack.local.processes import free_port
+from tests.local.signed import signed_request
 
 
 def test_each_database_gets_its_own_resource_id(aws: AwsTarget) -> None:
@@ -310,33 +311,26 @@ def test_a_role_session_lasts_at_most_the_role_s_max_session_duration(aws: AwsTa
     assert granted["Credentials"]["AccessKeyId"]
 
 
+def _admin_credentials(aws: AwsTarget) -> Any:
+    return boto3.session.Session(
+        aws_access_key_id=aws.variables["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=aws.variables["AWS_SECRET_ACCESS_KEY"],
+    ).get_credentials()
+
+
 def _cbor_call(aws: AwsTarget, operation: str, params: dict[str, Any]) -> tuple[int, Any]:
     """One CloudWatch call as the AWS provider makes it: Smithy RPC v2 CBOR, signed."""
-    import urllib.error
-    import urllib.request
-
     import cbor2
-    from botocore.auth import SigV4Auth
-    from botocore.awsrequest import AWSRequest
 
     base = aws.endpoint_url("cloudwatch")
     url = f"{base}/service/GraniteServiceVersion20100801/operation/{operation}"
     headers = {"smithy-protocol": "rpc-v2-cbor", "Content-Type": "application/cbor",
                "Accept": "application/cbor"}  # fmt: skip
-    request = AWSRequest("POST", url, data=cbor2.dumps(params), headers=headers)
-    credentials = boto3.session.Session(
-        aws_access_key_id=aws.variables["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=aws.variables["AWS_SECRET_ACCESS_KEY"],
-    ).get_credentials()
-    SigV4Auth(credentials, "monitoring", aws.region).add_auth(request)
-    prepared = urllib.request.Request(url, data=request.body, method="POST",
-                                      headers=dict(request.headers.items()))  # fmt: skip
-    try:
-        with urllib.request.urlopen(prepared, timeout=30) as response:
-            assert response.headers["smithy-protocol"] == "rpc-v2-cbor"
-            return response.status, cbor2.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, cbor2.loads(exc.read())
+    status, body = signed_request(
+        "POST", url, service="monitoring", region=aws.region,
+        credentials=_admin_credentials(aws), headers=headers, body=cbor2.dumps(params),
+    )  # fmt: skip
+    return status, cbor2.loads(body)
 
 
 def test_cloudwatch_answers_the_cbor_protocol_the_provider_speaks(aws: AwsTarget) -> None:
@@ -365,29 +359,13 @@ def test_a_cloudwatch_error_is_a_cbor_error(aws: AwsTarget) -> None:
 
 
 def _signed_ddb(aws: AwsTarget, target: str, body: dict[str, Any], headers: dict[str, str]) -> int:
-    import urllib.error
-    import urllib.request
-
-    from botocore.auth import SigV4Auth
-    from botocore.awsrequest import AWSRequest
-
-    url = str(aws.endpoint_url("dynamodb")) + "/"
-    data = json.dumps(body).encode()
-    request = AWSRequest("POST", url, data=data, headers={
-        "X-Amz-Target": f"DynamoDB_20120810.{target}",
-        "Content-Type": "application/x-amz-json-1.0", **headers})  # fmt: skip
-    credentials = boto3.session.Session(
-        aws_access_key_id=aws.variables["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=aws.variables["AWS_SECRET_ACCESS_KEY"],
-    ).get_credentials()
-    SigV4Auth(credentials, "dynamodb", aws.region).add_auth(request)
-    prepared = urllib.request.Request(url, data=data, method="POST",
-                                      headers=dict(request.headers.items()))  # fmt: skip
-    try:
-        with urllib.request.urlopen(prepared, timeout=30) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
+    status, _ = signed_request(
+        "POST", str(aws.endpoint_url("dynamodb")) + "/", service="dynamodb", region=aws.region,
+        credentials=_admin_credentials(aws), body=json.dumps(body).encode(),
+        headers={"X-Amz-Target": f"DynamoDB_20120810.{target}",
+                 "Content-Type": "application/x-amz-json-1.0", **headers},
+    )  # fmt: skip
+    return status
 
 
 def test_a_retried_conditional_write_gets_its_first_answer(aws: AwsTarget) -> None:

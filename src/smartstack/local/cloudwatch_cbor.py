@@ -24,10 +24,10 @@ from typing import Any
 import cbor2
 
 from smartstack.local.iam.cbor import CborError, decode_cbor
+from smartstack.local.wsgi import WsgiApp, read_body
 
 TARGET = "GraniteServiceVersion20100801"
 _PATH = re.compile(rf"^/service/{TARGET}/operation/(\w+)$")
-WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 def wrap(app: WsgiApp) -> WsgiApp:
@@ -42,7 +42,8 @@ def wrap(app: WsgiApp) -> WsgiApp:
         operation = match.group(1)
         try:
             # The IAM enforcement's own decoder: moto runs the very parameters it authorized.
-            params = _plain(decode_cbor(_body(environ))) if _length(environ) else {}
+            raw = read_body(environ)
+            params = _plain(decode_cbor(raw)) if raw else {}
         except CborError as exc:
             return _answer(start_response, 400, _error("SerializationException", str(exc)))
         body = json.dumps(params or {}).encode()
@@ -85,18 +86,6 @@ def _answer(start_response: Callable[..., Any], status: int, body: bytes) -> lis
 
 def _error(kind: str, message: str) -> bytes:
     return bytes(cbor2.dumps({"__type": kind, "message": message}))
-
-
-def _length(environ: dict[str, Any]) -> int:
-    try:
-        return int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return 0
-
-
-def _body(environ: dict[str, Any]) -> bytes:
-    stream = environ.get("wsgi.input")
-    return bytes(stream.read(_length(environ))) if stream is not None else b""
 
 
 def _plain(value: Any) -> Any:

@@ -41,9 +41,9 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from smartstack.local import metrics
+from smartstack.local.wsgi import WsgiApp, read_body
 
 PREFIX = "/_aws/execute-api/"
-WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 Invoke = Callable[[Any, str, bytes], tuple[bytes, dict[str, str]]]
 # May API Gateway invoke this function (its ARN) for this request (the execute-api ARN)?
 MayInvoke = Callable[[Any, str, str], bool]
@@ -277,7 +277,7 @@ def proxy_event(
     query: dict[str, str] = {}
     for key, value in parse_qsl(raw_query, keep_blank_values=True):
         query[key] = f"{query[key]},{value}" if key in query else value
-    body = _body(environ)
+    body = read_body(environ)
     binary = not _is_text(body, headers.get("content-type", ""))
     now = time.time()
     domain = str(environ.get("HTTP_HOST") or "localhost")
@@ -347,15 +347,6 @@ def proxy_answer(payload: bytes) -> Answer:
     if not any(k.lower() == "content-type" for k, _ in headers):
         headers.append(("Content-Type", "application/json"))
     return Answer(status, headers, body)
-
-
-def _body(environ: dict[str, Any]) -> bytes:
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    stream = environ.get("wsgi.input")
-    return stream.read(length) if stream is not None and length > 0 else b""
 
 
 def _is_text(body: bytes, content_type: str) -> bool:

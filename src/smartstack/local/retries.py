@@ -21,8 +21,9 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from smartstack.local.wsgi import WsgiApp, read_body
+
 log = logging.getLogger("smartstack.local.retries")
-WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 _ATTEMPT = re.compile(r"attempt=(\d+)")
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)")
 _KEPT = 2000
@@ -76,7 +77,7 @@ class RetryReplay:
         if not invocation or not target.startswith("DynamoDB_"):
             return None
         signer = _CREDENTIAL.search(str(environ.get("HTTP_AUTHORIZATION") or ""))
-        body = _body(environ)
+        body = read_body(environ)
         digest = hashlib.sha256(body).hexdigest()
         return f"{invocation}|{signer.group(1) if signer else ''}|{target}|{digest}"
 
@@ -84,17 +85,3 @@ class RetryReplay:
 def _attempt(environ: dict[str, Any]) -> int:
     found = _ATTEMPT.search(str(environ.get("HTTP_AMZ_SDK_REQUEST") or ""))
     return int(found.group(1)) if found else 1
-
-
-def _body(environ: dict[str, Any]) -> bytes:
-    """The request body, read once and put back for the app."""
-    import io
-
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    stream = environ.get("wsgi.input")
-    data = stream.read(length) if stream is not None and length > 0 else b""
-    environ["wsgi.input"] = io.BytesIO(data)
-    return bytes(data)

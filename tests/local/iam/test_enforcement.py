@@ -18,6 +18,7 @@ from tests.local.iam.conftest import (
     policy,
     session,
 )
+from tests.local.signed import signed_request
 
 Client = Callable[[str], Any]
 Role = Callable[..., Client]
@@ -708,23 +709,12 @@ def test_a_key_policy_that_does_not_trust_the_account_refuses_encryption_context
 
 def _raw(client: Any, method: str, path: str, headers: dict[str, str], body: bytes) -> int:
     """Send a hand-made request signed with ``client``'s credentials; returns the status."""
-    import urllib.error
-    import urllib.request
-
-    from botocore.auth import SigV4Auth
-    from botocore.awsrequest import AWSRequest
-
-    url = client.meta.endpoint_url + path
-    request = AWSRequest(method, url, data=body, headers=headers)
-    credentials = client._request_signer._credentials
-    SigV4Auth(credentials, client.meta.service_model.signing_name, REGION).add_auth(request)
-    prepared = urllib.request.Request(url, data=body or None, method=method,
-                                      headers=dict(request.headers.items()))  # fmt: skip
-    try:
-        with urllib.request.urlopen(prepared, timeout=30) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
+    status, _ = signed_request(
+        method, client.meta.endpoint_url + path, service=client.meta.service_model.signing_name,
+        region=REGION, credentials=client._request_signer._credentials, headers=headers,
+        body=body,
+    )  # fmt: skip
+    return status
 
 
 _CBOR = {"smithy-protocol": "rpc-v2-cbor", "Content-Type": "application/cbor"}
