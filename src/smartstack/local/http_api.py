@@ -208,7 +208,7 @@ class HttpApis:
 
 
 class Throttled(Exception):
-    """Lambda refused the invocation for concurrency."""
+    """Lambda refused the invocation for concurrency (its 429)."""
 
 
 def source_arn(api: Any, stage: str, route: Any, method: str, path: str) -> str:

@@ -49,7 +49,9 @@ from pathlib import Path
 from typing import Any
 
 from smartstack.local import event_sources, http_api, metrics
+from smartstack.local.http_api import Throttled
 from smartstack.local.lambda_runner import LocalLambda
+from smartstack.local.wsgi import wrap_moto
 
 RIE_VARIABLE = "SMARTSTACK_LAMBDA_RIE"
 CONCURRENCY_VARIABLE = "SMARTSTACK_LAMBDA_CONCURRENCY"
@@ -59,10 +61,6 @@ _TAIL_BYTES = 4096
 _SESSION_SECONDS = 3600
 _EVENT_ATTEMPTS = 4  # a throttled asynchronous event is tried again, 1, 2 and 4 s later
 _LOG_LOCK = threading.Lock()
-
-
-class Throttled(Exception):
-    """More concurrent invocations than the limit allows: Lambda's 429."""
 
 
 @dataclass(frozen=True)
@@ -266,8 +264,7 @@ def install(rie: Path, endpoint: str, enforcer: Any = None) -> FunctionPool:
         headers: Any,
         response_headers: dict[str, str],
     ) -> bytes | None:
-        fn = _routed(self, function_name, qualifier)
-        asked = _split(self, function_name)[1] or qualifier
+        fn, asked = _routed(self, function_name, qualifier)
         kind = headers.get("X-Amz-Invocation-Type") or "RequestResponse"
         if kind == "DryRun":
             return b""
@@ -365,7 +362,6 @@ def _http_apis(
     """HTTP APIs get an endpoint on the local AWS, and it answers (smartstack.local.http_api)."""
     from moto.apigatewayv2.models import Api
     from moto.awslambda.models import lambda_backends
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
     original_init = Api.__init__
 
@@ -375,19 +371,10 @@ def _http_apis(
 
     def invoke(api: Any, function: str, payload: bytes) -> tuple[bytes, dict[str, str]]:
         backend = lambda_backends[api.backend.account_id][api.backend.region_name]
-        try:
-            return synchronous(backend, function, payload)  # type: ignore[no-any-return]
-        except Throttled as exc:
-            raise http_api.Throttled(str(exc)) from exc
-
-    apis = http_api.HttpApis(invoke, may_invoke)
-    original_call = DomainDispatcherApplication.__call__
-
-    def call(self: Any, environ: dict[str, Any], start_response: Any) -> Any:
-        return apis.wrap(lambda e, s: original_call(self, e, s))(environ, start_response)
+        return synchronous(backend, function, payload)  # type: ignore[no-any-return]
 
     setattr(Api, "__init__", init)  # noqa: B010 - patching a method
-    setattr(DomainDispatcherApplication, "__call__", call)  # noqa: B010 - patching a method
+    wrap_moto(http_api.HttpApis(invoke, may_invoke).wrap)
 
 
 def _qualifier_as_sent() -> None:
@@ -406,8 +393,9 @@ def _qualifier_as_sent() -> None:
     setattr(LambdaResponse, "invoke", invoke)  # noqa: B010 - patching a method
 
 
-def _routed(backend: Any, function_name: str, qualifier: str | None) -> Any:
-    """The version an invocation runs: an alias's, or one of its weighted versions."""
+def _routed(backend: Any, function_name: str, qualifier: str | None) -> tuple[Any, str | None]:
+    """The version an invocation runs (an alias's, or one of its weighted versions), and
+    the qualifier it was asked for (in the name or ARN, else ``qualifier``)."""
     name, named_qualifier = _split(backend, function_name)
     qualifier = named_qualifier or qualifier
     if qualifier and not qualifier.isdigit() and qualifier != "$LATEST":
@@ -416,8 +404,8 @@ def _routed(backend: Any, function_name: str, qualifier: str | None) -> Any:
         if alias is not None:
             weights = (alias.routing_config or {}).get("AdditionalVersionWeights") or {}
             version = choose_version(str(alias.function_version), weights, random.random())
-            return backend.get_function(name, version)
-    return backend.get_function(name, qualifier)
+            return backend.get_function(name, version), qualifier
+    return backend.get_function(name, qualifier), qualifier
 
 
 def _split(backend: Any, function_name: str) -> tuple[str, str | None]:

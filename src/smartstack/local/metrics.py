@@ -53,12 +53,7 @@ def lambda_invocation(
         values += [("Invocations", 1.0, "Count"), ("Errors", 1.0 if errored else 0.0, "Count")]
         if duration_ms is not None:
             values.append(("Duration", duration_ms, "Milliseconds"))
-    data = [
-        {"MetricName": metric, "Value": value, "Unit": unit,
-         "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions]}
-        for dimensions in sets for metric, value, unit in values
-    ]  # fmt: skip
-    put(str(fn.account_id), str(fn.region), "AWS/Lambda", data)
+    put(str(fn.account_id), str(fn.region), "AWS/Lambda", _data(sets, values))
 
 
 def api_request(api: Any, stage: str, status: int, latency_ms: float) -> None:
@@ -69,9 +64,16 @@ def api_request(api: Any, stage: str, status: int, latency_ms: float) -> None:
         ("5xx", 1.0 if status >= 500 else 0.0, "Count"),
         ("Latency", latency_ms, "Milliseconds"),
     ]
-    data = [
+    account, region = str(api.backend.account_id), str(api.backend.region_name)
+    put(account, region, "AWS/ApiGateway", _data(sets, values))
+
+
+def _data(
+    sets: list[list[tuple[str, str]]], values: list[tuple[str, float, str]]
+) -> list[dict[str, Any]]:
+    """Each (metric, value, unit) once for each set of dimensions, as PutMetricData has it."""
+    return [
         {"MetricName": metric, "Value": value, "Unit": unit,
          "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions]}
         for dimensions in sets for metric, value, unit in values
     ]  # fmt: skip
-    put(str(api.backend.account_id), str(api.backend.region_name), "AWS/ApiGateway", data)

@@ -280,32 +280,19 @@ def _iam_enforcement() -> Any:
 
 def _cloudwatch_cbor() -> None:
     """CloudWatch's CBOR protocol, translated for moto (smartstack.local.cloudwatch_cbor)."""
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
-
     from smartstack.local import cloudwatch_cbor
+    from smartstack.local.wsgi import wrap_moto
 
-    original = DomainDispatcherApplication.__call__
-
-    def call(self: Any, environ: dict[str, Any], start_response: Any) -> Any:
-        return cloudwatch_cbor.wrap(lambda e, s: original(self, e, s))(environ, start_response)
-
-    setattr(DomainDispatcherApplication, "__call__", call)  # noqa: B010 - patching a method
+    wrap_moto(cloudwatch_cbor.wrap)
 
 
 def _retry_replay() -> None:
     """A retried DynamoDB request whose first attempt succeeded gets that answer
     (smartstack.local.retries)."""
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
-
     from smartstack.local.retries import RetryReplay
+    from smartstack.local.wsgi import wrap_moto
 
-    replay = RetryReplay()
-    original = DomainDispatcherApplication.__call__
-
-    def call(self: Any, environ: dict[str, Any], start_response: Any) -> Any:
-        return replay.wrap(lambda e, s: original(self, e, s))(environ, start_response)
-
-    setattr(DomainDispatcherApplication, "__call__", call)  # noqa: B010 - patching a method
+    wrap_moto(RetryReplay().wrap)
 
 
 def _alarm_evaluation() -> None:

@@ -56,9 +56,9 @@ from smartstack.local.iam.rules import (
 )
 from smartstack.local.iam.world import World
 from smartstack.local.oidc import TokenRejected
+from smartstack.local.wsgi import WsgiApp, wrap_moto
 
 log = logging.getLogger("smartstack.local.iam")
-WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 _READ_PREFIXES = ("Get", "List", "Describe", "Head", "Simulate", "Generate")
 # Reads (JSON protocol: moto routes them by X-Amz-Target, as the enforcer names them) that
 # may name a key that does not exist yet: bootstrap asks for the state key's alias first.
@@ -493,19 +493,10 @@ def install(mode: str, state_dir: Path | None, timeout: float = 10.0) -> Enforce
     the evaluator started (a missing Node or evaluator stops the server with the reason)."""
     if mode not in (ENFORCE, AUDIT):
         return None
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
-
     evaluator = NodeEvaluator(timeout=timeout)
     evaluator.start()
     enforcer = Enforcer(mode, state_dir, evaluator)
-    original = DomainDispatcherApplication.__call__
-
-    def call(
-        self: Any, environ: dict[str, Any], start_response: Callable[..., Any]
-    ) -> Iterable[bytes]:
-        return enforcer.handle(environ, start_response, lambda e, s: original(self, e, s))
-
-    setattr(DomainDispatcherApplication, "__call__", call)  # noqa: B010 - patching a method
+    wrap_moto(enforcer.wrap)
     _no_second_bucket_policy_check()
     return enforcer
 
