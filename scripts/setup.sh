@@ -23,6 +23,13 @@ if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
     apt_install postgresql
 fi
 
+# The private network (the VPC namespace the database and the VPC's functions run in):
+# iproute2's `ip`, util-linux's `nsenter` and `setpriv`.  Only root makes namespaces.
+if [ "$(id -u)" -eq 0 ] && ! command -v ip >/dev/null; then
+    log "installing iproute2 from Debian's packages"
+    apt_install iproute2
+fi
+
 # The S3 Control client of the AWS provider prefixes the endpoint host with the
 # account id; <account>.localhost must reach the local AWS on loopback.
 account_host=123456789012.localhost

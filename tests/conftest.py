@@ -23,6 +23,7 @@ from smartstack.core.config import Settings, resolve_settings
 from smartstack.infra.toolchain import toolchain
 from smartstack.local import platform
 from smartstack.local.isolated import isolated_environ, isolated_platform
+from smartstack.local.network import PrivateNetwork
 
 ROOT = Path(__file__).resolve().parents[1]
 PLATFORM_FIXTURE = "running_platform"
@@ -73,6 +74,13 @@ def aws(running_platform: Settings) -> AwsTarget:
     """A target on an empty local AWS: every test starts from nothing."""
     platform.moto_server(running_platform).reset()
     return target_for(running_platform)
+
+
+@pytest.fixture(scope="session")
+def vpc(running_platform: Settings) -> PrivateNetwork | None:
+    """The platform's VPC, where its functions and its database are (None where this machine
+    cannot make one: the database is then on the machine's loopback)."""
+    return platform.postgres_server(running_platform).network
 
 
 @pytest.fixture(scope="session")

@@ -12,15 +12,17 @@ import pytest
 
 from smartstack.core.config import Settings
 from smartstack.local import platform
+from smartstack.local.network import PrivateNetwork
 from smartstack.pipeline.migrations import run_migrations
 from smartstack.release.build import Manifest, build_release
+from tests.app.helpers import AppDatabase
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def admin_dsn(settings: Settings, database: str = "postgres") -> str:
-    port = platform.postgres_server(settings).port
-    return f"postgresql://postgres@127.0.0.1:{port}/{database}"
+    """The admin's DSN (the server's Unix socket: the database's port is in the VPC)."""
+    return platform.postgres_server(settings).admin_dsn(database)
 
 
 @pytest.fixture
@@ -35,10 +37,27 @@ def database(running_platform: Settings) -> Iterator[str]:
 
 
 @pytest.fixture
-def migrated(database: str) -> str:
-    """The new database with every migration applied."""
-    run_migrations(database)
-    return database
+def migrated(running_platform: Settings) -> Iterator[AppDatabase]:
+    """A new database owned by a new role, as an RDS instance has them, migrated by that role."""
+    name, password = f"t_{uuid.uuid4().hex[:12]}", f"pw-{uuid.uuid4().hex}"
+    with psycopg.connect(admin_dsn(running_platform), autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE \"{name}\" LOGIN PASSWORD '{password}'")
+        conn.execute(f'CREATE DATABASE "{name}" OWNER "{name}"')
+    db = AppDatabase(
+        name, password, platform.postgres_server(running_platform).port,
+        admin_dsn(running_platform, name),
+    )  # fmt: skip
+    run_migrations(db.as_owner)
+    yield db
+    with psycopg.connect(admin_dsn(running_platform), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'DROP ROLE IF EXISTS "{name}"')
+
+
+@pytest.fixture(scope="session")
+def network(running_platform: Settings) -> PrivateNetwork | None:
+    """The VPC the services run in, as the stacks attach them (None where there is none)."""
+    return platform.postgres_server(running_platform).network
 
 
 @pytest.fixture(scope="session")

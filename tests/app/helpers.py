@@ -2,31 +2,56 @@
 
 from __future__ import annotations
 
-import uuid
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from smartstack.aws.target import AwsTarget
 from smartstack.local.lambda_runner import LocalLambda
+from smartstack.local.network import PrivateNetwork
 from smartstack.release.build import Manifest
 
 ENVIRONMENT = "test"
 PREFIX = f"/smartstack/{ENVIRONMENT}/"
 
 
-def put_settings(
-    aws: AwsTarget, dsn: str, *, port: int | None = None, password: str | None = None, **extra: str
-) -> str:
-    """The services' parameters for the database at ``dsn``; returns the password used."""
-    from urllib.parse import urlparse
+@dataclass(frozen=True)
+class AppDatabase:
+    """A database and the role that owns it, as an RDS instance has them.
 
-    url = urlparse(dsn)
-    password = password or f"pw-{uuid.uuid4().hex}"
+    The services reach it at 127.0.0.1 in the VPC; the tests, on the machine's network,
+    through ``admin`` (the server's socket).
+    """
+
+    name: str
+    password: str
+    port: int
+    admin: str  # the admin's DSN of this database
+
+    @property
+    def as_owner(self) -> str:
+        """The admin's connection acting as the owning role (what it makes, the role owns)."""
+        return f"{self.admin}&options={quote(f'-c role={self.name}')}"
+
+
+def put_settings(
+    aws: AwsTarget,
+    db: AppDatabase,
+    *,
+    port: int | None = None,
+    password: str | None = None,
+    **extra: str,
+) -> str:
+    """The services' parameters for ``db`` (over TLS unless ``db-sslmode`` says otherwise);
+    returns the password written."""
+    password = password or db.password
     ssm = aws.client("ssm")
     values = {
-        "db-host": url.hostname or "127.0.0.1",
-        "db-port": str(port or url.port),
-        "db-name": url.path.lstrip("/"),
-        "db-username": url.username or "postgres",
+        "db-host": "127.0.0.1",
+        "db-port": str(port or db.port),
+        "db-name": db.name,
+        "db-username": db.name,
+        "db-sslmode": "require",
         **extra,
     }
     for key, value in values.items():
@@ -38,9 +63,15 @@ def put_settings(
 
 
 def start(
-    release: tuple[Manifest, Path], service: str, aws: AwsTarget, rie: Path, log: Path
+    release: tuple[Manifest, Path],
+    service: str,
+    aws: AwsTarget,
+    rie: Path,
+    log: Path,
+    network: PrivateNetwork | None,
 ) -> LocalLambda:
-    """The service's artifact in the RIE, configured as the stack configures the function."""
+    """The service's artifact in the RIE, configured as the stack configures the function
+    (in the VPC)."""
     manifest, out = release
     artifact = manifest.artifact(service)
     return LocalLambda(
@@ -51,4 +82,5 @@ def start(
         aws_variables=aws.variables,
         function_name=f"smartstack-{ENVIRONMENT}-{service}",
         log_file=log,
+        network=network,
     )

@@ -12,15 +12,20 @@ import pytest
 
 from smartstack.aws.target import AwsTarget
 from smartstack.local.lambda_runner import FunctionError, LocalLambda, sqs_event
+from smartstack.local.network import PrivateNetwork
 from smartstack.release.build import Manifest
-from tests.app.helpers import put_settings, start
+from tests.app.helpers import AppDatabase, put_settings, start
 
 
 @pytest.fixture
 def processor(
-    release: tuple[Manifest, Path], aws: AwsTarget, rie: Path, tmp_path: Path
+    release: tuple[Manifest, Path],
+    aws: AwsTarget,
+    rie: Path,
+    tmp_path: Path,
+    network: PrivateNetwork | None,
 ) -> Iterator[LocalLambda]:
-    with start(release, "ai-processor", aws, rie, tmp_path / "ai.log") as fn:
+    with start(release, "ai-processor", aws, rie, tmp_path / "ai.log", network) as fn:
         yield fn
 
 
@@ -41,8 +46,8 @@ def queued(aws: AwsTarget, bodies: list[str]) -> tuple[dict[str, Any], list[str]
     return sqs_event(messages, arn), ids
 
 
-def results(dsn: str) -> list[tuple[str, str, str, str]]:
-    with psycopg.connect(dsn) as conn:
+def results(db: AppDatabase) -> list[tuple[str, str, str, str]]:
+    with psycopg.connect(db.admin) as conn:
         rows = conn.execute(
             "SELECT job_id, prompt, model, output FROM ai_results ORDER BY job_id"
         ).fetchall()
@@ -54,7 +59,7 @@ def job(job_id: str, prompt: str) -> str:
 
 
 def test_jobs_are_answered_by_the_echo_model_and_stored(
-    processor: LocalLambda, aws: AwsTarget, migrated: str
+    processor: LocalLambda, aws: AwsTarget, migrated: AppDatabase
 ) -> None:
     put_settings(aws, migrated, **{"ai-model": "echo"})
     event, _ = queued(aws, [job("j-1", "hello"), job("j-2", "world")])
@@ -66,7 +71,9 @@ def test_jobs_are_answered_by_the_echo_model_and_stored(
     ]
 
 
-def test_a_bad_record_fails_alone(processor: LocalLambda, aws: AwsTarget, migrated: str) -> None:
+def test_a_bad_record_fails_alone(
+    processor: LocalLambda, aws: AwsTarget, migrated: AppDatabase
+) -> None:
     put_settings(aws, migrated, **{"ai-model": "echo"})
     bodies = [job("j-1", "ok"), "not json", json.dumps({"prompt": "no id"}), job("j-4", "ok too")]
     event, ids = queued(aws, bodies)
@@ -79,7 +86,7 @@ def test_a_bad_record_fails_alone(processor: LocalLambda, aws: AwsTarget, migrat
 
 
 def test_a_redelivered_job_is_stored_once(
-    processor: LocalLambda, aws: AwsTarget, migrated: str
+    processor: LocalLambda, aws: AwsTarget, migrated: AppDatabase
 ) -> None:
     put_settings(aws, migrated)  # no ai-model: echo is the default
     event, _ = queued(aws, [job("j-1", "first")])
@@ -91,7 +98,7 @@ def test_a_redelivered_job_is_stored_once(
 
 
 def test_a_bedrock_model_id_is_called_through_bedrock_runtime(
-    processor: LocalLambda, aws: AwsTarget, migrated: str
+    processor: LocalLambda, aws: AwsTarget, migrated: AppDatabase
 ) -> None:
     # The local AWS answers InvokeModel with an empty result: the request path is
     # real (request body parsed by the local bedrock-runtime), the answer empty.
@@ -104,7 +111,7 @@ def test_a_bedrock_model_id_is_called_through_bedrock_runtime(
 
 
 def test_an_unusable_model_fails_the_whole_batch(
-    processor: LocalLambda, aws: AwsTarget, migrated: str
+    processor: LocalLambda, aws: AwsTarget, migrated: AppDatabase
 ) -> None:
     put_settings(aws, migrated, **{"ai-model": "meta.llama-not-supported"})
     event, _ = queued(aws, [job("j-1", "hello")])
@@ -116,7 +123,7 @@ def test_an_unusable_model_fails_the_whole_batch(
 
 
 def test_the_database_password_never_reaches_the_logs(
-    processor: LocalLambda, aws: AwsTarget, migrated: str
+    processor: LocalLambda, aws: AwsTarget, migrated: AppDatabase
 ) -> None:
     password = put_settings(aws, migrated)
     event, _ = queued(aws, [job("j-1", "hello"), "bad"])

@@ -13,20 +13,27 @@ import psycopg
 import pytest
 
 from smartstack.aws.target import AwsTarget
+from smartstack.core.config import Settings
 from smartstack.core.services import PYTHON_VERSION
 from smartstack.local.lambda_runner import LocalLambda, http_event
+from smartstack.local.network import PrivateNetwork
 from smartstack.local.processes import free_port
 from smartstack.pipeline.migrations import run_migrations
 from smartstack.release.build import Manifest
-from smartstack.release.store import fetch_artifact, load_release, publish_release
-from tests.app.helpers import ENVIRONMENT, PREFIX, put_settings, start
+from smartstack.release.store import load_release, publish_release
+from tests.app.conftest import admin_dsn
+from tests.app.helpers import ENVIRONMENT, PREFIX, AppDatabase, put_settings, start
 
 
 @pytest.fixture
 def api(
-    release: tuple[Manifest, Path], aws: AwsTarget, rie: Path, tmp_path: Path
+    release: tuple[Manifest, Path],
+    aws: AwsTarget,
+    rie: Path,
+    tmp_path: Path,
+    network: PrivateNetwork | None,
 ) -> Iterator[LocalLambda]:
-    with start(release, "api", aws, rie, tmp_path / "api.log") as fn:
+    with start(release, "api", aws, rie, tmp_path / "api.log", network) as fn:
         yield fn
 
 
@@ -36,7 +43,7 @@ def call(fn: LocalLambda, method: str, path: str, body: Any = None) -> tuple[int
 
 
 def test_health_reports_the_release_the_database_and_the_secret(
-    api: LocalLambda, aws: AwsTarget, migrated: str, release: tuple[Manifest, Path]
+    api: LocalLambda, aws: AwsTarget, migrated: AppDatabase, release: tuple[Manifest, Path]
 ) -> None:
     put_settings(aws, migrated)
 
@@ -55,7 +62,7 @@ def test_health_reports_the_release_the_database_and_the_secret(
 
 
 def test_health_is_503_when_the_database_is_unreachable(
-    api: LocalLambda, aws: AwsTarget, migrated: str
+    api: LocalLambda, aws: AwsTarget, migrated: AppDatabase
 ) -> None:
     put_settings(aws, migrated, port=free_port())
 
@@ -68,7 +75,7 @@ def test_health_is_503_when_the_database_is_unreachable(
 
 
 def test_health_is_503_when_the_secret_is_missing(
-    api: LocalLambda, aws: AwsTarget, migrated: str
+    api: LocalLambda, aws: AwsTarget, migrated: AppDatabase
 ) -> None:
     put_settings(aws, migrated)
     aws.client("ssm").delete_parameter(Name=PREFIX + "db-password")
@@ -79,7 +86,7 @@ def test_health_is_503_when_the_secret_is_missing(
     assert (body["secret"], body["database"]) == ("unreadable", "unconfigured")
 
 
-def test_db_port_is_optional(api: LocalLambda, aws: AwsTarget, migrated: str) -> None:
+def test_db_port_is_optional(api: LocalLambda, aws: AwsTarget, migrated: AppDatabase) -> None:
     put_settings(aws, migrated)
     aws.client("ssm").delete_parameter(Name=PREFIX + "db-port")
 
@@ -90,10 +97,10 @@ def test_db_port_is_optional(api: LocalLambda, aws: AwsTarget, migrated: str) ->
     assert body["database"] != "unconfigured"
 
 
-def _encrypted(dsn: str) -> list[tuple[Any, ...]]:
+def _encrypted(db: AppDatabase) -> list[tuple[Any, ...]]:
     """Whether each of the functions' sessions to this database uses TLS."""
-    name = dsn.rsplit("/", 1)[-1]
-    with psycopg.connect(dsn.rsplit("/", 1)[0] + "/postgres") as conn:
+    name = db.name
+    with psycopg.connect(db.admin) as conn:
         return conn.execute(
             "SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)"
             " WHERE a.application_name = 'smartstack' AND a.datname = %s",
@@ -101,51 +108,60 @@ def _encrypted(dsn: str) -> list[tuple[Any, ...]]:
         ).fetchall()
 
 
-@pytest.mark.parametrize(("mode", "encrypted"), [("require", True), ("disable", False)])
-def test_db_sslmode_is_honoured(
-    api: LocalLambda, aws: AwsTarget, migrated: str, mode: str, encrypted: bool
+def test_the_database_is_reached_over_tls(
+    api: LocalLambda, aws: AwsTarget, migrated: AppDatabase
 ) -> None:
-    # The local PostgreSQL serves TLS, as RDS does; the function's session uses it when told.
-    put_settings(aws, migrated, **{"db-sslmode": mode})
+    put_settings(aws, migrated, **{"db-sslmode": "require"})
 
     status, body = call(api, "GET", "/health")
 
     assert (status, body["database"]) == (200, "ok")
-    assert _encrypted(migrated) == [(encrypted,)]  # its one connection, kept open
+    assert _encrypted(migrated) == [(True,)]  # its one connection, kept open
+
+
+def test_an_unencrypted_session_is_refused(
+    api: LocalLambda, aws: AwsTarget, migrated: AppDatabase
+) -> None:
+    # As RDS with rds.force_ssl: the local PostgreSQL takes the roles over TLS only.
+    put_settings(aws, migrated, **{"db-sslmode": "disable"})
+
+    status, body = call(api, "GET", "/health")
+
+    assert (status, body["database"]) == (503, "auth_failed")
+    assert _encrypted(migrated) == []
 
 
 @pytest.fixture
-def rds_database(aws: AwsTarget) -> tuple[str, str]:
-    """A database made as the pipeline makes it: RDS on the local AWS, migrated by its master
-    user over TLS.  Returns its DSN (without the password) and the master password."""
+def rds_database(aws: AwsTarget, running_platform: Settings) -> AppDatabase:
+    """A database made as the pipeline makes it: RDS on the local AWS, migrated as its master
+    user."""
     name, password = f"t_{uuid.uuid4().hex[:12]}", f"pw-{uuid.uuid4().hex}"
     endpoint = aws.client("rds").create_db_instance(
         DBInstanceIdentifier=f"{name.replace('_', '-')}-db", Engine="postgres",
         DBInstanceClass="db.t4g.micro", AllocatedStorage=20, DBName=name,
         MasterUsername=name, MasterUserPassword=password,
     )["DBInstance"]["Endpoint"]  # fmt: skip
-    where = f"{endpoint['Address']}:{endpoint['Port']}/{name}"
-    run_migrations(f"postgresql://{name}:{password}@{where}?sslmode=require")
-    return f"postgresql://{name}@{where}", password
+    assert endpoint["Address"] == "127.0.0.1"  # in the VPC, where the functions run
+    db = AppDatabase(name, password, endpoint["Port"], admin_dsn(running_platform, name))
+    run_migrations(db.as_owner)
+    return db
 
 
 def test_the_api_uses_an_rds_instance_of_the_local_aws(
-    api: LocalLambda, aws: AwsTarget, rds_database: tuple[str, str]
+    api: LocalLambda, aws: AwsTarget, rds_database: AppDatabase
 ) -> None:
-    dsn, password = rds_database
-    put_settings(aws, dsn, password=password, **{"db-sslmode": "require"})
+    put_settings(aws, rds_database)
 
     assert call(api, "GET", "/health")[1]["database"] == "ok"
     assert call(api, "POST", "/items", {"name": "in the instance"})[0] == 201
-    with psycopg.connect(dsn, password=password, sslmode="require") as conn:
+    with psycopg.connect(rds_database.admin) as conn:
         assert conn.execute("SELECT name FROM items").fetchall() == [("in the instance",)]
 
 
 def test_the_instance_refuses_a_wrong_password(
-    api: LocalLambda, aws: AwsTarget, rds_database: tuple[str, str]
+    api: LocalLambda, aws: AwsTarget, rds_database: AppDatabase
 ) -> None:
-    dsn, _ = rds_database
-    put_settings(aws, dsn, password="not-the-password", **{"db-sslmode": "require"})
+    put_settings(aws, rds_database, password="not-the-password")
 
     status, body = call(api, "GET", "/health")
 
@@ -153,7 +169,7 @@ def test_the_instance_refuses_a_wrong_password(
 
 
 def test_settings_are_read_once_per_container(
-    api: LocalLambda, aws: AwsTarget, migrated: str
+    api: LocalLambda, aws: AwsTarget, migrated: AppDatabase
 ) -> None:
     put_settings(aws, migrated)
     assert call(api, "GET", "/health")[0] == 200
@@ -164,7 +180,9 @@ def test_settings_are_read_once_per_container(
     assert call(api, "GET", "/health")[0] == 200
 
 
-def test_items_are_created_and_listed(api: LocalLambda, aws: AwsTarget, migrated: str) -> None:
+def test_items_are_created_and_listed(
+    api: LocalLambda, aws: AwsTarget, migrated: AppDatabase
+) -> None:
     put_settings(aws, migrated)
 
     status, created = call(api, "POST", "/items", {"name": "  first item "})
@@ -176,11 +194,13 @@ def test_items_are_created_and_listed(api: LocalLambda, aws: AwsTarget, migrated
     assert status == 200
     assert [i["name"] for i in listed["items"]] == ["first item", "second"]
     assert listed["items"][0]["id"] == created["id"]
-    with psycopg.connect(migrated) as conn:
+    with psycopg.connect(migrated.admin) as conn:
         assert conn.execute("SELECT count(*) FROM items").fetchone() == (2,)
 
 
-def test_one_item_is_read_by_its_id(api: LocalLambda, aws: AwsTarget, migrated: str) -> None:
+def test_one_item_is_read_by_its_id(
+    api: LocalLambda, aws: AwsTarget, migrated: AppDatabase
+) -> None:
     put_settings(aws, migrated)
     _, created = call(api, "POST", "/items", {"name": "one"})
 
@@ -202,7 +222,7 @@ def test_one_item_is_read_by_its_id(api: LocalLambda, aws: AwsTarget, migrated: 
     ],
 )
 def test_invalid_jobs_are_refused_with_400(
-    api: LocalLambda, aws: AwsTarget, migrated: str, body: Any, message: str
+    api: LocalLambda, aws: AwsTarget, migrated: AppDatabase, body: Any, message: str
 ) -> None:
     put_settings(aws, migrated)
     status, answer = call(api, "POST", "/jobs", body)
@@ -210,7 +230,7 @@ def test_invalid_jobs_are_refused_with_400(
 
 
 def test_a_job_not_processed_yet_is_pending(
-    api: LocalLambda, aws: AwsTarget, migrated: str
+    api: LocalLambda, aws: AwsTarget, migrated: AppDatabase
 ) -> None:
     put_settings(aws, migrated)
     assert call(api, "GET", "/jobs/abc") == (404, {"job_id": "abc", "status": "pending"})
@@ -230,19 +250,19 @@ def test_a_job_not_processed_yet_is_pending(
     ],
 )
 def test_invalid_items_are_refused_with_400(
-    api: LocalLambda, aws: AwsTarget, migrated: str, body: Any, message: str
+    api: LocalLambda, aws: AwsTarget, migrated: AppDatabase, body: Any, message: str
 ) -> None:
     put_settings(aws, migrated)
 
     status, answer = call(api, "POST", "/items", body)
 
     assert (status, answer["message"]) == (400, message)
-    with psycopg.connect(migrated) as conn:
+    with psycopg.connect(migrated.admin) as conn:
         assert conn.execute("SELECT count(*) FROM items").fetchone() == (0,)
 
 
 def test_validation_runs_on_pydantic_core_compiled_for_the_functions_runtime(
-    api: LocalLambda, aws: AwsTarget, migrated: str, release: tuple[Manifest, Path]
+    api: LocalLambda, aws: AwsTarget, migrated: AppDatabase, release: tuple[Manifest, Path]
 ) -> None:
     """The zip ships pydantic-core's extension for cp312 manylinux x86_64 and the RIE loads it."""
     manifest, out = release
@@ -258,7 +278,7 @@ def test_validation_runs_on_pydantic_core_compiled_for_the_functions_runtime(
 
 
 def test_items_answer_503_without_the_database(
-    api: LocalLambda, aws: AwsTarget, migrated: str
+    api: LocalLambda, aws: AwsTarget, migrated: AppDatabase
 ) -> None:
     put_settings(aws, migrated, port=free_port())
 
@@ -268,7 +288,7 @@ def test_items_answer_503_without_the_database(
 
 
 def test_logs_are_json_and_never_contain_the_secret(
-    api: LocalLambda, aws: AwsTarget, migrated: str
+    api: LocalLambda, aws: AwsTarget, migrated: AppDatabase
 ) -> None:
     password = put_settings(aws, migrated)
     call(api, "GET", "/health")
@@ -286,32 +306,59 @@ def test_logs_are_json_and_never_contain_the_secret(
     assert [r["status"] for r in records if r["message"] == "request"] == [200, 201, 400, 404]
 
 
+@pytest.mark.parametrize("attached", [True, False], ids=["in-the-vpc", "outside"])
 def test_the_published_release_runs_as_the_deployed_function(
-    aws: AwsTarget, migrated: str, release: tuple[Manifest, Path], rie: Path, tmp_path: Path
+    aws: AwsTarget,
+    migrated: AppDatabase,
+    release: tuple[Manifest, Path],
+    vpc: PrivateNetwork | None,
+    attached: bool,
 ) -> None:
-    """The local smoke test in small: publish, deploy from the bucket, run what was deployed."""
+    """The smoke test in small: publish, deploy from the bucket, Invoke what was deployed.  Only
+    a function attached to the VPC reaches the private database; both reach AWS."""
     manifest, out = release
     aws.client("s3").create_bucket(Bucket="smartstack-artifacts")
     publish_release(aws, "smartstack-artifacts", manifest, out)
     put_settings(aws, migrated)
-    role = aws.client("iam").create_role(
+    iam = aws.client("iam")
+    trust = {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+             "Action": "sts:AssumeRole"}  # fmt: skip
+    role = iam.create_role(
         RoleName="smartstack-test-api",
-        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [trust]}),
     )["Role"]["Arn"]
+    reads = {"Effect": "Allow", "Action": ["ssm:GetParametersByPath", "kms:Decrypt"],
+             "Resource": "*"}  # fmt: skip
+    iam.put_role_policy(
+        RoleName="smartstack-test-api",
+        PolicyName="settings",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [reads]}),
+    )
     published = load_release(aws, "smartstack-artifacts", manifest.release).artifact("api")
-    aws.client("lambda").create_function(
+    lam = aws.client("lambda")
+    lam.create_function(
         FunctionName="smartstack-test-api",
         Runtime=manifest.runtime,
         Role=role,
         Handler=published.handler,
         Code={"S3Bucket": "smartstack-artifacts", "S3Key": published.key},
         Environment={"Variables": {"ENVIRONMENT": ENVIRONMENT, "PARAMETER_PREFIX": PREFIX}},
+        **(
+            {"VpcConfig": {"SubnetIds": ["subnet-0a"], "SecurityGroupIds": ["sg-0a"]}}
+            if attached
+            else {}
+        ),
     )
-    zip_path = fetch_artifact(aws, "smartstack-artifacts", published, tmp_path)
 
-    with LocalLambda.deployed(aws, "smartstack-test-api", zip_path, rie) as fn:
-        status, health = call(fn, "GET", "/health")
+    answer = lam.invoke(
+        FunctionName="smartstack-test-api", Payload=json.dumps(http_event("GET", "/health"))
+    )
+    response = json.loads(answer["Payload"].read())
 
-    assert status == 200
+    assert "FunctionError" not in answer, response
+    health = json.loads(response["body"])
     assert health["release"] == manifest.release
-    assert (health["database"], health["secret"]) == ("ok", "readable")
+    reached = attached or vpc is None  # without a private network, everything reaches it
+    assert (response["statusCode"], health["database"], health["secret"]) == (
+        (200, "ok", "readable") if reached else (503, "unreachable", "readable")
+    )

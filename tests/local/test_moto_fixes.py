@@ -17,8 +17,10 @@ from smartstack.aws.target import AwsTarget
 from smartstack.core.config import Settings
 from smartstack.local import platform
 from smartstack.local.moto import MotoServer
+from smartstack.local.network import PrivateNetwork
 from smartstack.local.processes import free_port
 from tests.local.signed import signed_request
+from tests.vpc import VpcSession
 
 
 def test_each_database_gets_its_own_resource_id(aws: AwsTarget) -> None:
@@ -60,12 +62,18 @@ def _instance(rds: Any, name: str, password: str) -> dict[str, Any]:
 
 
 def _connect(
-    endpoint: dict[str, Any], name: str, password: str, sslmode: str, dbname: str | None = None
-) -> Any:
-    """As the master user ``name`` to the database of that name (or ``dbname``)."""
-    return psycopg.connect(
-        host=endpoint["Address"], port=endpoint["Port"], dbname=dbname or name, user=name,
-        password=password, sslmode=sslmode, connect_timeout=5,
+    vpc: PrivateNetwork | None,
+    endpoint: dict[str, Any],
+    name: str,
+    password: str,
+    sslmode: str,
+    dbname: str | None = None,
+) -> VpcSession:
+    """As the master user ``name`` to the database of that name (or ``dbname``), from the VPC
+    (the database is private, as on AWS)."""
+    return VpcSession(
+        vpc, host=endpoint["Address"], port=endpoint["Port"], dbname=dbname or name, user=name,
+        password=password, sslmode=sslmode,
     )  # fmt: skip
 
 
@@ -79,7 +87,7 @@ def name() -> str:
 
 
 def test_a_postgres_instance_is_a_database_its_master_user_logs_in_to(
-    aws: AwsTarget, running_platform: Settings, name: str
+    aws: AwsTarget, running_platform: Settings, name: str, vpc: PrivateNetwork | None
 ) -> None:
     rds, password = aws.client("rds"), f"pw-{uuid.uuid4().hex}"
     created = _instance(rds, name, password)
@@ -91,7 +99,7 @@ def test_a_postgres_instance_is_a_database_its_master_user_logs_in_to(
     instance = described["DBInstances"][0]
     assert (instance["Endpoint"], instance["DbInstancePort"]) == (created["Endpoint"], pg_port)
 
-    with _connect(created["Endpoint"], name, password, sslmode="require") as conn:
+    with _connect(vpc, created["Endpoint"], name, password, sslmode="require") as conn:
         row = conn.execute(
             "SELECT current_user, current_database(), ssl FROM pg_stat_ssl"
             " WHERE pid = pg_backend_pid()"
@@ -101,31 +109,31 @@ def test_a_postgres_instance_is_a_database_its_master_user_logs_in_to(
 
 
 def test_a_wrong_password_or_no_tls_is_refused(
-    aws: AwsTarget, running_platform: Settings, name: str
+    aws: AwsTarget, running_platform: Settings, name: str, vpc: PrivateNetwork | None
 ) -> None:
     password = f"pw-{uuid.uuid4().hex}"
     endpoint = _instance(aws.client("rds"), name, password)["Endpoint"]
 
     with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
-        _connect(endpoint, name, "not-the-password", sslmode="require")
+        _connect(vpc, endpoint, name, "not-the-password", sslmode="require")
     # As RDS PostgreSQL 15+ (rds.force_ssl): the right password without TLS is refused too.
     with pytest.raises(psycopg.OperationalError, match="no encryption"):
-        _connect(endpoint, name, password, sslmode="disable")
+        _connect(vpc, endpoint, name, password, sslmode="disable")
 
 
 def test_another_instance_s_master_user_cannot_connect(
-    aws: AwsTarget, running_platform: Settings, name: str
+    aws: AwsTarget, running_platform: Settings, name: str, vpc: PrivateNetwork | None
 ) -> None:
     rds, password = aws.client("rds"), f"pw-{uuid.uuid4().hex}"
     endpoint = _instance(rds, name, password)["Endpoint"]
     _instance(rds, f"{name}_b", password)
 
     with pytest.raises(psycopg.OperationalError, match="permission denied"):
-        _connect(endpoint, f"{name}_b", password, sslmode="require", dbname=name)
+        _connect(vpc, endpoint, f"{name}_b", password, sslmode="require", dbname=name)
 
 
 def test_modify_changes_the_master_password(
-    aws: AwsTarget, running_platform: Settings, name: str
+    aws: AwsTarget, running_platform: Settings, name: str, vpc: PrivateNetwork | None
 ) -> None:
     rds, old, new = aws.client("rds"), f"pw-{uuid.uuid4().hex}", f"pw-{uuid.uuid4().hex}"
     created = _instance(rds, name, old)
@@ -136,18 +144,18 @@ def test_modify_changes_the_master_password(
         ApplyImmediately=True,
     )
 
-    with _connect(created["Endpoint"], name, new, sslmode="require") as conn:
+    with _connect(vpc, created["Endpoint"], name, new, sslmode="require") as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)
     with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
-        _connect(created["Endpoint"], name, old, sslmode="require")
+        _connect(vpc, created["Endpoint"], name, old, sslmode="require")
 
 
 def test_delete_drops_the_database_and_the_role(
-    aws: AwsTarget, running_platform: Settings, name: str
+    aws: AwsTarget, running_platform: Settings, name: str, vpc: PrivateNetwork | None
 ) -> None:
     rds, password = aws.client("rds"), f"pw-{uuid.uuid4().hex}"
     created = _instance(rds, name, password)
-    session = _connect(created["Endpoint"], name, password, sslmode="require")  # kept open
+    session = _connect(vpc, created["Endpoint"], name, password, sslmode="require")  # kept open
 
     rds.delete_db_instance(
         DBInstanceIdentifier=created["DBInstanceIdentifier"], SkipFinalSnapshot=True
@@ -162,19 +170,19 @@ def test_delete_drops_the_database_and_the_role(
 
 
 def test_creating_again_keeps_the_data_and_takes_the_new_password(
-    aws: AwsTarget, running_platform: Settings, name: str
+    aws: AwsTarget, running_platform: Settings, name: str, vpc: PrivateNetwork | None
 ) -> None:
     # moto forgets everything when it restarts (here: a reset); the database outlives it.
     rds, first, second = aws.client("rds"), f"pw-{uuid.uuid4().hex}", f"pw-{uuid.uuid4().hex}"
     endpoint = _instance(rds, name, first)["Endpoint"]
-    with _connect(endpoint, name, first, sslmode="require") as conn:
+    with _connect(vpc, endpoint, name, first, sslmode="require") as conn:
         conn.execute("CREATE TABLE kept (id int)")
         conn.execute("INSERT INTO kept VALUES (7)")
     platform.moto_server(running_platform).reset()
 
     _instance(rds, name, second)
 
-    with _connect(endpoint, name, second, sslmode="require") as conn:
+    with _connect(vpc, endpoint, name, second, sslmode="require") as conn:
         assert conn.execute("SELECT id FROM kept").fetchall() == [(7,)]
 
 

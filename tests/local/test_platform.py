@@ -21,6 +21,7 @@ from smartstack.local import platform, processes
 from smartstack.local.moto import MotoServer
 from smartstack.local.processes import free_port
 from tests.conftest import ROOT
+from tests.vpc import VpcSession
 
 pytestmark = pytest.mark.platform  # each test starts a local platform of its own
 
@@ -126,10 +127,16 @@ def test_a_data_directory_from_an_older_version_gets_tls_and_passwords(
         assert admin.execute("SHOW ssl").fetchone() == ("on",)
         admin.execute("CREATE ROLE app LOGIN PASSWORD 'the-right-password'")
     app = {"host": "127.0.0.1", "port": pg.port, "user": "app", "dbname": "postgres"}
-    with psycopg.connect(**app, password="the-right-password", sslmode="require") as conn:
+    with VpcSession(pg.network, **app, password="the-right-password", sslmode="require") as conn:
         assert conn.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone()
     with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
-        psycopg.connect(**app, password="wrong", sslmode="require")
+        VpcSession(pg.network, **app, password="wrong", sslmode="require")
+    # No TCP login is trusted: the admin comes through the socket only.
+    admin_over_tcp = {**app, "user": "postgres"}
+    with pytest.raises(psycopg.OperationalError, match=r"no pg_hba\.conf entry"):
+        VpcSession(pg.network, **admin_over_tcp, sslmode="disable")
+    with pytest.raises(psycopg.OperationalError, match="no password supplied"):
+        VpcSession(pg.network, **admin_over_tcp, sslmode="require")
 
 
 def test_up_replaces_a_moto_server_started_without_the_database(own_settings: Settings) -> None:

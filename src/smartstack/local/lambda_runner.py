@@ -39,17 +39,20 @@ from importlib import metadata
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 from smartstack.aws.lambda_api import deployed_function
 from smartstack.aws.target import AwsTarget
 from smartstack.core.errors import CommandFailedError, NotRunningError, ToolMissingError
 from smartstack.core.services import ARCHITECTURE, PYTHON_VERSION, RUNTIME
 from smartstack.local import processes
+from smartstack.local.network import PrivateNetwork
 
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
 RUNTIME_DISTRIBUTIONS = ("awslambdaric", "boto3")
 _PROBE = "import sys; print(sys.executable); print('%d.%d' % sys.version_info[:2])"
 _START_TIMEOUT = 10.0
+_START_ATTEMPTS = 3
 _PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "TZ", "SSL_CERT_FILE", "SSL_CERT_DIR")
 
 
@@ -83,6 +86,7 @@ class LocalLambda:
         timeout_seconds: int = 30,
         memory_mb: int = 512,
         log_file: Path | None = None,
+        network: PrivateNetwork | None = None,
     ) -> None:
         if not rie.is_file():
             raise ToolMissingError(
@@ -93,8 +97,10 @@ class LocalLambda:
         self._workdir = Path(tempfile.mkdtemp(prefix="smartstack-lambda-"))
         self.task_root = self._workdir / "task"
         self.log_file = log_file or self._workdir / "function.log"
+        # In a VPC it listens on the namespace's end of the network, where the caller reaches it.
+        self.network = network
+        self.address = network.vpc_address if network else "127.0.0.1"
         self.port = processes.free_port()
-        self.url = f"http://127.0.0.1:{self.port}{INVOKE_PATH}"
         self._proc: subprocess.Popen[bytes] | None = None
         try:
             _unpack(zip_path, self.task_root)
@@ -104,6 +110,8 @@ class LocalLambda:
                 environment, aws_variables or {}, self.task_root, runtime, handler,
                 function_name, timeout_seconds, memory_mb,
             )  # fmt: skip
+            if network is not None:
+                env = _through_vpc_endpoint(env, network)
             self._start(rie, python, env)
         except BaseException:
             self.close()
@@ -144,10 +152,26 @@ class LocalLambda:
             log_file=log_file,
         )
 
+    @property
+    def url(self) -> str:
+        return f"http://{self.address}:{self.port}{INVOKE_PATH}"
+
     def _start(self, rie: Path, python: Path, env: dict[str, str]) -> None:
+        # A port free on this machine may be taken inside the namespace: try a few.
+        for attempt in range(_START_ATTEMPTS):
+            try:
+                self._start_once(rie, python, env)
+                return
+            except CommandFailedError:
+                if self.network is None or attempt == _START_ATTEMPTS - 1:
+                    raise
+                self.port = processes.free_port()
+
+    def _start_once(self, rie: Path, python: Path, env: dict[str, str]) -> None:
         argv = [
+            *(self.network.enter() if self.network else []),
             str(rie),
-            "--runtime-interface-emulator-address", f"127.0.0.1:{self.port}",
+            "--runtime-interface-emulator-address", f"{self.address}:{self.port}",
             "--runtime-api-address", f"127.0.0.1:{processes.free_port()}",
             str(python), "-S", "-m", "awslambdaric", self.handler,
         ]  # fmt: skip
@@ -169,11 +193,11 @@ class LocalLambda:
                     f"the Lambda RIE exited ({self._proc.returncode}) at start; "
                     f"see {self.log_file}."
                 )
-            if processes.port_in_use(self.port):
+            if processes.port_in_use(self.port, self.address):
                 return
             time.sleep(0.05)
         raise NotRunningError(
-            f"the Lambda RIE did not listen on 127.0.0.1:{self.port} within "
+            f"the Lambda RIE did not listen on {self.address}:{self.port} within "
             f"{_START_TIMEOUT:.0f}s; see {self.log_file}."
         )
 
@@ -502,6 +526,15 @@ def _function_env(
     if "AWS_REGION" in env:
         env.setdefault("AWS_DEFAULT_REGION", env["AWS_REGION"])
     return env
+
+
+def _through_vpc_endpoint(env: dict[str, str], network: PrivateNetwork) -> dict[str, str]:
+    """A function in the VPC reaches a local AWS on this machine's loopback at the network's
+    machine end, where the local AWS also answers (smartstack.local.vpc_endpoint)."""
+    url = urlsplit(env.get("AWS_ENDPOINT_URL", ""))
+    if url.hostname not in ("localhost", "127.0.0.1"):
+        return env
+    return {**env, "AWS_ENDPOINT_URL": f"{url.scheme}://{network.host_address}:{url.port}"}
 
 
 def _first_line(body: bytes) -> str:

@@ -51,6 +51,7 @@ from typing import Any
 from smartstack.local import event_sources, http_api, metrics
 from smartstack.local.http_api import Throttled
 from smartstack.local.lambda_runner import LocalLambda
+from smartstack.local.network import PrivateNetwork
 from smartstack.local.wsgi import wrap_moto
 
 RIE_VARIABLE = "SMARTSTACK_LAMBDA_RIE"
@@ -97,10 +98,13 @@ def choose_version(version: str, weights: dict[str, float], draw: float) -> str:
 class FunctionPool:
     """The warm environments of every function, and the limit on concurrent ones."""
 
-    def __init__(self, rie: Path, endpoint: str, concurrency: int) -> None:
+    def __init__(
+        self, rie: Path, endpoint: str, concurrency: int, network: PrivateNetwork | None = None
+    ) -> None:
         self.rie = rie
         self.endpoint = endpoint
         self.concurrency = concurrency
+        self.network = network
         self._lock = threading.Lock()
         self._idle: dict[tuple[str, ...], list[_Environment]] = {}
         self._busy: dict[str, int] = {}  # unqualified function ARN → running invocations
@@ -199,6 +203,7 @@ class FunctionPool:
             function_name=fn.function_name,
             timeout_seconds=int(fn.timeout or 3),
             memory_mb=int(fn.memory_size or 128),
+            network=self.network if _in_vpc(fn) else None,
         )
         expires = time.time() + _SESSION_SECONDS
         return _Environment(function, stream, expires, function.log_size())
@@ -220,11 +225,18 @@ def _environment_key(fn: Any) -> tuple[str, ...]:
     """What an environment was made for: reused only for the same version, code and settings
     of the same function object (a function made again, after a reset, starts afresh)."""
     settings = json.dumps(
-        [fn.handler, fn.environment_vars, fn.timeout, fn.memory_size, fn.role], sort_keys=True
+        [fn.handler, fn.environment_vars, fn.timeout, fn.memory_size, fn.role, _in_vpc(fn)],
+        sort_keys=True,
     )
     digest = hashlib.sha256(settings.encode()).hexdigest()
     made = f"{id(fn)}:{getattr(fn, 'last_modified', '')}"
     return (fn.function_arn, str(fn.version), str(fn.code_sha_256), digest, made)
+
+
+def _in_vpc(fn: Any) -> bool:
+    """Whether the function is attached to a VPC (has subnets), as Lambda decides it."""
+    config = getattr(fn, "_vpc_config", None) or {}
+    return bool(config.get("SubnetIds"))
 
 
 def _reserved_concurrency(backend: Any, fn: Any) -> int | None:
@@ -238,10 +250,14 @@ def _reserved_concurrency(backend: Any, fn: Any) -> int | None:
 # --- inside the moto server --------------------------------------------------------------
 
 
-def install(rie: Path, endpoint: str, enforcer: Any = None) -> FunctionPool:
+def install(
+    rie: Path, endpoint: str, enforcer: Any = None, network: PrivateNetwork | None = None
+) -> FunctionPool:
     """Make moto's ``Invoke`` run functions in ``rie``; their AWS is ``endpoint``.
     ``enforcer``: the IAM enforcement (``smartstack.local.iam.enforcer.Enforcer``), which
-    decides whether API Gateway may invoke a function; None when enforcement is off."""
+    decides whether API Gateway may invoke a function; None when enforcement is off.
+    ``network``: the VPC the functions with a ``VpcConfig`` run in; None: they run on the
+    machine's network like the others."""
     from moto.awslambda.exceptions import LambdaClientError
     from moto.awslambda.models import LambdaBackend
 
@@ -252,7 +268,7 @@ def install(rie: Path, endpoint: str, enforcer: Any = None) -> FunctionPool:
             super().__init__("TooManyRequestsException", message)
 
     concurrency = int(os.environ.get(CONCURRENCY_VARIABLE) or _DEFAULT_CONCURRENCY)
-    pool = FunctionPool(rie, endpoint, concurrency)
+    pool = FunctionPool(rie, endpoint, concurrency, network)
     atexit.register(pool.close)
     events = ThreadPoolExecutor(concurrency, thread_name_prefix="lambda-event")
 

@@ -32,6 +32,8 @@ from smartstack.local.iam import (
     enforcement_mode,
 )
 from smartstack.local.lambda_service import RIE_VARIABLE
+from smartstack.local.network import VARIABLE as NETWORK_VARIABLE
+from smartstack.local.network import PrivateNetwork
 from smartstack.local.oidc import GITHUB_ISSUER, LocalOidcIssuer
 
 SEED = 42
@@ -52,6 +54,9 @@ class MotoServer:
     iam_enforcement: str | None = None
     # The Lambda RIE that runs invoked functions; None: Invoke answers moto's canned reply.
     lambda_rie: Path | None = None
+    # The VPC the functions with a VpcConfig run in (it also listens on the network's
+    # machine end); None: every function runs on the machine's network.
+    network: PrivateNetwork | None = None
 
     @property
     def url(self) -> str:
@@ -102,6 +107,9 @@ class MotoServer:
         env.pop(RIE_VARIABLE, None)
         if self.lambda_rie is not None:
             env[RIE_VARIABLE] = str(self.lambda_rie)
+        env.pop(NETWORK_VARIABLE, None)
+        if self.network is not None:
+            env[NETWORK_VARIABLE] = self.network.variable()
         self._wait_healthy(processes.spawn(argv, self.log_file, self.pid_file, env))
         self._seed()
         return True
@@ -124,6 +132,10 @@ class MotoServer:
             return False
         if environ is not None and (environ.get(RIE_VARIABLE) or None) != (
             str(self.lambda_rie) if self.lambda_rie else None
+        ):
+            return False
+        if environ is not None and (environ.get(NETWORK_VARIABLE) or None) != (
+            self.network.variable() if self.network else None
         ):
             return False
         return self.iam_enforcement is None or self.iam_mode() == self.wanted_iam_mode()

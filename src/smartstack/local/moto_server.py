@@ -306,6 +306,18 @@ def _alarm_evaluation() -> None:
     atexit.register(evaluator.stop)
 
 
+def _vpc_endpoint(port: int) -> Any:
+    """With a private network (SMARTSTACK_PRIVATE_NETWORK), the local AWS also answers on
+    its machine end, as a VPC reaches AWS (smartstack.local.vpc_endpoint); returns it."""
+    from smartstack.local import vpc_endpoint
+    from smartstack.local.network import VARIABLE, PrivateNetwork
+
+    network = PrivateNetwork.from_variable(os.environ.get(VARIABLE))
+    if network is not None:
+        vpc_endpoint.serve((network.host_address, port), ("127.0.0.1", port))
+    return network
+
+
 def _lambda_invoke(argv: list[str], enforcer: Any) -> None:
     """Lambda's Invoke runs the function in the Lambda RIE (smartstack.local.lambda_service)
     when SMARTSTACK_LAMBDA_RIE names it; stock moto answers with a canned reply."""
@@ -317,7 +329,8 @@ def _lambda_invoke(argv: list[str], enforcer: Any) -> None:
     if not rie:
         return
     port = argv[argv.index("-p") + 1] if "-p" in argv else "5000"
-    install(Path(rie), f"http://127.0.0.1:{port}", enforcer)
+    network = _vpc_endpoint(int(port))
+    install(Path(rie), f"http://127.0.0.1:{port}", enforcer, network)
     # The functions' environments are processes of their own: a stop ends them (atexit).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 

@@ -19,6 +19,7 @@ from smartstack.core.tfvars import read_tfvars
 from smartstack.infra.toolchain import toolchain
 from smartstack.local.iam import ADMIN_ACCESS_KEY, DEFAULT_ACCOUNT
 from smartstack.local.moto import MotoServer
+from smartstack.local.network import private_network
 from smartstack.local.postgres import PostgresServer
 
 # Not secrets: the local AWS knows this key as the account's root (docs/local-iam.md).
@@ -64,6 +65,7 @@ def moto_server(settings: Settings) -> MotoServer:
         postgres_server(settings).dsn,
         iam_enforcement=settings.iam_enforcement,
         lambda_rie=_lambda_rie(settings),
+        network=private_network(settings.local_dir),
     )
 
 
@@ -77,7 +79,10 @@ def _lambda_rie(settings: Settings) -> Path | None:
 
 
 def postgres_server(settings: Settings) -> PostgresServer:
-    return PostgresServer(settings.postgres_port, settings.local_dir)
+    # In the VPC namespace where this machine can make one: the database is private.
+    return PostgresServer(
+        settings.postgres_port, settings.local_dir, private_network(settings.local_dir)
+    )
 
 
 def up(settings: Settings) -> PlatformStatus:
@@ -90,6 +95,8 @@ def up(settings: Settings) -> PlatformStatus:
     moto, pg = moto_server(settings), postgres_server(settings)
     moto.check_port()
     pg.check_port()
+    if pg.network is not None:
+        pg.network.create()
     pg_started = pg.start()
     aws_started = moto.start()
     write_endpoints(settings, moto.url)
@@ -101,6 +108,8 @@ def down(settings: Settings, purge: bool = False) -> PlatformStatus:
     moto_server(settings).stop()
     pg = postgres_server(settings)
     pg.stop()
+    if pg.network is not None:
+        pg.network.delete()
     if purge:
         pg.purge()
     settings.endpoints_file.unlink(missing_ok=True)
@@ -128,7 +137,7 @@ def status(settings: Settings, started: dict[str, bool] | None = None) -> Platfo
                 pg_pid is not None,
                 pg.healthy(),
                 pg_pid,
-                f"127.0.0.1:{pg.port}",
+                pg.address,
                 started.get("postgres", False),
             ),
         ),

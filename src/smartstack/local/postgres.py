@@ -5,14 +5,18 @@ sessions) the server runs as the unprivileged ``postgres`` user, and its
 directory lives under ``/var/lib/smartstack`` because root's home is not
 traversable by other users.
 
-It listens on 127.0.0.1 only and stands in for RDS (the moto launcher creates
-each instance's role and database here), so it behaves as RDS PostgreSQL 15+
-does where the applications can tell: TLS is on, with a self-signed
-certificate made here, and every role but the admin must come over TLS and log
-in with its password (SCRAM-SHA-256), as with ``rds.force_ssl``.  The admin
-``postgres`` keeps ``trust`` on 127.0.0.1 and the socket: the tool's admin DSN
-has no password.  Every start rewrites these settings, so a data directory
-made by an older version gets them too.
+It stands in for RDS (the moto launcher creates each instance's role and
+database here), so it behaves as RDS PostgreSQL 15+ does where the applications
+can tell: TLS is on, with a self-signed certificate made here, and every role
+but the admin must come over TLS and log in with its password (SCRAM-SHA-256),
+as with ``rds.force_ssl``.  Every start rewrites these settings, so a data
+directory made by an older version gets them too.
+
+Given the platform's private network (:mod:`smartstack.local.network`), it runs
+inside that namespace and listens on the namespace's 127.0.0.1: only the
+functions in the VPC reach it, as on AWS.  The admin ``postgres`` (the local
+AWS's RDS, the tests) comes through the Unix socket only, in a directory only
+the server's user (and root) can enter, with ``trust``: no TCP login is trusted.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import os
 import pwd
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,6 +35,7 @@ from typing import Any
 
 from smartstack.core.errors import CommandFailedError, PortInUseError, ToolMissingError
 from smartstack.local import processes
+from smartstack.local.network import PrivateNetwork
 
 _SERVICE_USER = "postgres"
 
@@ -39,7 +45,6 @@ _HBA = """\
 # Written by smartstack at every start: edits are lost.
 # TYPE   DATABASE  USER      ADDRESS       METHOD
 local    all       postgres                trust
-host     all       postgres  127.0.0.1/32  trust
 hostssl  all       all       127.0.0.1/32  scram-sha-256
 """
 
@@ -54,6 +59,7 @@ password_encryption = 'scram-sha-256'
 _INCLUDE = f"include_if_exists = '{_SETTINGS_FILE}'"
 
 _CERT_DAYS = 3650
+_SOCKET_PATH_MAX = 90  # a Unix socket path has at most 107 bytes; ".s.PGSQL.<port>" follows
 
 
 def _bindir() -> Path:
@@ -77,13 +83,24 @@ def _major(initdb: Path) -> int:
 class PostgresServer:
     port: int
     owner_dir: Path  # the tool's state directory this server belongs to
+    network: PrivateNetwork | None = None  # the VPC it runs in; None: the machine's loopback
+
+    @property
+    def _digest(self) -> str:
+        return hashlib.sha256(str(self.owner_dir.resolve()).encode()).hexdigest()[:10]
 
     @property
     def base(self) -> Path:
         if os.geteuid() != 0:
             return self.owner_dir / "postgres"
-        digest = hashlib.sha256(str(self.owner_dir.resolve()).encode()).hexdigest()[:10]
-        return Path("/var/lib/smartstack") / f"postgres-{digest}"
+        return Path("/var/lib/smartstack") / f"postgres-{self._digest}"
+
+    @property
+    def socket_dir(self) -> Path:
+        """Where the admin's socket is: the base directory, unless its path is too long."""
+        if len(str(self.base)) <= _SOCKET_PATH_MAX:
+            return self.base
+        return Path(tempfile.gettempdir()) / f"smartstack-pg-{os.geteuid()}-{self._digest}"
 
     @property
     def data_dir(self) -> Path:
@@ -93,9 +110,19 @@ class PostgresServer:
     def log_file(self) -> Path:
         return self.base / "postgres.log"
 
+    def admin_dsn(self, database: str = "postgres") -> str:
+        """The admin's connection, through the socket: it needs no password and no network."""
+        return f"postgresql://postgres@/{database}?host={self.socket_dir}&port={self.port}"
+
     @property
     def dsn(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        return self.admin_dsn()
+
+    @property
+    def address(self) -> str:
+        """Where the databases' roles connect (RDS endpoints name it), and from where."""
+        where = f"in the VPC namespace {self.network.name}" if self.network else "on this machine"
+        return f"127.0.0.1:{self.port} ({where})"
 
     def pid(self) -> int | None:
         return processes.owned_pid(self.data_dir / "postmaster.pid", str(self.data_dir))
@@ -104,10 +131,19 @@ class PostgresServer:
         if self.pid() is None:
             return False
         result = subprocess.run(
-            [str(_bindir() / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port)],
+            [str(_bindir() / "pg_isready"), "-q", "-h", str(self.socket_dir), "-p", str(self.port)],
             check=False,
         )
         return result.returncode == 0
+
+    def _in_its_network(self, pid: int) -> bool:
+        """Whether the running server is in the network it should be in."""
+        if self.network is not None:
+            return self.network.holds(pid)
+        try:
+            return os.stat(f"/proc/{pid}/ns/net").st_ino == os.stat("/proc/self/ns/net").st_ino
+        except OSError:
+            return True  # cannot tell: leave it be
 
     def start(self) -> bool:
         """Initialise on first use and start; returns True when it was not running.
@@ -115,14 +151,17 @@ class PostgresServer:
         A server already running from an older version's data directory gets the
         TLS and authentication settings too, by a reload.
         """
-        if self.healthy():
+        pid = self.pid()
+        if pid is not None and self.healthy() and self._in_its_network(pid):
             if self._configure():
                 self._run("pg_ctl", "reload", "-D", str(self.data_dir))
             return False
+        self.stop()  # one in another network (or an older version's) starts again in this one
         self.check_port()
         self._init()
         self._configure()
-        options = f"-p {self.port} -h 127.0.0.1 -k {self.base}"
+        self._socket_dir()
+        options = f"-p {self.port} -h 127.0.0.1 -k {self.socket_dir}"
         self._run(
             "pg_ctl",
             "start",
@@ -135,8 +174,20 @@ class PostgresServer:
             str(self.log_file),
             "-o",
             options,
+            network=self.network,
         )
         return True
+
+    def _socket_dir(self) -> None:
+        """The socket's directory, entered only by the server's user (and root)."""
+        if self.socket_dir == self.base:
+            return
+        self.socket_dir.mkdir(mode=0o700, exist_ok=True)
+        if self.socket_dir.stat().st_uid != os.geteuid():
+            raise CommandFailedError(
+                f"{self.socket_dir} belongs to another user; remove it and run `local up` again."
+            )
+        self.socket_dir.chmod(0o700)
 
     def check_port(self) -> None:
         """Refuse a port another process holds (ours may hold it)."""
@@ -219,10 +270,14 @@ class PostgresServer:
         tmp.replace(path)
         return True
 
-    def _run(self, tool: str, *args: str) -> None:
+    def _run(self, tool: str, *args: str, network: PrivateNetwork | None = None) -> None:
+        """Run a server tool as the server's user; inside ``network`` when given."""
         argv = [str(_bindir() / tool), *args]
         kwargs: dict[str, Any] = {}
-        if os.geteuid() == 0:
+        if network is not None:  # only root makes one: enter it, then become the user
+            drop = [f"--reuid={_SERVICE_USER}", f"--regid={_SERVICE_USER}", "--clear-groups"]
+            argv = [*network.enter(), "setpriv", *drop, "--", *argv]
+        elif os.geteuid() == 0:
             kwargs = {"user": _SERVICE_USER, "group": _SERVICE_USER, "extra_groups": []}
         result = subprocess.run(
             argv, capture_output=True, text=True, check=False, cwd="/", **kwargs
