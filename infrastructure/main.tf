@@ -44,6 +44,12 @@ locals {
       function_name   = "${local.name_prefix}-ai-processor"
       timeout_seconds = var.ai_processor_timeout_seconds
     }
+    # Runs the release's migrations from inside the VPC: the database is private, so
+    # the deploying runner cannot reach it (the migrate step invokes this).
+    migrator = {
+      function_name   = "${local.name_prefix}-migrator"
+      timeout_seconds = var.migrator_timeout_seconds
+    }
   }
 }
 
@@ -145,6 +151,16 @@ locals {
       policy_json = module.ai_services.processor_policy_json
       environment_variables = {
         BEDROCK_MODEL_IDS = join(",", var.bedrock_model_ids)
+      }
+    }
+    migrator = {
+      description = "SmartStack ${var.environment} migrator: applies a release's database migrations."
+      handler     = var.migrator_handler
+      memory_mb   = var.migrator_memory_mb
+      policy_json = ""
+      environment_variables = {
+        MIGRATION_LOCK_TIMEOUT_MS      = tostring(var.migration_lock_timeout_ms)
+        MIGRATION_STATEMENT_TIMEOUT_MS = tostring(var.migration_statement_timeout_ms)
       }
     }
   }

@@ -101,6 +101,56 @@ variable "ai_processor_handler" {
   default     = "smartstack_ai.handler.handler"
 }
 
+variable "migrator_handler" {
+  description = "Handler of the migrator; offered by the runner like api_handler."
+  type        = string
+  default     = "smartstack_migrator.handler.handler"
+}
+
+variable "migrator_memory_mb" {
+  description = "Memory of the migrator function in MB."
+  type        = number
+  default     = 256
+
+  validation {
+    condition     = var.migrator_memory_mb >= 128 && var.migrator_memory_mb <= 10240
+    error_message = "migrator_memory_mb must be between 128 and 10240."
+  }
+}
+
+variable "migrator_timeout_seconds" {
+  description = "Timeout of the migrator: the longest a deploy's migrations, waiting for another migrator included, may take."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.migrator_timeout_seconds >= 30 && var.migrator_timeout_seconds <= 900
+    error_message = "migrator_timeout_seconds must be between 30 and 900."
+  }
+}
+
+variable "migration_lock_timeout_ms" {
+  description = "lock_timeout of every migration: a statement that waits longer for a table lock fails, instead of queueing the application's queries behind it."
+  type        = number
+  default     = 5000
+
+  validation {
+    condition     = var.migration_lock_timeout_ms >= 100 && var.migration_lock_timeout_ms <= 60000 && floor(var.migration_lock_timeout_ms) == var.migration_lock_timeout_ms
+    error_message = "migration_lock_timeout_ms must be a whole number between 100 and 60000."
+  }
+}
+
+variable "migration_statement_timeout_ms" {
+  description = "statement_timeout of every migration statement."
+  type        = number
+  default     = 60000
+
+  validation {
+    condition     = var.migration_statement_timeout_ms >= 1000 && var.migration_statement_timeout_ms <= 900000 && floor(var.migration_statement_timeout_ms) == var.migration_statement_timeout_ms
+    error_message = "migration_statement_timeout_ms must be a whole number between 1000 and 900000."
+  }
+}
+
 variable "api_memory_mb" {
   description = "Memory of the API function in MB."
   type        = number

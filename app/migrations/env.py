@@ -3,7 +3,7 @@
 PostgreSQL has transactional DDL, so a failing revision rolls back every
 revision of the same run and the schema is left as it was.
 
-``smartstack.pipeline.migrations`` passes an open connection (``config.attributes``);
+The migrator (``smartstack_migrator.runner``) passes an open connection (``config.attributes``);
 at a shell, the URL comes from ``SMARTSTACK_DATABASE_URL``.
 """
 

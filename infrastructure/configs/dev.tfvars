@@ -14,6 +14,7 @@ api_memory_mb                = 256
 api_timeout_seconds          = 10
 ai_processor_memory_mb       = 512
 ai_processor_timeout_seconds = 120
+migrator_timeout_seconds     = 300
 ai_max_receive_count         = 3
 bedrock_model_ids            = ["anthropic.claude-3-haiku-20240307-v1:0"]
 
@@ -31,6 +32,11 @@ db_multi_az              = false
 db_deletion_protection   = false
 db_backup_retention_days = 1
 db_performance_insights  = false
+
+# Migrations (the migrator function): a statement waiting longer than this for a lock
+# fails, rather than queue the application's queries behind a blocked ALTER.
+migration_lock_timeout_ms      = 5000
+migration_statement_timeout_ms = 60000
 
 # Storage
 data_noncurrent_version_expiration_days = 7

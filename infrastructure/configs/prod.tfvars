@@ -14,6 +14,7 @@ api_memory_mb                = 1024
 api_timeout_seconds          = 10
 ai_processor_memory_mb       = 1024
 ai_processor_timeout_seconds = 180
+migrator_timeout_seconds     = 300
 ai_max_receive_count         = 5
 bedrock_model_ids            = ["anthropic.claude-3-haiku-20240307-v1:0", "anthropic.claude-3-5-sonnet-20240620-v1:0"]
 
@@ -33,6 +34,11 @@ db_backup_retention_days = 14
 # Performance Insights: worth turning on in real AWS; off because the local AWS
 # (moto) does not keep the setting and every plan would show a change.
 db_performance_insights = false
+
+# Migrations (the migrator function): a statement waiting longer than this for a lock
+# fails, rather than queue the application's queries behind a blocked ALTER.
+migration_lock_timeout_ms      = 3000
+migration_statement_timeout_ms = 300000
 
 # Storage
 data_noncurrent_version_expiration_days = 30

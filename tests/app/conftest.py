@@ -13,9 +13,8 @@ import pytest
 from smartstack.core.config import Settings
 from smartstack.local import platform
 from smartstack.local.network import PrivateNetwork
-from smartstack.pipeline.migrations import run_migrations
 from smartstack.release.build import Manifest, build_release
-from tests.app.helpers import AppDatabase
+from tests.app.helpers import AppDatabase, migrate_database
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,7 +46,7 @@ def migrated(running_platform: Settings) -> Iterator[AppDatabase]:
         name, password, platform.postgres_server(running_platform).port,
         admin_dsn(running_platform, name),
     )  # fmt: skip
-    run_migrations(db.as_owner)
+    migrate_database(db.as_owner)
     yield db
     with psycopg.connect(admin_dsn(running_platform), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -6,11 +6,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+from smartstack_migrator.runner import migrate
+from sqlalchemy import create_engine, make_url
+from sqlalchemy.pool import NullPool
+
 from smartstack.aws.target import AwsTarget
 from smartstack.local.lambda_runner import LocalLambda
 from smartstack.local.network import PrivateNetwork
 from smartstack.release.build import Manifest
 
+MIGRATIONS = Path(__file__).resolve().parents[2] / "app" / "migrations"
 ENVIRONMENT = "test"
 PREFIX = f"/smartstack/{ENVIRONMENT}/"
 
@@ -32,6 +37,16 @@ class AppDatabase:
     def as_owner(self) -> str:
         """The admin's connection acting as the owning role (what it makes, the role owns)."""
         return f"{self.admin}&options={quote(f'-c role={self.name}')}"
+
+
+def migrate_database(dsn: str) -> list[str]:
+    """The app's migrations applied by the migrator's runner (in-process, through psycopg)."""
+    engine = create_engine(make_url(dsn).set(drivername="postgresql+psycopg"), poolclass=NullPool)
+    try:
+        timeouts = {"lock_timeout_ms": 5_000, "statement_timeout_ms": 60_000}
+        return migrate(engine, MIGRATIONS, **timeouts, lock_wait_ms=60_000).applied
+    finally:
+        engine.dispose()
 
 
 def put_settings(

@@ -18,11 +18,17 @@ from smartstack.core.services import PYTHON_VERSION
 from smartstack.local.lambda_runner import LocalLambda, http_event
 from smartstack.local.network import PrivateNetwork
 from smartstack.local.processes import free_port
-from smartstack.pipeline.migrations import run_migrations
 from smartstack.release.build import Manifest
 from smartstack.release.store import load_release, publish_release
 from tests.app.conftest import admin_dsn
-from tests.app.helpers import ENVIRONMENT, PREFIX, AppDatabase, put_settings, start
+from tests.app.helpers import (
+    ENVIRONMENT,
+    PREFIX,
+    AppDatabase,
+    migrate_database,
+    put_settings,
+    start,
+)
 
 
 @pytest.fixture
@@ -143,7 +149,7 @@ def rds_database(aws: AwsTarget, running_platform: Settings) -> AppDatabase:
     )["DBInstance"]["Endpoint"]  # fmt: skip
     assert endpoint["Address"] == "127.0.0.1"  # in the VPC, where the functions run
     db = AppDatabase(name, password, endpoint["Port"], admin_dsn(running_platform, name))
-    run_migrations(db.as_owner)
+    migrate_database(db.as_owner)
     return db
 
 

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from typer.testing import CliRunner
 
@@ -56,7 +57,7 @@ from smartstack.local import platform
 from smartstack.pipeline.deploy import DeployResult, DestroyRefused, deploy
 from smartstack.pipeline.gates import GateError
 from smartstack.pipeline.ledger import AttemptKind, Ledger, deployments_table, live_attempt
-from smartstack.pipeline.migrations import MigrationError, current_revision
+from smartstack.pipeline.migrator import MigrationError
 from smartstack.pipeline.promotion import rollback
 from smartstack.pipeline.smoke import AwsFunctions
 from smartstack.release.build import Manifest, build_release
@@ -64,7 +65,7 @@ from smartstack.release.store import publish_release
 from tests.conftest import ROOT
 
 ENVS = ("dev", "staging", "prod")
-FUNCTIONS = ("ai-processor", "api")
+FUNCTIONS = ("ai-processor", "api", "migrator")
 
 BAD_MIGRATION = '''"""A revision that fails: the table it alters does not exist."""
 
@@ -354,8 +355,7 @@ def test_promotion_to_staging_and_to_prod_with_an_approval(
 
 
 def test_a_failing_migration_stops_before_infra_and_app(pipeline: Pipeline, dev_live: None) -> None:
-    dsn = _dsn(pipeline, "dev")
-    revision = current_revision(dsn)
+    revision = _revision(pipeline, "dev")
     before = {s: live_version(pipeline.target, f"smartstack-dev-{s}") for s in FUNCTIONS}
 
     result = deploy(pipeline.open("dev"), pipeline.bad_migration.release)
@@ -367,7 +367,7 @@ def test_a_failing_migration_stops_before_infra_and_app(pipeline: Pipeline, dev_
         ("migrate", "failed"),
     ]
     assert result.attempt.outcome == "failed"
-    assert current_revision(dsn) == revision
+    assert _revision(pipeline, "dev") == revision
     assert {s: live_version(pipeline.target, f"smartstack-dev-{s}") for s in FUNCTIONS} == before
 
 
@@ -713,9 +713,11 @@ def _parameters(pipeline: Pipeline, env: str) -> dict[str, str]:
     return {p["Name"].rsplit("/", 1)[1]: p["Value"] for p in found["Parameters"]}
 
 
-def _dsn(pipeline: Pipeline, env: str) -> str:
-    values = _parameters(pipeline, env)
-    return (
-        f"postgresql://{values['db-username']}:{values['db-password']}@{values['db-host']}:"
-        f"{values['db-port']}/{values['db-name']}?sslmode={values.get('db-sslmode', 'prefer')}"
-    )
+def _revision(pipeline: Pipeline, env: str) -> str | None:
+    """The environment's schema revision, read by the admin through the server's socket (the
+    database is private: the deploying process has no route to it)."""
+    database = _parameters(pipeline, env)["db-name"]
+    admin = platform.postgres_server(pipeline.settings).admin_dsn(database)
+    with psycopg.connect(admin) as conn:
+        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    return str(row[0]) if row else None

@@ -20,7 +20,6 @@ from smartstack.release.store import (
     fetch_artifact,
     load_release,
     publish_release,
-    unpack_migrations,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,21 +83,20 @@ def test_the_manifest_names_the_commit_and_every_artifact(
     branch = git(repo, "rev-parse", "--abbrev-ref", "HEAD")  # "HEAD" when detached
     named = os.environ.get("SMARTSTACK_BRANCH") or os.environ.get("GITHUB_REF_NAME")
     assert manifest.created_from == (named or (None if branch == "HEAD" else branch))
-    assert [a.name for a in manifest.artifacts] == ["ai-processor", "api"]
+    assert [a.name for a in manifest.artifacts] == ["ai-processor", "api", "migrator"]
     for artifact in manifest.artifacts:
         assert artifact.key == f"artifacts/{artifact.sha256}.zip"
         assert artifact.size == (out / artifact.file_name).stat().st_size
     assert manifest.artifact("api").handler == "smartstack_api.handler.handler"
     assert manifest.artifact("ai-processor").handler == "smartstack_ai.handler.handler"
+    assert manifest.artifact("migrator").handler == "smartstack_migrator.handler.handler"
     assert (manifest.runtime, manifest.architecture) == (RUNTIME, ARCHITECTURE)
     assert Manifest.from_json((out / "manifest.json").read_text()) == manifest
-    assert manifest.migrations is not None
-    assert manifest.migrations.key == f"artifacts/{manifest.migrations.sha256}.zip"
     with pytest.raises(UsageError, match="has no artifact 'web'"):
         manifest.artifact("web")
 
 
-@pytest.mark.parametrize("service", ["api", "ai-processor"])
+@pytest.mark.parametrize("service", ["api", "ai-processor", "migrator"])
 def test_zips_hold_source_and_deps_for_the_functions_runtime_only(
     built: tuple[Manifest, Path], service: str
 ) -> None:
@@ -129,17 +127,21 @@ def test_zips_hold_source_and_deps_for_the_functions_runtime_only(
             assert set(listed) <= set(names), f"{record} lists files that do not ship"
 
 
-def test_the_migrations_ship_as_their_own_artifact(built: tuple[Manifest, Path]) -> None:
+def test_the_migrator_carries_the_migrations_and_alembic_the_others_do_not(
+    built: tuple[Manifest, Path],
+) -> None:
     manifest, out = built
-    assert manifest.migrations is not None
-    names = list(entries(out / manifest.migrations.file_name))
+    names = set(entries(out / manifest.artifact("migrator").file_name))
 
-    assert "migrations/env.py" in names and "migrations/script.py.mako" in names
-    assert "migrations/versions/0001_items.py" in names
-    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+    assert {"migrations/env.py", "migrations/script.py.mako"} <= names
+    assert {"migrations/versions/0001_items.py", "migrations/versions/0002_ai_results.py"} <= names
+    assert {"alembic/__init__.py", "sqlalchemy/__init__.py", "mako/__init__.py"} <= names
+    for service in ("api", "ai-processor"):  # their cold starts do not carry Alembic
+        others = set(entries(out / manifest.artifact(service).file_name))
+        assert not [n for n in others if n.startswith(("alembic/", "sqlalchemy/", "migrations/"))]
 
 
-def test_migrations_keep_their_digest_across_commits_that_do_not_touch_them(
+def test_the_infrastructure_keeps_its_digest_across_commits_that_do_not_touch_it(
     built: tuple[Manifest, Path], tmp_path: Path
 ) -> None:
     manifest, _ = built
@@ -149,7 +151,6 @@ def test_migrations_keep_their_digest_across_commits_that_do_not_touch_them(
 
     later = build_release(repo, tmp_path / "out")
 
-    assert later.migrations == manifest.migrations
     assert later.infrastructure == manifest.infrastructure
     assert later.artifact("api").sha256 != manifest.artifact("api").sha256
 
@@ -335,7 +336,7 @@ def test_publish_uploads_each_artifact_once_by_digest(
         *(a.key for a in manifest.stored),
         f"releases/{manifest.release}/manifest.json",
     ]
-    assert len(first) == 5  # two functions, migrations, infrastructure, the manifest
+    assert len(first) == 5  # three functions, infrastructure, the manifest
     assert second == []
     listed = aws.client("s3").list_objects_v2(Bucket=bucket)["Contents"]
     assert sorted(o["Key"] for o in listed) == sorted(first)
@@ -351,23 +352,6 @@ def test_published_artifacts_come_back_byte_for_byte(
     path = fetch_artifact(aws, bucket, manifest.artifact("api"), tmp_path)
 
     assert path.read_bytes() == (out / "api.zip").read_bytes()
-
-
-def test_the_released_migrations_come_back_ready_to_run(
-    aws: AwsTarget, bucket: str, built: tuple[Manifest, Path], tmp_path: Path
-) -> None:
-    manifest, out = built
-    publish_release(aws, bucket, manifest, out)
-
-    assert manifest.migrations is not None
-    zip_path = fetch_artifact(aws, bucket, manifest.migrations, tmp_path)
-    scripts = unpack_migrations(zip_path, tmp_path / "unpacked")
-
-    assert (scripts / "env.py").is_file()
-    assert sorted(p.name for p in (scripts / "versions").iterdir()) == [
-        "0001_items.py",
-        "0002_ai_results.py",
-    ]
 
 
 def test_an_unknown_release_is_named(aws: AwsTarget, bucket: str) -> None:

@@ -57,24 +57,33 @@ def _ssl_context(mode: str) -> ssl.SSLContext | bool:
     return context
 
 
+def connect_kwargs(
+    settings: ServiceSettings, *, application_name: str = "smartstack"
+) -> dict[str, Any]:
+    """What a pg8000 connection (``native`` or ``dbapi``) to the settings' database takes.
+
+    One place, so every service reaches the database with the same TLS handling.
+    """
+    return {
+        "user": settings.db_username,
+        "password": settings.db_password,
+        "host": settings.db_host,
+        "port": settings.db_port,
+        "database": settings.db_name,
+        "timeout": CONNECT_TIMEOUT_SECONDS,
+        "application_name": application_name,
+        "ssl_context": _ssl_context(settings.db_sslmode),
+    }
+
+
 class Database:
     def __init__(self, settings: ServiceSettings) -> None:
         self._settings = settings
         self._conn: pg8000.native.Connection | None = None
 
     def _connect(self) -> pg8000.native.Connection:
-        s = self._settings
         try:
-            return pg8000.native.Connection(
-                user=s.db_username,
-                password=s.db_password,
-                host=s.db_host,
-                port=s.db_port,
-                database=s.db_name,
-                timeout=CONNECT_TIMEOUT_SECONDS,
-                application_name="smartstack",
-                ssl_context=_ssl_context(s.db_sslmode),
-            )
+            return pg8000.native.Connection(**connect_kwargs(self._settings))
         except Exception as exc:
             raise DatabaseError(
                 database_error_kind(exc), f"cannot connect: {type(exc).__name__}"

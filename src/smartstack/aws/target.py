@@ -122,6 +122,17 @@ class AwsTarget:
             )
         return self._clients[service]
 
+    def invoker(self, read_timeout_seconds: int) -> LambdaClient:
+        """A Lambda client for one synchronous ``Invoke`` that may run ``read_timeout_seconds``
+        (a function's timeout and some): botocore's default read timeout is 60 s, and a
+        timed-out Invoke is not retried, since the function may have run."""
+        config = Config(read_timeout=read_timeout_seconds, retries={"max_attempts": 1})
+        session: Any = self.session()
+        client: LambdaClient = session.client(
+            "lambda", endpoint_url=self.endpoint_url("lambda"), config=config
+        )
+        return client
+
     def account_id(self) -> str:
         return self.identity()["Account"]
 

@@ -20,11 +20,17 @@ PYTHON_VERSION = RUNTIME.removeprefix("python")
 """The CPython version that runtime runs, e.g. ``3.12``."""
 
 
+REQUIREMENTS = "app/requirements.txt"
+"""The services' pinned runtime wheels, vendored into every zip."""
+
+
 @dataclass(frozen=True)
 class Service:
     name: str
     packages: tuple[str, ...]  # package directories, relative to the repo root
     handler: str
+    # Pinned wheels this service needs beyond REQUIREMENTS, vendored into its zip only.
+    extra_requirements: str | None = None
 
 
 SERVICES = (
@@ -38,4 +44,14 @@ SERVICES = (
         ("app/ai_processor/smartstack_ai", "app/shared/smartstack_common"),
         "smartstack_ai.handler.handler",
     ),
+    # The release's migrations, run from inside the VPC (the database is private): the
+    # zip carries app/migrations as ``migrations/`` next to the package.
+    Service(
+        "migrator",
+        ("app/migrator/smartstack_migrator", "app/shared/smartstack_common", "app/migrations"),
+        "smartstack_migrator.handler.handler",
+        extra_requirements="app/migrator/requirements.txt",
+    ),
 )
+MIGRATOR = "migrator"
+"""The service the deploy's migrate step invokes."""

@@ -5,9 +5,10 @@ promotion gates (from the environment's tfvars) must pass, and the deploy
 takes the environment's lease.  Then, each step timed and recorded:
 
 ``fetch``    the release's artifacts from the artifacts bucket, digests checked;
-``migrate``  Alembic with the release's own migrations, against the database the
-             environment's parameters name (on a first deploy, where the database
-             does not exist yet, this runs right after ``infra``);
+``migrate``  the release's migrator behind ``smartstack-{env}-migrator``'s ``live``,
+             invoked to apply the release's migrations from inside the VPC (the
+             database is private); on a first deploy, where the function does not
+             exist yet, this runs right after ``infra``;
 ``infra``    plan, then apply that saved plan; skipped when nothing it depends on
              changed since the last successful deploy; destroys stop a protected
              environment unless ``allow_destroy``;
@@ -32,14 +33,11 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from botocore.exceptions import ClientError
-from sqlalchemy.engine import URL
-
 from smartstack.aws.environment import EnvironmentContext
-from smartstack.aws.errors import error_code
-from smartstack.aws.lambda_api import move_live
+from smartstack.aws.lambda_api import deployed_function, move_live
 from smartstack.core.config import Settings
 from smartstack.core.errors import SmartStackError, UsageError
+from smartstack.core.services import MIGRATOR
 from smartstack.infra.stack import PreparedStack, infra_fingerprint, plan_stack, prepare_stack
 from smartstack.infra.tofu import PlanSummary
 from smartstack.infra.toolchain import toolchain
@@ -53,7 +51,7 @@ from smartstack.pipeline.ledger import (
     StepOutcome,
     StepRecord,
 )
-from smartstack.pipeline.migrations import run_migrations
+from smartstack.pipeline.migrator import run_migrator
 from smartstack.pipeline.smoke import (
     AwsFunctions,
     Check,
@@ -62,14 +60,7 @@ from smartstack.pipeline.smoke import (
     run_checks,
 )
 from smartstack.release.build import Manifest
-from smartstack.release.store import (
-    fetch_artifact,
-    load_release,
-    unpack_infrastructure,
-    unpack_migrations,
-)
-
-_DB_KEYS = ("db-host", "db-port", "db-name", "db-username", "db-password", "db-sslmode")
+from smartstack.release.store import fetch_artifact, load_release, unpack_infrastructure
 
 
 @dataclass(frozen=True)
@@ -193,7 +184,6 @@ class _Run:
         self.allow_destroy = allow_destroy
         self.replan = replan
         self.zips: dict[str, Path] = {}
-        self.migrations: Path | None = None
         self.infra_settings: Settings | None = None  # settings rooted in the release's code
         self.prepared: PreparedStack | None = None  # the stack's inputs, written once per run
         self.moved: list[FunctionRelease] = []
@@ -225,25 +215,18 @@ class _Run:
     def steps(self, result: DeployResult) -> None:
         with self.step("fetch") as detail:
             detail.append(self.fetch())
-        url = database_url(self.ctx.environment)
-        result.first_deploy = url is None
-        if url is not None:
+        migrator = self.ctx.environment.resource_name(MIGRATOR)
+        result.first_deploy = not _exists(self.ctx.environment, migrator)
+        if not result.first_deploy:
             with self.step("migrate") as detail:
-                detail.append(self.migrate(url))
+                detail.extend(self.migrate(migrator))
         with self.step("infra") as detail:
             result.plan, note = self.infra()
             detail.append(note)
-        if url is None:
+        if result.first_deploy:
             with self.step("migrate") as detail:
-                url = database_url(self.ctx.environment)
-                if url is None:
-                    raise UsageError(
-                        f"the infra step made no database parameters under "
-                        f"{self.ctx.environment.parameter_prefix}; "
-                        "check the database module's outputs."
-                    )
-                detail.append("first deploy: the database was created by the infra step")
-                detail.append(self.migrate(url))
+                detail.append("first deploy: the infra step made the migrator and the database")
+                detail.extend(self.migrate(migrator))
         with self.step("app") as detail:
             detail.append(self.app(result))
         with self.step("smoke") as detail:
@@ -259,9 +242,7 @@ class _Run:
             if not _has_digest(path, artifact.sha256):
                 fetch_artifact(self.ctx.environment.target, self.ctx.bucket, artifact, path.parent)
                 fetched += 1
-            if artifact is self.ctx.manifest.migrations:
-                self.migrations = _unpacked(path, unpack_migrations, "migrations")
-            elif artifact is self.ctx.manifest.infrastructure:
+            if artifact is self.ctx.manifest.infrastructure:
                 root = _unpacked(path, unpack_infrastructure, "")
                 self.infra_settings = replace(self.ctx.settings, root=root)
             else:
@@ -269,15 +250,27 @@ class _Run:
         total = len(self.ctx.manifest.stored)
         return f"{fetched} of {total} artifacts downloaded, {total - fetched} cached"
 
-    def migrate(self, url: URL) -> StepResult:
-        if self.migrations is None:
-            raise UsageError(f"release {self.ctx.manifest.release} carries no migrations.")
-        applied = run_migrations(
-            url.render_as_string(hide_password=False), script_location=self.migrations
-        )
-        if not applied:
-            return Skipped("the database is at the release's head revision")
-        return f"{len(applied)} revision(s) applied: {', '.join(applied)}"
+    def migrate(self, function_name: str) -> list[StepResult]:
+        """The release's migrator behind ``live`` (moved back if the deploy fails), then run."""
+        ctx = self.ctx
+        if MIGRATOR not in {a.name for a in ctx.manifest.artifacts}:
+            raise UsageError(
+                f"release {ctx.manifest.release} carries no migrator (it was built before "
+                "migrations ran inside the VPC); build a new release."
+            )
+        done = release_function(
+            ctx.environment.target, function_name, ctx.manifest.artifact(MIGRATOR), ctx.bucket,
+            ctx.manifest.release, runtime=ctx.manifest.runtime,
+            architecture=ctx.manifest.architecture,
+        )  # fmt: skip
+        self.attempt.versions[MIGRATOR] = done.version
+        if done.changed:
+            self.moved.append(done)
+        migrated = run_migrator(ctx.environment.target, function_name, done.version)
+        moved = [f"migrator v{done.previous_version}→v{done.version}"] if done.changed else []
+        if not migrated.applied and not moved:
+            return [Skipped(str(migrated))]
+        return [*moved, str(migrated)]
 
     def infra(self) -> tuple[PlanSummary | None, StepResult]:
         ctx, env, settings = self.ctx, self.ctx.env, self.infra_settings
@@ -372,34 +365,12 @@ def last_fingerprint(ledger: Ledger, env: str) -> tuple[str, str] | None:
     return None
 
 
-def database_url(environment: EnvironmentContext) -> URL | None:
-    """The environment's database from its parameters; None before the database exists."""
-    prefix = environment.parameter_prefix
+def _exists(environment: EnvironmentContext, function_name: str) -> bool:
     try:
-        response = environment.target.client("ssm").get_parameters(
-            Names=[prefix + key for key in _DB_KEYS], WithDecryption=True
-        )
-    except ClientError as exc:
-        raise UsageError(
-            f"cannot read the database parameters under {prefix} "
-            f"({error_code(exc)}); check the role's access."
-        ) from exc
-    values = {p["Name"].removeprefix(prefix): p["Value"] for p in response["Parameters"]}
-    if "db-host" not in values:
-        return None
-    missing = [k for k in ("db-name", "db-username", "db-password") if k not in values]
-    if missing:
-        raise UsageError(f"missing parameters under {prefix}: {', '.join(missing)}.")
-    environment.redactor.register(values["db-password"])
-    return URL.create(
-        "postgresql+psycopg",
-        username=values["db-username"],
-        password=values["db-password"],
-        host=values["db-host"],
-        port=int(values.get("db-port") or 5432),
-        database=values["db-name"],
-        query={"sslmode": values.get("db-sslmode") or "prefer", "connect_timeout": "10"},
-    )
+        deployed_function(environment.target, function_name)
+    except UsageError:
+        return False
+    return True
 
 
 def _has_digest(path: Path, sha256: str) -> bool:

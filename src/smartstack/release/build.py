@@ -34,13 +34,17 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from smartstack.core.errors import CommandFailedError, ConfigError, UsageError
-from smartstack.core.services import ARCHITECTURE, PYTHON_VERSION, RUNTIME, SERVICES, Service
+from smartstack.core.services import (
+    ARCHITECTURE,
+    PYTHON_VERSION,
+    REQUIREMENTS,
+    RUNTIME,
+    SERVICES,
+    Service,
+)
 
 RELEASE_ID_LENGTH = 12
 MANIFEST_VERSION = 1
-REQUIREMENTS = "app/requirements.txt"
-MIGRATIONS = "migrations"
-MIGRATIONS_DIR = "app/migrations"
 # The OpenTofu code and the tool pins it was tested with: deploys apply the
 # release's own infrastructure, not whatever the deploying checkout holds.
 INFRASTRUCTURE = "infrastructure"
@@ -88,16 +92,14 @@ class Manifest:
     artifacts: tuple[Artifact, ...]
     runtime: str = RUNTIME
     architecture: str = ARCHITECTURE
-    # app/migrations as released: every environment migrates with the same scripts.
-    migrations: Artifact | None = None
     # infrastructure/ and the tool pins as released: every environment applies the same code.
     infrastructure: Artifact | None = None
 
     @property
     def stored(self) -> tuple[Artifact, ...]:
-        """Every file of the release in the bucket: Lambda zips, migrations, infrastructure."""
-        extras = (self.migrations, self.infrastructure)
-        return self.artifacts + tuple(a for a in extras if a is not None)
+        """Every file of the release in the bucket: the Lambda zips (the migrator's carries the
+        migrations) and the infrastructure."""
+        return self.artifacts + ((self.infrastructure,) if self.infrastructure else ())
 
     def artifact(self, name: str) -> Artifact:
         for artifact in self.artifacts:
@@ -117,7 +119,6 @@ class Manifest:
             "artifacts": {
                 a.name: {k: v for k, v in asdict(a).items() if k != "name"} for a in self.artifacts
             },
-            "migrations": _extra_json(self.migrations),
             "infrastructure": _extra_json(self.infrastructure),
         }
         return json.dumps(data, indent=2, sort_keys=True) + "\n"
@@ -138,7 +139,6 @@ class Manifest:
                 runtime=str(data.get("runtime", RUNTIME)),
                 # Releases from before the field were all built for x86_64.
                 architecture=str(data.get("architecture", "x86_64")),
-                migrations=_extra_from_json(MIGRATIONS, data.get("migrations")),
                 infrastructure=_extra_from_json(INFRASTRUCTURE, data.get("infrastructure")),
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -192,19 +192,24 @@ def build_release(
     with tempfile.TemporaryDirectory(prefix="smartstack-build-") as tmp:
         vendor = _vendor(root / REQUIREMENTS, Path(tmp) / "vendor", wheel_cache)
         artifacts = tuple(
-            _build_service(root, service, vendor, release_file.encode(), out_dir)
+            _build_service(root, service, wheels, release_file.encode(), out_dir)
             for service in sorted(SERVICES, key=lambda s: s.name)
-        )
-        migrations = _store(
-            MIGRATIONS, deterministic_zip(_package_files(root, MIGRATIONS_DIR)), "", out_dir
+            for wheels in [_with_extra(root, service, vendor, Path(tmp), wheel_cache)]
         )
         infrastructure = _store(INFRASTRUCTURE, _infrastructure_zip(root), "", out_dir)
-    manifest = Manifest(
-        release, commit, _branch(root), artifacts, migrations=migrations,
-        infrastructure=infrastructure,
-    )  # fmt: skip
+    manifest = Manifest(release, commit, _branch(root), artifacts, infrastructure=infrastructure)
     (out_dir / "manifest.json").write_text(manifest.to_json())
     return manifest
+
+
+def _with_extra(
+    root: Path, service: Service, vendor: Mapping[str, bytes], tmp: Path, wheel_cache: Path | None
+) -> Mapping[str, bytes]:
+    """The common wheels, plus the ones only this service pins (its ``extra_requirements``)."""
+    if service.extra_requirements is None:
+        return vendor
+    extra = _vendor(root / service.extra_requirements, tmp / f"vendor-{service.name}", wheel_cache)
+    return {**vendor, **extra}
 
 
 def _build_service(
@@ -305,7 +310,7 @@ def _vendor(requirements: Path, target: Path, wheel_cache: Path | None) -> dict[
         fetched = _pip(download)
         if fetched.returncode != 0:
             raise CommandFailedError(
-                f"pip could not fetch wheels of {REQUIREMENTS} for {_TARGET}: "
+                f"pip could not fetch wheels of {requirements.name} for {_TARGET}: "
                 f"{_last_line(fetched.stderr)}; pin versions that ship such wheels."
             )
         installed = _pip(install)

@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 from smartstack.aws.errors import NOT_FOUND_CODES, error_code
 from smartstack.aws.target import AwsTarget
 from smartstack.core.errors import CommandFailedError, UsageError
-from smartstack.release.build import INFRASTRUCTURE, MIGRATIONS, Artifact, Manifest
+from smartstack.release.build import INFRASTRUCTURE, Artifact, Manifest
 
 
 def manifest_key(release: str) -> str:
@@ -106,12 +106,6 @@ def _unpack(zip_path: Path, dest_dir: Path, required: tuple[str, ...], what: str
         if unsafe or not set(required) <= set(names):
             raise CommandFailedError(f"{zip_path} is not a release's {what}; rebuild it.")
         archive.extractall(dest_dir)
-
-
-def unpack_migrations(zip_path: Path, dest_dir: Path) -> Path:
-    """Unpack a release's migrations zip; returns the Alembic script location to migrate with."""
-    _unpack(zip_path, dest_dir, (f"{MIGRATIONS}/env.py",), "migrations")
-    return dest_dir / MIGRATIONS
 
 
 def unpack_infrastructure(zip_path: Path, dest_dir: Path) -> Path:

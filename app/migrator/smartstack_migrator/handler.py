@@ -1,0 +1,115 @@
+"""The migrator's Lambda entry point: the release's migrations, run inside the VPC.
+
+The deploy invokes it before the new code goes live, with ``{"target": "head"}`` (the
+default) or a revision.  It returns ``{"applied", "current", "head", "release"}``; a
+failure raises :class:`MigrationFailed`, so Lambda reports ``errorType`` ``MigrationFailed``
+and a message that starts with ``migration <revision>`` when one is to blame.
+
+The timeouts come from the environment's tfvars through the function's configuration
+(``MIGRATION_LOCK_TIMEOUT_MS``, ``MIGRATION_STATEMENT_TIMEOUT_MS``); the wait for another
+migrator's lock is what the invocation has left, less a margin to migrate and report.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from smartstack_common import load_settings, release_id
+from smartstack_common.config import environment
+
+from smartstack_migrator import database
+from smartstack_migrator.runner import MigrationFailed, migrate
+
+SCRIPT_LOCATION = Path(__file__).resolve().parents[1] / "migrations"
+"""``app/migrations``, packaged at the root of the zip next to this package."""
+LOCK_WAIT_MARGIN_MS = 15_000
+"""Kept back from the lock wait to run the revisions, roll back and report."""
+READ_SLACK_SECONDS = 10
+"""A socket read outlasts every wait PostgreSQL bounds by this much."""
+
+logger = Logger(service="smartstack-migrator")
+
+
+class ConfigurationError(Exception):
+    """The function's configuration or the event is not usable; nothing was run."""
+
+
+def _env_ms(name: str) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigurationError(
+            f"{name} must be a positive whole number of milliseconds (set from the "
+            f"environment's tfvars), got {raw!r}"
+        )
+    return int(raw)
+
+
+def _target(event: Any) -> str:
+    target = event.get("target", "head") if isinstance(event, dict) else "head"
+    if not isinstance(target, str) or not target.strip():
+        raise ConfigurationError(f'"target" must be a revision or "head", got {target!r}')
+    return target.strip()
+
+
+def _lock_wait_ms(context: LambdaContext) -> int:
+    """What the invocation has left less the margin (half of it when that is all it has)."""
+    remaining = context.get_remaining_time_in_millis()
+    return max(remaining - LOCK_WAIT_MARGIN_MS, remaining // 2, 1)
+
+
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    logger.append_keys(release=release_id(), environment=environment())
+    target = _target(event)
+    lock_timeout_ms = _env_ms("MIGRATION_LOCK_TIMEOUT_MS")
+    statement_timeout_ms = _env_ms("MIGRATION_STATEMENT_TIMEOUT_MS")
+    lock_wait_ms = _lock_wait_ms(context)
+    longest_wait_ms = max(lock_wait_ms, lock_timeout_ms, statement_timeout_ms)
+    engine = database.engine(
+        load_settings(), read_timeout_s=longest_wait_ms / 1000 + READ_SLACK_SECONDS
+    )
+    started = time.monotonic()
+    try:
+        result = migrate(
+            engine,
+            SCRIPT_LOCATION,
+            target=target,
+            lock_timeout_ms=lock_timeout_ms,
+            statement_timeout_ms=statement_timeout_ms,
+            lock_wait_ms=lock_wait_ms,
+        )
+    except MigrationFailed as exc:
+        duration_ms = round((time.monotonic() - started) * 1000)
+        logger.error(
+            "migration failed",
+            extra={
+                "target": target,
+                "revision": exc.revision,
+                "reason": exc.message,
+                "duration_ms": duration_ms,
+            },
+        )
+        raise
+    finally:
+        engine.dispose()
+    logger.info(
+        "migrated",
+        extra={
+            "target": target,
+            "applied": result.applied,
+            "current": result.current,
+            "head": result.head,
+            "duration_ms": round((time.monotonic() - started) * 1000),
+        },
+    )
+    return {
+        "applied": result.applied,
+        "current": result.current,
+        "head": result.head,
+        "release": release_id(),
+    }
