@@ -36,21 +36,24 @@ def database(running_platform: Settings) -> Iterator[str]:
 
 
 @pytest.fixture
-def migrated(running_platform: Settings) -> Iterator[AppDatabase]:
-    """A new database owned by a new role, as an RDS instance has them, migrated by that role."""
+def app_database(running_platform: Settings) -> Iterator[AppDatabase]:
+    """A new, empty database owned by a new role, as an RDS instance has them."""
     name, password = f"t_{uuid.uuid4().hex[:12]}", f"pw-{uuid.uuid4().hex}"
     with psycopg.connect(admin_dsn(running_platform), autocommit=True) as conn:
         conn.execute(f"CREATE ROLE \"{name}\" LOGIN PASSWORD '{password}'")
         conn.execute(f'CREATE DATABASE "{name}" OWNER "{name}"')
-    db = AppDatabase(
-        name, password, platform.postgres_server(running_platform).port,
-        admin_dsn(running_platform, name),
-    )  # fmt: skip
-    migrate_database(db.as_owner)
-    yield db
+    port = platform.postgres_server(running_platform).port
+    yield AppDatabase(name, password, port, admin_dsn(running_platform, name))
     with psycopg.connect(admin_dsn(running_platform), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'DROP ROLE IF EXISTS "{name}"')
+
+
+@pytest.fixture
+def migrated(app_database: AppDatabase) -> AppDatabase:
+    """That database with every migration applied by its owner."""
+    migrate_database(app_database.as_owner)
+    return app_database
 
 
 @pytest.fixture(scope="session")

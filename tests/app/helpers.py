@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from smartstack_migrator.runner import migrate
@@ -14,6 +16,7 @@ from smartstack.aws.target import AwsTarget
 from smartstack.local.lambda_runner import LocalLambda
 from smartstack.local.network import PrivateNetwork
 from smartstack.release.build import Manifest
+from smartstack.release.store import load_release, publish_release
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "app" / "migrations"
 ENVIRONMENT = "test"
@@ -99,3 +102,54 @@ def start(
         log_file=log,
         network=network,
     )
+
+
+def deploy_function(
+    aws: AwsTarget,
+    release: tuple[Manifest, Path],
+    service: str,
+    *,
+    attached: bool = True,
+    environment: dict[str, str] | None = None,
+) -> Any:
+    """``smartstack-test-<service>`` made from the published artifact, as the stacks make it:
+    an execution role Lambda may assume that reads the settings, in the VPC when ``attached``.
+    Returns the Lambda client."""
+    manifest, out = release
+    bucket = "smartstack-artifacts"
+    aws.client("s3").create_bucket(Bucket=bucket)
+    publish_release(aws, bucket, manifest, out)
+    name, iam = f"smartstack-{ENVIRONMENT}-{service}", aws.client("iam")
+    trust = {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+             "Action": "sts:AssumeRole"}  # fmt: skip
+    role = iam.create_role(
+        RoleName=name,
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [trust]}),
+    )["Role"]["Arn"]
+    reads = {"Effect": "Allow", "Action": ["ssm:GetParametersByPath", "kms:Decrypt"],
+             "Resource": "*"}  # fmt: skip
+    iam.put_role_policy(
+        RoleName=name,
+        PolicyName="settings",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [reads]}),
+    )
+    artifact = load_release(aws, bucket, manifest.release).artifact(service)
+    vpc = {"VpcConfig": {"SubnetIds": ["subnet-0a"], "SecurityGroupIds": ["sg-0a"]}}
+    lam = aws.client("lambda")
+    lam.create_function(
+        FunctionName=name,
+        Runtime=manifest.runtime,
+        Role=role,
+        Handler=artifact.handler,
+        Code={"S3Bucket": bucket, "S3Key": artifact.key},
+        Timeout=60,
+        Environment={
+            "Variables": {
+                "ENVIRONMENT": ENVIRONMENT,
+                "PARAMETER_PREFIX": PREFIX,
+                **(environment or {}),
+            }
+        },
+        **(vpc if attached else {}),
+    )
+    return lam

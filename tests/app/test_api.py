@@ -19,12 +19,11 @@ from smartstack.local.lambda_runner import LocalLambda, http_event
 from smartstack.local.network import PrivateNetwork
 from smartstack.local.processes import free_port
 from smartstack.release.build import Manifest
-from smartstack.release.store import load_release, publish_release
 from tests.app.conftest import admin_dsn
 from tests.app.helpers import (
-    ENVIRONMENT,
     PREFIX,
     AppDatabase,
+    deploy_function,
     migrate_database,
     put_settings,
     start,
@@ -322,39 +321,9 @@ def test_the_published_release_runs_as_the_deployed_function(
 ) -> None:
     """The smoke test in small: publish, deploy from the bucket, Invoke what was deployed.  Only
     a function attached to the VPC reaches the private database; both reach AWS."""
-    manifest, out = release
-    aws.client("s3").create_bucket(Bucket="smartstack-artifacts")
-    publish_release(aws, "smartstack-artifacts", manifest, out)
     put_settings(aws, migrated)
-    iam = aws.client("iam")
-    trust = {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
-             "Action": "sts:AssumeRole"}  # fmt: skip
-    role = iam.create_role(
-        RoleName="smartstack-test-api",
-        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [trust]}),
-    )["Role"]["Arn"]
-    reads = {"Effect": "Allow", "Action": ["ssm:GetParametersByPath", "kms:Decrypt"],
-             "Resource": "*"}  # fmt: skip
-    iam.put_role_policy(
-        RoleName="smartstack-test-api",
-        PolicyName="settings",
-        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [reads]}),
-    )
-    published = load_release(aws, "smartstack-artifacts", manifest.release).artifact("api")
-    lam = aws.client("lambda")
-    lam.create_function(
-        FunctionName="smartstack-test-api",
-        Runtime=manifest.runtime,
-        Role=role,
-        Handler=published.handler,
-        Code={"S3Bucket": "smartstack-artifacts", "S3Key": published.key},
-        Environment={"Variables": {"ENVIRONMENT": ENVIRONMENT, "PARAMETER_PREFIX": PREFIX}},
-        **(
-            {"VpcConfig": {"SubnetIds": ["subnet-0a"], "SecurityGroupIds": ["sg-0a"]}}
-            if attached
-            else {}
-        ),
-    )
+    manifest = release[0]
+    lam = deploy_function(aws, release, "api", attached=attached)
 
     answer = lam.invoke(
         FunctionName="smartstack-test-api", Payload=json.dumps(http_event("GET", "/health"))
