@@ -1,6 +1,6 @@
 """Releases: built once from a commit, stored once in the artifacts bucket.
 
-``build`` makes the deterministic Lambda zips, the migrations and the
-infrastructure archives and the manifest; ``store`` publishes, loads and
+``build`` makes the deterministic Lambda zips (the migrator's carries the
+migrations), the infrastructure archive and the manifest; ``store`` publishes, loads and
 fetches them by digest; ``make`` is the ``smartstack build`` use-case.
 """
