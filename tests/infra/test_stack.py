@@ -255,7 +255,7 @@ def test_every_function_and_api_has_its_alarms(applied: Applied) -> None:
     for env in ENVS:
         functions = [f for f in inventory.names["lambda"] if _env_of(f) == env]
         apis = {n: i for n, i in inventory.api_ids.items() if _env_of(n) == env}
-        assert len(functions) == 2 and len(apis) == 1
+        assert len(functions) == 3 and len(apis) == 1  # api, ai-processor, migrator
         expected = {f"{f}-{kind}" for f in functions for kind in ("error-rate", "duration")}
         expected |= {f"{name}-5xx" for name in apis}
         assert {name for name in alarms if _env_of(name) == env} == expected
