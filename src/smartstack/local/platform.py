@@ -17,7 +17,7 @@ from smartstack.core.envfile import read_env_file
 from smartstack.core.errors import ConfigError, NotRunningError
 from smartstack.core.tfvars import read_tfvars
 from smartstack.infra.toolchain import toolchain
-from smartstack.local.iam import ADMIN_ACCESS_KEY, DEFAULT_ACCOUNT
+from smartstack.local.iam import ADMIN_ACCESS_KEY, ADMIN_SECRET_KEY, DEFAULT_ACCOUNT
 from smartstack.local.moto import MotoServer
 from smartstack.local.network import private_network
 from smartstack.local.postgres import PostgresServer
@@ -27,7 +27,7 @@ from smartstack.local.postgres import PostgresServer
 # token) name the account's roles, as a GitHub job names them from its variables.
 _LOCAL_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": ADMIN_ACCESS_KEY,
-    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_SECRET_ACCESS_KEY": ADMIN_SECRET_KEY,
     "AWS_ACCOUNT_ID": DEFAULT_ACCOUNT,
 }
 

@@ -14,6 +14,7 @@ The pieces, each importable on its own (this module imports neither moto nor Nod
 * :mod:`.evaluator`  the decision: ``@cloud-copilot/iam-simulate`` kept warm in one Node process
 * :mod:`.requests`   an HTTP request as AWS sees it: credentials, service, operation, parameters
 * :mod:`.principals` an access key to its principal and that principal's policies (moto's IAM/STS)
+* :mod:`.signature`  Signature Version 4, verified with the secret issued with the key
 * :mod:`.world`      what the rules read from moto: resource policies, tags, keys, key schemas
 * :mod:`.rules`      the mapping: operation -> (action, resource ARN, context keys), per service
 * :mod:`.responses`  the AWS errors, per protocol
@@ -46,6 +47,7 @@ STATS_PATH = "/moto-api/smartstack/iam"
 ENFORCE, AUDIT, OFF = IAM_ENFORCE, IAM_AUDIT, IAM_OFF
 DEFAULT_ACCOUNT = "123456789012"  # moto's account: the local AWS's only one
 ADMIN_ACCESS_KEY = "smartstack-local"  # the account's root: the key `local up` writes to aws.env
+ADMIN_SECRET_KEY = "local"  # its secret (not a secret: the local AWS's admin is this machine's)
 
 
 def enforcement_mode(environ: Mapping[str, str]) -> str:

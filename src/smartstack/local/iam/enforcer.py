@@ -41,6 +41,7 @@ from smartstack.local.iam import (
     STATS_PATH,
     iamdata,
     responses,
+    signature,
     web_identity,
 )
 from smartstack.local.iam.evaluator import ERROR, Decision, EvaluatorError, NodeEvaluator, Question
@@ -252,12 +253,20 @@ class Enforcer:
                 principal = self.authenticator.principal(
                     credentials.access_key, credentials.session_token
                 )
+                signature.verify(request, self.authenticator.secret(credentials.access_key) or "")
             except AuthenticationError as exc:
                 return Verdict(
                     None,
                     (),
                     responses.unauthenticated(request, exc.kind),
                     f"credentials: {exc.kind}",
+                )
+            except signature.SignatureError as exc:
+                return Verdict(
+                    None,
+                    (),
+                    responses.unauthenticated(request, exc.kind),
+                    f"signature: {exc.detail}",
                 )
         if not request.service or not request.operation:
             return self._refuse(request, principal, (), _no_mapping(request))

@@ -25,7 +25,7 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import unquote
 
-from smartstack.local.iam import ADMIN_ACCESS_KEY, DEFAULT_ACCOUNT
+from smartstack.local.iam import ADMIN_ACCESS_KEY, ADMIN_SECRET_KEY, DEFAULT_ACCOUNT
 from smartstack.local.iam.evaluator import ContextValue
 from smartstack.local.iam.world import tag_dict
 
@@ -124,6 +124,23 @@ class Authenticator:
         with self._lock:
             self._cache[(access_key, session_token)] = found
         return found
+
+    def secret(self, access_key: str) -> str | None:
+        """The secret the local AWS issued with ``access_key`` (None: it issued no such key)."""
+        if access_key in self.admin_keys:
+            return ADMIN_SECRET_KEY
+        from moto.iam.models import iam_backends
+
+        for account_id in list(iam_backends.keys()):
+            iam = iam_backends[account_id]["aws"]
+            key = iam.access_keys.get(access_key)
+            if key is not None:
+                return str(key.secret_access_key)
+            user = iam.get_user_from_access_key_id(access_key)
+            for owned in getattr(user, "access_keys", None) or []:
+                if owned.access_key_id == access_key:
+                    return str(owned.secret_access_key)
+        return None
 
     def _resolve(self, access_key: str, session_token: str | None) -> Principal:
         from moto.iam.models import iam_backends

@@ -88,6 +88,7 @@ class AwsRequest:
         else:
             self.raw_path = environ.get("PATH_INFO", "/") or "/"
             query_string = environ.get("QUERY_STRING", "")
+        self.raw_query = query_string
         self.query = parse_qs(query_string, keep_blank_values=True)
         self.path = unquote(self.raw_path)
         self.credentials = read_credentials(environ, self.query)
@@ -99,8 +100,8 @@ class AwsRequest:
 
     def header(self, name: str) -> str | None:
         key = "HTTP_" + name.upper().replace("-", "_")
-        if name.lower() == "content-type":
-            key = "CONTENT_TYPE"
+        if name.lower() in ("content-type", "content-length"):
+            key = name.upper().replace("-", "_")
         value = self.environ.get(key)
         return None if value is None else str(value)
 

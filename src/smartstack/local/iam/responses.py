@@ -57,9 +57,12 @@ def refusal(request: AwsRequest, message: str) -> ErrorResponse:
 
 def unauthenticated(request: AwsRequest, kind: str) -> ErrorResponse:
     """The key is unknown (``invalid``), its session token does not match (``token``),
-    the session has expired (``expired``), or the request is not signed (``missing``)."""
+    the session has expired (``expired``), the request is not signed (``missing``), its
+    signature does not hold (``signature``) or its time is too far from now (``time``)."""
     service, protocol = request.service or "", request.protocol
     key = request.credentials.access_key if request.credentials else ""
+    if kind in ("signature", "time"):
+        return _bad_signature(request, kind)
     if protocol == "rest-xml":
         if kind == "missing":
             return _s3(request, "AccessDenied", "Access Denied")
@@ -95,6 +98,27 @@ def token_rejected(code: str, message: str) -> ErrorResponse:
 
 def _request_id() -> str:
     return str(uuid.uuid4())
+
+
+SIGNATURE_MISMATCH = (
+    "The request signature we calculated does not match the signature you provided. "
+    "Check your AWS Secret Access Key and signing method. Consult the service documentation "
+    "for details."
+)
+SKEWED = "Signature expired: the request time is more than 15 minutes from the server's time."
+
+
+def _bad_signature(request: AwsRequest, kind: str) -> ErrorResponse:
+    protocol, service = request.protocol, request.service or ""
+    message = SIGNATURE_MISMATCH if kind == "signature" else SKEWED
+    if protocol == "rest-xml":
+        code = "SignatureDoesNotMatch" if kind == "signature" else "RequestTimeTooSkewed"
+        return _s3(request, code, message)
+    if protocol == "ec2":
+        return _ec2("AuthFailure", "AWS was not able to validate the provided access credentials")
+    if protocol == "query":
+        return _query(service, "SignatureDoesNotMatch", message)
+    return _json(request, "InvalidSignatureException", message)
 
 
 def _json(
