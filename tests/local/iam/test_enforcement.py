@@ -444,7 +444,9 @@ def test_audit_mode_records_refusals_and_refuses_nothing(server_dir: Path) -> No
     server = MotoServer(free_port(), server_dir, iam_enforcement="audit")
     try:
         server.start()
-        anyone = session(server, aws_access_key_id="smartstack-local", aws_secret_access_key="x")
+        anyone = session(
+            server, aws_access_key_id="smartstack-local", aws_secret_access_key="local"
+        )
         anyone("glacier").list_vaults()  # unmapped: recorded, not refused
         lines = (server_dir / "iam-denied.jsonl").read_text().splitlines()
         denied = {json.loads(line)["operation"]: json.loads(line) for line in lines}
@@ -685,6 +687,59 @@ def test_items_of_a_kms_encrypted_table_need_the_key_through_dynamodb(
     # Through DynamoDB only: the same grant does not let the key be used directly.
     direct = role("direct", allow("kms:Decrypt", key, Condition=via_ddb))("kms")
     refused(lambda: direct.decrypt(CiphertextBlob=b"x" * 32))
+
+
+def test_messages_of_a_kms_encrypted_queue_need_the_key_through_sqs(
+    admin: Client, role: Role, unique: str
+) -> None:
+    key = admin("kms").create_key()["KeyMetadata"]["Arn"]
+    sqs = admin("sqs")
+    url = sqs.create_queue(QueueName=f"jobs-{unique}", Attributes={"KmsMasterKeyId": key})[
+        "QueueUrl"
+    ]
+    queue = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    messages = allow(["sqs:SendMessage", "sqs:ReceiveMessage"], queue)
+    via_sqs = {"StringEquals": {"kms:ViaService": f"sqs.{REGION}.amazonaws.com",
+                                "kms:EncryptionContext:aws:sqs:arn": queue}}  # fmt: skip
+    producer = role("producer", messages,
+                    allow("kms:GenerateDataKey", key, Condition=via_sqs))("sqs")  # fmt: skip
+    consumer = role("consumer", messages, allow("kms:Decrypt", key, Condition=via_sqs))("sqs")
+
+    producer.send_message(QueueUrl=url, MessageBody="job")
+    assert consumer.receive_message(QueueUrl=url)["Messages"][0]["Body"] == "job"
+    error = refused(lambda: consumer.send_message(QueueUrl=url, MessageBody="job"))
+    assert f"kms:GenerateDataKey on resource: {key} " in error["Message"]
+    refused(lambda: consumer.send_message_batch(
+        QueueUrl=url, Entries=[{"Id": "1", "MessageBody": "job"}]))  # fmt: skip
+    error = refused(lambda: producer.receive_message(QueueUrl=url))
+    assert f"kms:Decrypt on resource: {key} " in error["Message"]
+    # A queue without a key of its own (SQS-managed encryption) needs no KMS grant.
+    plain = sqs.create_queue(QueueName=f"plain-{unique}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=plain, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    role("plain", allow("sqs:SendMessage", arn))("sqs").send_message(
+        QueueUrl=plain, MessageBody="x"
+    )
+
+
+def test_publishing_to_a_kms_encrypted_topic_needs_the_key_through_sns(
+    admin: Client, role: Role, unique: str
+) -> None:
+    key = admin("kms").create_key()["KeyMetadata"]["Arn"]
+    topic = admin("sns").create_topic(Name=f"alerts-{unique}", Attributes={"KmsMasterKeyId": key})[
+        "TopicArn"
+    ]
+    via_sns = {"StringEquals": {"kms:ViaService": f"sns.{REGION}.amazonaws.com"}}
+    publish = allow("sns:Publish", topic)
+    keyed = role("keyed", publish, allow(["kms:GenerateDataKey", "kms:Decrypt"], key,
+                                         Condition=via_sns))("sns")  # fmt: skip
+
+    keyed.publish(TopicArn=topic, Message="alarm")
+    error = refused(lambda: role("keyless", publish)("sns").publish(TopicArn=topic, Message="x"))
+    assert f"on resource: {key} " in error["Message"]
 
 
 def test_a_key_policy_that_does_not_trust_the_account_refuses_encryption_context_checks(

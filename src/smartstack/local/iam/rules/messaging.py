@@ -11,10 +11,12 @@ from smartstack.local.iam.rules.core import (
     Call,
     Check,
     Unresolved,
+    kms_check,
     on,
     query_tags,
     tag_context,
     tags_of,
+    via,
 )
 
 # ================================ CloudWatch Logs ============================================
@@ -134,9 +136,42 @@ _SQS_QUEUE_OPS = (
 )  # fmt: skip
 
 
-@on("sqs", *_SQS_QUEUE_OPS, actions=lambda op: (_SQS_ACTIONS.get(op, f"sqs:{op}"),))
+# What SQS does with a queue's KMS key, with the caller's credentials (SSE-KMS).
+_SQS_KEY_USE = {
+    "SendMessage": "kms:GenerateDataKey",
+    "SendMessageBatch": "kms:GenerateDataKey",
+    "ReceiveMessage": "kms:Decrypt",
+}
+
+
+def _sqs_actions(operation: str) -> tuple[str, ...]:
+    action = _SQS_ACTIONS.get(operation, f"sqs:{operation}")
+    key_use = _SQS_KEY_USE.get(operation)
+    return (action, key_use) if key_use else (action,)
+
+
+@on("sqs", *_SQS_QUEUE_OPS, actions=_sqs_actions)
 def _sqs_queue(call: Call) -> list[Check]:
-    return [Check(_SQS_ACTIONS.get(call.operation, call.action), _queue_arn(call))]
+    arn = _queue_arn(call)
+    checks = [Check(_SQS_ACTIONS.get(call.operation, call.action), arn)]
+    key_use = _SQS_KEY_USE.get(call.operation)
+    if key_use:
+        checks += _queue_key(call, arn, key_use)
+    return checks
+
+
+def _queue_key(call: Call, arn: str, action: str) -> list[Check]:
+    """A queue encrypted with a KMS key: SQS generates (to send) or decrypts (to receive) the
+    data key as the caller, through SQS, with the queue's ARN as encryption context.  AWS
+    reuses a data key for a while; each request is checked here, which is what the first
+    use decides.  SQS-managed encryption (no key of the queue's) needs no grant."""
+    queue = call.world.sqs_queue(arn.rsplit(":", 1)[-1])
+    key_ref = getattr(queue, "kms_master_key_id", None) if queue is not None else None
+    if not key_ref:
+        return []
+    context = {**via(call, "sqs"), "kms:EncryptionContext:aws:sqs:arn": arn,
+               "kms:EncryptionContextKeys": ["aws:sqs:arn"]}  # fmt: skip
+    return [kms_check(call, action, str(key_ref), context)]
 
 
 @on("sqs", "CreateQueue", "TagQueue", "UntagQueue")
@@ -160,17 +195,36 @@ _SNS_TOPIC_OPS = (
 )  # fmt: skip
 
 
-@on(
-    "sns",
-    *_SNS_TOPIC_OPS,
-    actions=lambda op: ("sns:Publish" if op == "PublishBatch" else f"sns:{op}",),
-)
+_PUBLISH = ("Publish", "PublishBatch")
+
+
+def _sns_actions(operation: str) -> tuple[str, ...]:
+    if operation in _PUBLISH:
+        return ("sns:Publish", "kms:GenerateDataKey", "kms:Decrypt")
+    return (f"sns:{operation}",)
+
+
+@on("sns", *_SNS_TOPIC_OPS, actions=_sns_actions)
 def _sns_topic(call: Call) -> list[Check]:
     topic = call.get("TopicArn") or call.get("TargetArn") or call.get("ResourceArn")
     if not topic:
         raise Unresolved(f"sns:{call.operation} without TopicArn")
-    action = "sns:Publish" if call.operation == "PublishBatch" else call.action
-    return [Check(action, str(topic))]
+    if call.operation not in _PUBLISH:
+        return [Check(call.action, str(topic))]
+    return [Check("sns:Publish", str(topic)), *_topic_key(call, str(topic))]
+
+
+def _topic_key(call: Call, topic: str) -> list[Check]:
+    """A topic encrypted with a KMS key: a publisher needs ``kms:GenerateDataKey`` and
+    ``kms:Decrypt`` on it through SNS, as SNS documents."""
+    found = call.world.sns_topic(topic)
+    key_ref = getattr(found, "kms_master_key_id", None) if found is not None else None
+    if not key_ref:
+        return []
+    context = {**via(call, "sns"), "kms:EncryptionContext:aws:sns:topicArn": topic,
+               "kms:EncryptionContextKeys": ["aws:sns:topicArn"]}  # fmt: skip
+    return [kms_check(call, action, str(key_ref), context)
+            for action in ("kms:GenerateDataKey", "kms:Decrypt")]  # fmt: skip
 
 
 @on("sns", "Unsubscribe", "GetSubscriptionAttributes", "SetSubscriptionAttributes")
