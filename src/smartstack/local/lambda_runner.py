@@ -22,6 +22,7 @@ import base64
 import contextlib
 import functools
 import hashlib
+import http.client
 import json
 import os
 import re
@@ -31,15 +32,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 import zipfile
 from collections.abc import Iterable, Mapping
 from importlib import metadata
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlsplit
 
 from smartstack.aws.lambda_api import deployed_function
 from smartstack.aws.target import AwsTarget
@@ -53,6 +51,7 @@ RUNTIME_DISTRIBUTIONS = ("awslambdaric", "boto3")
 _PROBE = "import sys; print(sys.executable); print('%d.%d' % sys.version_info[:2])"
 _START_TIMEOUT = 10.0
 _START_ATTEMPTS = 3
+_BIND_GRACE = 0.1  # seconds a started RIE must live on once its port answers
 _PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "TZ", "SSL_CERT_FILE", "SSL_CERT_DIR")
 
 
@@ -64,6 +63,20 @@ class FunctionError(CommandFailedError):
     def __init__(self, message: str, error: Mapping[str, Any]) -> None:
         super().__init__(message)
         self.error = dict(error)
+
+
+class _RuntimeConnection(http.client.HTTPConnection):
+    """HTTP to a runtime's ``127.0.0.1:<port>``: on this machine, or inside the VPC namespace."""
+
+    def __init__(self, port: int, timeout: float, network: PrivateNetwork | None) -> None:
+        super().__init__("127.0.0.1", port, timeout=timeout)
+        self._network = network
+
+    def connect(self) -> None:
+        if self._network is None:
+            super().connect()
+        else:
+            self.sock = self._network.connect(self.port, float(self.timeout or 30))
 
 
 class LocalLambda:
@@ -97,10 +110,10 @@ class LocalLambda:
         self._workdir = Path(tempfile.mkdtemp(prefix="smartstack-lambda-"))
         self.task_root = self._workdir / "task"
         self.log_file = log_file or self._workdir / "function.log"
-        # In a VPC it listens on the namespace's end of the network, where the caller reaches it.
+        # In a VPC it runs in the namespace and listens on the namespace's loopback, where
+        # the caller connects through a socket of the namespace.
         self.network = network
-        self.address = network.vpc_address if network else "127.0.0.1"
-        self.port = processes.free_port()
+        self.port = self._free_port()
         self._proc: subprocess.Popen[bytes] | None = None
         try:
             _unpack(zip_path, self.task_root)
@@ -110,8 +123,6 @@ class LocalLambda:
                 environment, aws_variables or {}, self.task_root, runtime, handler,
                 function_name, timeout_seconds, memory_mb,
             )  # fmt: skip
-            if network is not None:
-                env = _through_vpc_endpoint(env, network)
             self._start(rie, python, env)
         except BaseException:
             self.close()
@@ -154,25 +165,37 @@ class LocalLambda:
 
     @property
     def url(self) -> str:
-        return f"http://{self.address}:{self.port}{INVOKE_PATH}"
+        where = f" in {self.network.name}" if self.network else ""
+        return f"http://127.0.0.1:{self.port}{INVOKE_PATH}{where}"
+
+    def _free_port(self) -> int:
+        return self.network.free_port() if self.network else processes.free_port()
+
+    def _listening(self, port: int) -> bool:
+        if self.network is not None:
+            return self.network.listening(port)
+        return processes.port_in_use(port)
 
     def _start(self, rie: Path, python: Path, env: dict[str, str]) -> None:
-        # A port free on this machine may be taken inside the namespace: try a few.
+        # A free port can be taken before the RIE binds it (another function starting): then
+        # the RIE exits, and another port is tried.
         for attempt in range(_START_ATTEMPTS):
             try:
                 self._start_once(rie, python, env)
                 return
             except CommandFailedError:
-                if self.network is None or attempt == _START_ATTEMPTS - 1:
+                if attempt == _START_ATTEMPTS - 1:
                     raise
-                self.port = processes.free_port()
+                self.port = self._free_port()
 
     def _start_once(self, rie: Path, python: Path, env: dict[str, str]) -> None:
+        if self._listening(self.port):
+            raise CommandFailedError(f"port {self.port} is taken")
         argv = [
             *(self.network.enter() if self.network else []),
             str(rie),
-            "--runtime-interface-emulator-address", f"{self.address}:{self.port}",
-            "--runtime-api-address", f"127.0.0.1:{processes.free_port()}",
+            "--runtime-interface-emulator-address", f"127.0.0.1:{self.port}",
+            "--runtime-api-address", f"127.0.0.1:{self._free_port()}",
             str(python), "-S", "-m", "awslambdaric", self.handler,
         ]  # fmt: skip
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -193,11 +216,14 @@ class LocalLambda:
                     f"the Lambda RIE exited ({self._proc.returncode}) at start; "
                     f"see {self.log_file}."
                 )
-            if processes.port_in_use(self.port, self.address):
-                return
+            if self._listening(self.port):
+                time.sleep(_BIND_GRACE)  # ours, not one that took the port first: it lives on
+                if self._proc.poll() is None:
+                    return
+                continue
             time.sleep(0.05)
         raise NotRunningError(
-            f"the Lambda RIE did not listen on {self.address}:{self.port} within "
+            f"the Lambda RIE did not listen on 127.0.0.1:{self.port} within "
             f"{_START_TIMEOUT:.0f}s; see {self.log_file}."
         )
 
@@ -207,23 +233,25 @@ class LocalLambda:
         is Lambda's error payload for that) or None."""
         if self._proc is None or self._proc.poll() is not None:
             raise NotRunningError(f"the function is not running; see {self.log_file}.")
-        request = urllib.request.Request(
-            self.url, data=payload, headers={"Content-Type": "application/json"}, method="POST"
-        )
+        connection = _RuntimeConnection(self.port, self.timeout_seconds + 10, self.network)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_seconds + 10) as response:
-                body = response.read()
-                errored = bool(response.headers.get("X-Amz-Function-Error"))
-        except urllib.error.HTTPError as exc:
-            body = exc.read()
-            raise FunctionError(
-                f"the RIE answered {exc.code} ({_first_line(body)}); see {self.log_file}.",
-                _as_error(body),
-            ) from exc
-        except (urllib.error.URLError, TimeoutError) as exc:
+            connection.request(
+                "POST", INVOKE_PATH, body=payload, headers={"Content-Type": "application/json"}
+            )
+            response = connection.getresponse()
+            status, body = response.status, response.read()
+            errored = bool(response.getheader("X-Amz-Function-Error"))
+        except (OSError, http.client.HTTPException) as exc:
             raise NotRunningError(
                 f"no answer from the function at {self.url} ({exc}); see {self.log_file}."
             ) from exc
+        finally:
+            connection.close()
+        if status >= 400:
+            raise FunctionError(
+                f"the RIE answered {status} ({_first_line(body)}); see {self.log_file}.",
+                _as_error(body),
+            )
         if body.startswith(b"Task timed out after"):  # the RIE's words, not JSON
             message = body.decode(errors="replace").strip()
             return json.dumps(
@@ -526,15 +554,6 @@ def _function_env(
     if "AWS_REGION" in env:
         env.setdefault("AWS_DEFAULT_REGION", env["AWS_REGION"])
     return env
-
-
-def _through_vpc_endpoint(env: dict[str, str], network: PrivateNetwork) -> dict[str, str]:
-    """A function in the VPC reaches a local AWS on this machine's loopback at the network's
-    machine end, where the local AWS also answers (smartstack.local.vpc_endpoint)."""
-    url = urlsplit(env.get("AWS_ENDPOINT_URL", ""))
-    if url.hostname not in ("localhost", "127.0.0.1"):
-        return env
-    return {**env, "AWS_ENDPOINT_URL": f"{url.scheme}://{network.host_address}:{url.port}"}
 
 
 def _first_line(body: bytes) -> str:

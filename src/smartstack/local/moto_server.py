@@ -307,14 +307,14 @@ def _alarm_evaluation() -> None:
 
 
 def _vpc_endpoint(port: int) -> Any:
-    """With a private network (SMARTSTACK_PRIVATE_NETWORK), the local AWS also answers on
-    its machine end, as a VPC reaches AWS (smartstack.local.vpc_endpoint); returns it."""
+    """With a private network (SMARTSTACK_PRIVATE_NETWORK), the local AWS also answers inside
+    it, as a VPC's endpoints do (smartstack.local.vpc_endpoint); returns the network."""
     from smartstack.local import vpc_endpoint
     from smartstack.local.network import VARIABLE, PrivateNetwork
 
     network = PrivateNetwork.from_variable(os.environ.get(VARIABLE))
     if network is not None:
-        vpc_endpoint.serve((network.host_address, port), ("127.0.0.1", port))
+        vpc_endpoint.serve(network, port)
     return network
 
 

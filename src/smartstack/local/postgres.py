@@ -21,17 +21,20 @@ the server's user (and root) can enter, with ``trust``: no TCP login is trusted.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import ipaddress
 import os
 import pwd
 import shutil
+import stat
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from smartstack.core.errors import CommandFailedError, PortInUseError, ToolMissingError
 from smartstack.local import processes
@@ -112,7 +115,8 @@ class PostgresServer:
 
     def admin_dsn(self, database: str = "postgres") -> str:
         """The admin's connection, through the socket: it needs no password and no network."""
-        return f"postgresql://postgres@/{database}?host={self.socket_dir}&port={self.port}"
+        host = quote(str(self.socket_dir), safe="/")
+        return f"postgresql://postgres@/{quote(database, safe='')}?host={host}&port={self.port}"
 
     @property
     def dsn(self) -> str:
@@ -182,10 +186,13 @@ class PostgresServer:
         """The socket's directory, entered only by the server's user (and root)."""
         if self.socket_dir == self.base:
             return
-        self.socket_dir.mkdir(mode=0o700, exist_ok=True)
-        if self.socket_dir.stat().st_uid != os.geteuid():
+        with contextlib.suppress(FileExistsError):
+            self.socket_dir.mkdir(mode=0o700)
+        found = self.socket_dir.lstat()  # a symlink is not ours, whatever it points at
+        if not stat.S_ISDIR(found.st_mode) or found.st_uid != os.geteuid():
             raise CommandFailedError(
-                f"{self.socket_dir} belongs to another user; remove it and run `local up` again."
+                f"{self.socket_dir} is not a directory of yours; set SMARTSTACK_STATE_DIR to a "
+                "shorter path so the socket lives in the state directory."
             )
         self.socket_dir.chmod(0o700)
 

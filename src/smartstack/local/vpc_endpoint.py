@@ -1,11 +1,13 @@
-"""The local AWS as the VPC reaches it: a relay on the machine's end of the private network.
+"""The local AWS as the VPC reaches it: its endpoint inside the VPC namespace.
 
-On AWS a function in a VPC reaches the AWS APIs through the VPC's endpoints
-or a NAT gateway.  The local AWS listens on the machine's loopback, which the
-VPC namespace (:mod:`smartstack.local.network`) does not share, so the launcher
-also accepts connections on the network's machine address and relays each one,
-byte for byte, to the server.  Nothing else of the machine is reachable from the
-namespace.
+On AWS a function in a VPC reaches the AWS APIs through the VPC's interface
+endpoints, at the service's own name.  The local AWS listens on the machine's
+loopback, which the VPC namespace (:mod:`smartstack.local.network`) does not
+share and has no route to.  So the launcher opens a listener on the
+namespace's own ``127.0.0.1`` (and ``::1``) at the local AWS's port and relays
+each connection, byte for byte, to the server: a function's
+``AWS_ENDPOINT_URL=http://localhost:<port>`` works unchanged inside, and
+nothing else of the machine is reachable from there.
 """
 
 from __future__ import annotations
@@ -15,15 +17,34 @@ import logging
 import socket
 import threading
 
+from smartstack.local.network import PrivateNetwork
+
 _LOG = logging.getLogger(__name__)
 _BUFFER = 65536
 
 
-def serve(listen: tuple[str, int], upstream: tuple[str, int]) -> socket.socket:
-    """Accept on ``listen`` and relay every connection to ``upstream``, in daemon threads."""
-    server = socket.create_server(listen, reuse_port=False)
-    threading.Thread(target=_accept, args=(server, upstream), daemon=True).start()
-    return server
+def serve(network: PrivateNetwork, port: int) -> list[socket.socket]:
+    """Listen on the namespace's loopback at ``port``; relay to ``127.0.0.1:port`` here."""
+    listeners = []
+    for family, address in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+        try:
+            listener = network.new_socket(family)
+        except OSError:
+            continue
+        try:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind((address, port))
+            listener.listen(64)
+        except OSError as exc:
+            listener.close()
+            if family == socket.AF_INET:
+                raise
+            _LOG.info("VPC endpoint: no %s in %s (%s)", address, network.name, exc)
+            continue
+        listeners.append(listener)
+        upstream = ("127.0.0.1", port)
+        threading.Thread(target=_accept, args=(listener, upstream), daemon=True).start()
+    return listeners
 
 
 def _accept(server: socket.socket, upstream: tuple[str, int]) -> None:
