@@ -141,13 +141,18 @@ variable "migration_lock_timeout_ms" {
 }
 
 variable "migration_statement_timeout_ms" {
-  description = "statement_timeout of every migration statement."
+  description = "statement_timeout of every migration statement; with a minute to spare, it must fit in the migrator's timeout, so PostgreSQL (which names the revision) stops a statement before Lambda stops the function."
   type        = number
   default     = 60000
 
   validation {
-    condition     = var.migration_statement_timeout_ms >= 1000 && var.migration_statement_timeout_ms <= 900000 && floor(var.migration_statement_timeout_ms) == var.migration_statement_timeout_ms
-    error_message = "migration_statement_timeout_ms must be a whole number between 1000 and 900000."
+    condition     = var.migration_statement_timeout_ms >= 1000 && floor(var.migration_statement_timeout_ms) == var.migration_statement_timeout_ms
+    error_message = "migration_statement_timeout_ms must be a whole number of at least 1000."
+  }
+
+  validation {
+    condition     = var.migration_statement_timeout_ms + 60000 <= var.migrator_timeout_seconds * 1000
+    error_message = "migration_statement_timeout_ms plus a minute must fit in migrator_timeout_seconds: raise migrator_timeout_seconds (at most 900) or lower the statement timeout."
   }
 }
 

@@ -38,7 +38,7 @@ db_performance_insights = false
 # Migrations (the migrator function): a statement waiting longer than this for a lock
 # fails, rather than queue the application's queries behind a blocked ALTER.
 migration_lock_timeout_ms      = 3000
-migration_statement_timeout_ms = 300000
+migration_statement_timeout_ms = 180000
 
 # Storage
 data_noncurrent_version_expiration_days = 30

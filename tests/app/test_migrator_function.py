@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import psycopg
+from smartstack_migrator.runner import LOCK_KEY
 
 from smartstack.aws.target import AwsTarget
 from smartstack.release.build import Manifest
@@ -49,6 +51,25 @@ def test_two_concurrent_migrators_do_not_both_migrate(
     assert [failed for failed, _ in results] == [False, False], results
     assert sorted(r["applied"] for _, r in results) == [[], ["0001", "0002"]]
     assert {r["current"] for _, r in results} == {"0002"}
+
+
+def test_a_migrator_waits_for_the_migration_lock(
+    aws: AwsTarget, release: tuple[Manifest, Path], app_database: AppDatabase
+) -> None:
+    put_settings(aws, app_database)
+    lam = deploy_function(aws, release, "migrator", environment=TIMEOUTS)
+    _invoke(lam)  # a warm environment: the wait below is the lock's, not a cold start's
+    with psycopg.connect(app_database.admin, autocommit=True) as holder:
+        holder.execute("DROP TABLE items, ai_results, alembic_version")  # all pending again
+        holder.execute("SELECT pg_advisory_lock(%s)", (LOCK_KEY,))
+        with ThreadPoolExecutor(1) as pool:
+            waiting = pool.submit(_invoke, lam)
+            time.sleep(3)
+            assert not waiting.done()  # it waits for the lock, it does not migrate beside it
+            holder.execute("SELECT pg_advisory_unlock(%s)", (LOCK_KEY,))
+            failed, result = waiting.result(timeout=60)
+
+    assert (failed, result["applied"]) == (False, ["0001", "0002"])
 
 
 def test_a_migrator_outside_the_vpc_cannot_reach_the_database(

@@ -1,13 +1,17 @@
 """The migrator's Lambda entry point: the release's migrations, run inside the VPC.
 
 The deploy invokes it before the new code goes live, with ``{"target": "head"}`` (the
-default) or a revision.  It returns ``{"applied", "current", "head", "release"}``; a
+default) or a revision, and the release's own ``lock_timeout_ms`` and
+``statement_timeout_ms`` (it runs before the infra step, so the function's configuration
+may still be the previous release's).  It returns ``{"applied", "current", "head", "release"}``; a
 failure raises :class:`MigrationFailed`, so Lambda reports ``errorType`` ``MigrationFailed``
 and a message that starts with ``migration <revision>`` when one is to blame.
 
-The timeouts come from the environment's tfvars through the function's configuration
-(``MIGRATION_LOCK_TIMEOUT_MS``, ``MIGRATION_STATEMENT_TIMEOUT_MS``); the wait for another
-migrator's lock is what the invocation has left, less a margin to migrate and report.
+The timeouts come from the environment's tfvars, in the event or else through the
+function's configuration (``MIGRATION_LOCK_TIMEOUT_MS``, ``MIGRATION_STATEMENT_TIMEOUT_MS``).
+The wait for another migrator's lock is what the invocation has left less one statement's
+timeout and a margin, so PostgreSQL, which names the revision, stops a statement before
+Lambda stops the function.
 """
 
 from __future__ import annotations
@@ -39,11 +43,17 @@ class ConfigurationError(Exception):
     """The function's configuration or the event is not usable; nothing was run."""
 
 
-def _env_ms(name: str) -> int:
-    raw = os.environ.get(name, "").strip()
+def _ms(event: Any, key: str, variable: str) -> int:
+    """``event[key]`` when the invoker sends it, else the function's ``variable``."""
+    given = event.get(key) if isinstance(event, dict) else None
+    if given is not None:
+        if isinstance(given, bool) or not isinstance(given, int) or given < 1:
+            raise ConfigurationError(f'"{key}" must be a positive whole number, got {given!r}')
+        return given
+    raw = os.environ.get(variable, "").strip()
     if not raw.isdigit() or int(raw) < 1:
         raise ConfigurationError(
-            f"{name} must be a positive whole number of milliseconds (set from the "
+            f"{variable} must be a positive whole number of milliseconds (set from the "
             f"environment's tfvars), got {raw!r}"
         )
     return int(raw)
@@ -56,19 +66,20 @@ def _target(event: Any) -> str:
     return target.strip()
 
 
-def _lock_wait_ms(context: LambdaContext) -> int:
-    """What the invocation has left less the margin (half of it when that is all it has)."""
+def _lock_wait_ms(context: LambdaContext, statement_timeout_ms: int) -> int:
+    """What the invocation has left less one statement's timeout and the margin (a second at
+    least: the function's timeout is checked against the statement timeout in the stacks)."""
     remaining = context.get_remaining_time_in_millis()
-    return max(remaining - LOCK_WAIT_MARGIN_MS, remaining // 2, 1)
+    return max(remaining - statement_timeout_ms - LOCK_WAIT_MARGIN_MS, 1000)
 
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(release=release_id(), environment=environment())
     target = _target(event)
-    lock_timeout_ms = _env_ms("MIGRATION_LOCK_TIMEOUT_MS")
-    statement_timeout_ms = _env_ms("MIGRATION_STATEMENT_TIMEOUT_MS")
-    lock_wait_ms = _lock_wait_ms(context)
+    lock_timeout_ms = _ms(event, "lock_timeout_ms", "MIGRATION_LOCK_TIMEOUT_MS")
+    statement_timeout_ms = _ms(event, "statement_timeout_ms", "MIGRATION_STATEMENT_TIMEOUT_MS")
+    lock_wait_ms = _lock_wait_ms(context, statement_timeout_ms)
     longest_wait_ms = max(lock_wait_ms, lock_timeout_ms, statement_timeout_ms)
     engine = database.engine(
         load_settings(), read_timeout_s=longest_wait_ms / 1000 + READ_SLACK_SECONDS

@@ -13,6 +13,8 @@ function is killed.
 The runner takes a SQLAlchemy engine, so the Lambda (pg8000) and the tests (psycopg)
 run exactly this code.  Alembic's ``context`` and ``op`` are module globals, so a process
 runs one upgrade at a time (the lock already serializes those on the same database).
+A revision must not use Alembic's ``autocommit_block``: it would commit the run's
+transaction half-way, and with it end the lock and the timeouts.
 """
 
 from __future__ import annotations
@@ -105,9 +107,9 @@ def _reason(exc: BaseException) -> str:
 
 def _lock(conn: Connection, lock_wait_ms: int) -> None:
     """Wait at most ``lock_wait_ms`` for the migration lock, held until commit or rollback."""
-    conn.exec_driver_sql(f"SET LOCAL lock_timeout = {lock_wait_ms}")
+    conn.exec_driver_sql(f"SET LOCAL lock_timeout = {int(lock_wait_ms)}")
     # A database-wide statement_timeout shorter than the wait must not cut it short.
-    conn.exec_driver_sql(f"SET LOCAL statement_timeout = {lock_wait_ms}")
+    conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(lock_wait_ms)}")
     try:
         conn.execute(text("SELECT pg_advisory_xact_lock(CAST(:key AS bigint))"), {"key": LOCK_KEY})
     except Exception as exc:
@@ -162,8 +164,11 @@ def migrate(
         with conn, conn.begin():
             _lock(conn, lock_wait_ms)
             pending = _pending(script, target, _current(conn))
-            conn.exec_driver_sql(f"SET LOCAL lock_timeout = {lock_timeout_ms}")
-            conn.exec_driver_sql(f"SET LOCAL statement_timeout = {statement_timeout_ms}")
+            conn.exec_driver_sql(f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}")
+            conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}")
+            # A migrator stopped mid-statement (its Lambda timed out) is noticed within
+            # seconds, so its statement and locks end with it, not at statement_timeout.
+            conn.exec_driver_sql("SET LOCAL client_connection_check_interval = 2000")
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, target)
             current = _current(conn)

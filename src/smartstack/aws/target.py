@@ -126,7 +126,10 @@ class AwsTarget:
         """A Lambda client for one synchronous ``Invoke`` that may run ``read_timeout_seconds``
         (a function's timeout and some): botocore's default read timeout is 60 s, and a
         timed-out Invoke is not retried, since the function may have run."""
-        config = Config(read_timeout=read_timeout_seconds, retries={"max_attempts": 1})
+        config = Config(
+            read_timeout=read_timeout_seconds,
+            retries={"total_max_attempts": 1, "mode": "standard"},  # one attempt, no retry
+        )
         session: Any = self.session()
         client: LambdaClient = session.client(
             "lambda", endpoint_url=self.endpoint_url("lambda"), config=config

@@ -57,7 +57,7 @@ def _render_deploy(console: Console, result: DeployResult) -> None:
         f"(attempt {a.attempt_id}; gate: {result.gate})"
     )
     if result.first_deploy:
-        console.print("first deploy: migrations ran after the infra step created the database")
+        console.print("first deploy: the infra step made the migrator, then migrations ran")
     if result.plan is not None and result.plan.changes:
         for action, address in result.plan.changes:
             console.print(f"  {action:<8} {address}", markup=False)

@@ -33,11 +33,15 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from botocore.exceptions import ClientError
+
 from smartstack.aws.environment import EnvironmentContext
+from smartstack.aws.errors import error_code
 from smartstack.aws.lambda_api import deployed_function, move_live
 from smartstack.core.config import Settings
 from smartstack.core.errors import SmartStackError, UsageError
 from smartstack.core.services import MIGRATOR
+from smartstack.core.tfvars import read_tfvars
 from smartstack.infra.stack import PreparedStack, infra_fingerprint, plan_stack, prepare_stack
 from smartstack.infra.tofu import PlanSummary
 from smartstack.infra.toolchain import toolchain
@@ -217,7 +221,9 @@ class _Run:
             detail.append(self.fetch())
         migrator = self.ctx.environment.resource_name(MIGRATOR)
         result.first_deploy = not _exists(self.ctx.environment, migrator)
-        if not result.first_deploy:
+        if result.first_deploy:
+            self.replan = True  # the stack must make the migrator, whatever the fingerprint says
+        else:
             with self.step("migrate") as detail:
                 detail.extend(self.migrate(migrator))
         with self.step("infra") as detail:
@@ -266,11 +272,24 @@ class _Run:
         self.attempt.versions[MIGRATOR] = done.version
         if done.changed:
             self.moved.append(done)
-        migrated = run_migrator(ctx.environment.target, function_name, done.version)
+        migrated = run_migrator(
+            ctx.environment.target, function_name, done.version, self._migration_timeouts()
+        )
         moved = [f"migrator v{done.previous_version}→v{done.version}"] if done.changed else []
         if not migrated.applied and not moved:
             return [Skipped(str(migrated))]
         return [*moved, str(migrated)]
+
+    def _migration_timeouts(self) -> dict[str, int]:
+        """The release's own timeouts (its tfvars): the migrator runs before the infra step,
+        so its configuration may still be the previous release's."""
+        if self.infra_settings is None:
+            return {}
+        path = self.infra_settings.infrastructure_dir / "configs" / f"{self.ctx.env}.tfvars"
+        values = read_tfvars(path)
+        names = {"lock_timeout_ms": "migration_lock_timeout_ms",
+                 "statement_timeout_ms": "migration_statement_timeout_ms"}  # fmt: skip
+        return {key: int(values[name]) for key, name in names.items() if name in values}
 
     def infra(self) -> tuple[PlanSummary | None, StepResult]:
         ctx, env, settings = self.ctx, self.ctx.env, self.infra_settings
@@ -370,6 +389,11 @@ def _exists(environment: EnvironmentContext, function_name: str) -> bool:
         deployed_function(environment.target, function_name)
     except UsageError:
         return False
+    except ClientError as exc:
+        raise UsageError(
+            f"cannot read the function {function_name} ({error_code(exc)}); "
+            "check the role's access."
+        ) from exc
     return True
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,14 +48,17 @@ class Migrated:
         return f"{len(self.applied)} revision(s) applied: {', '.join(self.applied)}"
 
 
-def run_migrator(target: AwsTarget, function_name: str, version: str) -> Migrated:
-    """Invoke ``function_name`` version ``version`` to migrate to its head; raises
+def run_migrator(
+    target: AwsTarget, function_name: str, version: str, timeouts: Mapping[str, int]
+) -> Migrated:
+    """Invoke ``function_name`` version ``version`` to migrate to its head with the release's
+    ``timeouts`` (``lock_timeout_ms``, ``statement_timeout_ms``); raises
     :class:`MigrationError` naming the failing revision."""
     timeout = deployed_function(target, function_name, version).timeout_seconds
     answer = target.invoker(timeout + _READ_SLACK_SECONDS).invoke(
         FunctionName=function_name,
         Qualifier=version,
-        Payload=json.dumps({"target": "head"}).encode(),
+        Payload=json.dumps({"target": "head", **timeouts}).encode(),
     )
     payload = _json(answer["Payload"].read())
     if answer.get("FunctionError"):
@@ -75,6 +79,14 @@ def _failure(function_name: str, version: str, error: dict[str, Any]) -> Migrati
     if kind == "MigrationFailed":
         found = _REVISION.match(message)
         return MigrationError(message, found.group(1) if found else None)
+    if kind == "Sandbox.Timedout":
+        return MigrationError(
+            f"the migrator ({function_name} version {version}) timed out: whether its "
+            "transaction committed is unknown. Its log (/aws/lambda/"
+            f"{function_name}) tells; deploy again, and the next run applies what is still "
+            "pending.",
+            None,
+        )
     return MigrationError(
         f"the migrator ({function_name} version {version}) failed before migrating: "
         f"{kind}: {message}; nothing was applied (its log: /aws/lambda/{function_name}).",
