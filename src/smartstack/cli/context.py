@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import click
 import typer
 
 from smartstack.cli.output import Renderer
 from smartstack.core.config import Settings, resolve_settings
-from smartstack.core.errors import SmartStackError
+from smartstack.core.errors import InternalError, SmartStackError
 from smartstack.core.redact import Redactor
 
 if TYPE_CHECKING:
@@ -50,8 +51,14 @@ def run(ctx: typer.Context, action: Callable[[Settings, Renderer], int | None]) 
     except SmartStackError as exc:
         renderer.error(exc)
         raise typer.Exit(int(exc.exit_code)) from None
+    except (click.exceptions.Exit, click.exceptions.ClickException, click.exceptions.Abort):
+        raise
+    except Exception as exc:  # a bug: still one redacted line (or envelope), no traceback
+        renderer.error(InternalError(f"internal error: {type(exc).__name__}: {exc}"))
+        raise typer.Exit(int(InternalError.exit_code)) from None
     if code:
         raise typer.Exit(code)
+
 
 
 def run_in(

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO, cast
 
 from rich.console import Console
+from rich.markup import escape
 
 from smartstack.core.errors import ExitCode, SmartStackError
 
@@ -88,8 +89,8 @@ class Renderer:
         if self.as_json:
             error = {"code": exc.code, "message": self.redact(exc.message)}
             self._envelope("error", exc.exit_code, None, [error])
-        else:
-            self.err.print(f"[bold red]error:[/] {self.redact(exc.message)}", markup=True)
+        else:  # the message is text: a "[/x]" in it is not markup
+            self.err.print(f"[bold red]error:[/] {escape(self.redact(exc.message))}", markup=True)
 
     def progress(self, message: str) -> None:
         """Progress lines go to stderr so stdout stays clean data."""
@@ -111,4 +112,18 @@ class Renderer:
             "data": to_jsonable(data),
             "errors": errors,
         }
-        sys.stdout.write(self.redact(json.dumps(envelope, indent=2, sort_keys=True)) + "\n")
+        # Each string is masked before JSON escapes it (a secret with a quote, a backslash or
+        # a non-ASCII character would no longer match once escaped), and the text again.
+        text = json.dumps(_redacted(envelope, self.redact), indent=2, sort_keys=True)
+        sys.stdout.write(self.redact(text) + "\n")
+
+
+def _redacted(value: Any, redact: Callable[[str], str]) -> Any:
+    """A JSON-like value with every string, keys included, passed through ``redact``."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {_redacted(k, redact): _redacted(v, redact) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redacted(v, redact) for v in value]
+    return value

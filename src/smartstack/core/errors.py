@@ -87,3 +87,9 @@ class CommandFailedError(SmartStackError):
     """An external command (tofu, pg_ctl) exited non-zero."""
 
     code = "command_failed"
+
+
+class InternalError(SmartStackError):
+    """An exception outside this tree (a bug), shown as one redacted line like the others."""
+
+    code = "internal_error"

@@ -6,6 +6,8 @@ subprocess log relays pass all text through :meth:`Redactor.redact`.
 
 from __future__ import annotations
 
+import json
+
 MASK = "****"
 _MIN_LENGTH = 4  # shorter values would mask ordinary words; they are refused at `set`
 
@@ -17,8 +19,13 @@ class Redactor:
         self._values: set[str] = set()
 
     def register(self, value: str) -> None:
-        if len(value) >= _MIN_LENGTH:
-            self._values.add(value)
+        """Mask ``value``, and the forms JSON gives it (quotes, backslashes and non-ASCII
+        characters escaped), wherever text carrying it is printed or logged."""
+        if len(value) < _MIN_LENGTH:
+            return
+        self._values.add(value)
+        for ascii_only in (True, False):
+            self._values.add(json.dumps(value, ensure_ascii=ascii_only)[1:-1])
 
     def redact(self, text: str) -> str:
         # Longest first, so a secret containing another is masked whole.
