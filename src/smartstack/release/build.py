@@ -128,7 +128,11 @@ class Manifest:
         try:
             data = json.loads(text)
             artifacts = tuple(
-                Artifact(name, str(a["sha256"]), int(a["size"]), str(a["key"]), str(a["handler"]))
+                _checked(
+                    Artifact(
+                        name, str(a["sha256"]), int(a["size"]), str(a["key"]), str(a["handler"])
+                    )
+                )
                 for name, a in sorted(data["artifacts"].items())
             )
             return cls(
@@ -154,7 +158,25 @@ def _extra_json(artifact: Artifact | None) -> dict[str, object] | None:
 def _extra_from_json(name: str, data: dict[str, object] | None) -> Artifact | None:
     if not data:
         return None
-    return Artifact(name, str(data["sha256"]), int(str(data["size"])), str(data["key"]), "")
+    return _checked(
+        Artifact(name, str(data["sha256"]), int(str(data["size"])), str(data["key"]), "")
+    )
+
+
+_ARTIFACT_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _checked(artifact: Artifact) -> Artifact:
+    """An artifact whose name and digest can only name a file of its own: a manifest comes
+    from a bucket, and its names become paths (``../x`` would write outside the cache)."""
+    if not _ARTIFACT_NAME.match(artifact.name):
+        raise ValueError(f"artifact name {artifact.name!r} is not a service name")
+    if not _SHA256.match(artifact.sha256):
+        raise ValueError(f"{artifact.name}: sha256 {artifact.sha256!r} is not a digest")
+    if artifact.key != f"artifacts/{artifact.sha256}.zip":
+        raise ValueError(f"{artifact.name}: key {artifact.key!r} is not its digest's")
+    return artifact
 
 
 def release_id_for(commit: str) -> str:

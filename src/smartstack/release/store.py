@@ -82,7 +82,13 @@ def load_release(target: AwsTarget, bucket: str, release_id: str) -> Manifest:
                 f"artifacts bucket {bucket} does not exist; apply the account stack first."
             ) from exc
         raise
-    return Manifest.from_json(body.decode())
+    manifest = Manifest.from_json(body.decode())
+    if manifest.release != release_id:
+        raise UsageError(
+            f"the manifest published as {release_id} names release {manifest.release}, not "
+            f"{release_id}; it is not that release's: publish the release again."
+        )
+    return manifest
 
 
 def fetch_artifact(target: AwsTarget, bucket: str, artifact: Artifact, dest_dir: Path) -> Path:
