@@ -252,3 +252,17 @@ def test_with_roles_enabled_commands_act_as_the_environment_role(
     )
     meta, _ = service.get_secret(open_environment(with_roles, "dev", r), "db-password", False)
     assert ":assumed-role/smartstack-dev-role/" in meta.modified_by
+
+
+def test_an_export_file_that_is_a_symlink_is_refused_and_its_target_untouched(
+    tmp_path: Path,
+) -> None:
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("someone else's file\n")
+    link = tmp_path / "secrets.env"
+    link.symlink_to(target)
+
+    with pytest.raises(UsageError, match="is a symbolic link"):
+        service.write_private(link, "DB_PASSWORD=hunter22\n")
+
+    assert target.read_text() == "someone else's file\n"

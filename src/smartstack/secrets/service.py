@@ -171,9 +171,12 @@ def export_secrets(
 
 
 def write_private(path: Path, text: str) -> None:
-    """Write a file only its owner can read, since it holds secret values."""
+    """Write a file only its owner can read, since it holds secret values.  A symbolic link
+    there is refused, not followed: it could point the secrets anywhere the caller may write."""
+    if path.is_symlink():
+        raise UsageError(f"{path} is a symbolic link; write the secrets to a plain file.")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
         os.fchmod(fd, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
