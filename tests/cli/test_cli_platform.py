@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -107,3 +108,25 @@ def test_a_bad_port_is_refused(session_env: dict[str, str]) -> None:
     result = _invoke(session_env, "--moto-port", "80", "local", "status")
     assert result.exit_code == ExitCode.USAGE
     assert "port 80 is out of range" in result.stderr
+
+
+def test_local_env_prints_exports_a_shell_cannot_be_made_to_run(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    (state / "local").mkdir(parents=True)
+    pwned = tmp_path / "pwned"
+    (state / "local" / "aws.env").write_text(
+        f"AWS_REGION=eu-west-1 $(touch {pwned})\nAWS_ENDPOINT_URL=http://localhost:5010`id`\n"
+    )
+    result = CliRunner().invoke(app, ["local", "env"], env={"SMARTSTACK_STATE_DIR": str(state)})
+    assert result.exit_code == 0, result.stdout + result.stderr
+
+    shell = subprocess.run(
+        ["bash", "-c", 'eval "$1"; printf "%s\\n" "$AWS_REGION" "$AWS_ENDPOINT_URL"', "_",
+         result.stdout], capture_output=True, text=True, check=True,
+    )  # fmt: skip
+
+    assert not pwned.exists()
+    assert shell.stdout.splitlines() == [
+        f"eu-west-1 $(touch {pwned})",
+        "http://localhost:5010`id`",
+    ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import shlex
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
@@ -12,10 +14,12 @@ from smartstack.cli.context import run
 from smartstack.cli.output import Renderer
 from smartstack.cli.render import render_bootstrap
 from smartstack.core.config import IAM_OFF, Settings
-from smartstack.core.errors import ExitCode
+from smartstack.core.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:  # heavy (boto3 and friends): imported when a command runs
     from smartstack.local.platform import PlatformStatus
+
+_SHELL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")  # what `export` may name
 
 app = typer.Typer(
     rich_markup_mode=None,
@@ -144,11 +148,13 @@ def env_command(ctx: typer.Context) -> None:
         from smartstack.local import platform
 
         variables = platform.endpoint_variables(settings)
-        out.result(
-            variables,
-            lambda console: console.print(
-                "\n".join(f"export {k}={v}" for k, v in variables.items())
-            ),
-        )
+        for name in variables:
+            if not _SHELL_NAME.match(name):
+                raise UsageError(
+                    f"{settings.endpoints_file} names {name!r}, not a variable; run "
+                    "`smartstack local up` to write it again."
+                )
+        exports = "\n".join(f"export {k}={shlex.quote(v)}" for k, v in variables.items())
+        out.result(variables, lambda console: console.print(exports, markup=False))
 
     run(ctx, action)
