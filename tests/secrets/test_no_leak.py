@@ -78,16 +78,16 @@ def test_a_whole_session_never_prints_a_value(
     assert values["db"] in exported.read_text()  # export was asked to write them to a file
 
     # Asked for explicitly: the values do come out (and so the scan above could see them).
-    revealed = session.run("secrets", "get", "dev", "db-password", "--reveal", keep=False)
+    revealed = session.run("secrets", "get", "dev", "api-token", "--reveal", keep=False)
     assert revealed.stdout.decode() == values["changed"] + "\n"
     printed = session.run("secrets", "export", "dev", "--stdout", keep=False)
     assert f'NEW_KEY="{values["new"]}"' in printed.stdout.decode()
-    assert json.loads(child_env.read_text())["DB_PASSWORD"] == values["db"]
+    assert json.loads(child_env.read_text())["API_TOKEN"] == values["db"]
 
 
 def _normal_paths(s: Session, values: dict[str, str], tmp_path: Path) -> tuple[Path, Path, Path]:
     """set, get, list, history, diff, exec, export, import: human and --json."""
-    assert s.run("secrets", "set", "dev", "db-password", stdin=values["db"]).returncode == 0
+    assert s.run("secrets", "set", "dev", "api-token", stdin=values["db"]).returncode == 0
     assert (
         s.run(
             "--json",
@@ -102,9 +102,9 @@ def _normal_paths(s: Session, values: dict[str, str], tmp_path: Path) -> tuple[P
         == 0
     )
     for fmt in ((), ("--json",)):
-        s.run(*fmt, "secrets", "get", "dev", "db-password")
+        s.run(*fmt, "secrets", "get", "dev", "api-token")
         s.run(*fmt, "secrets", "list", "dev")
-        s.run(*fmt, "secrets", "history", "dev", "db-password")
+        s.run(*fmt, "secrets", "history", "dev", "api-token")
         s.run(*fmt, "secrets", "diff", "dev", "staging")
     child_env, child_argv = tmp_path / "child-env.json", tmp_path / "child-argv.txt"
     child = (
@@ -132,7 +132,7 @@ def _normal_paths(s: Session, values: dict[str, str], tmp_path: Path) -> tuple[P
         == 0
     )
     good = tmp_path / "good.env"
-    good.write_text(f"DB_PASSWORD={values['changed']}\nNEW_KEY='{values['new']}'\n")
+    good.write_text(f"API_TOKEN={values['changed']}\nNEW_KEY='{values['new']}'\n")
     assert s.run("secrets", "import", "dev", str(good), stdin="n\n").returncode != 0
     assert s.run("--json", "secrets", "import", "dev", str(good), "--yes").returncode == 0
     return child_env, child_argv, exported
@@ -141,9 +141,9 @@ def _normal_paths(s: Session, values: dict[str, str], tmp_path: Path) -> tuple[P
 def _failure_paths(s: Session, values: dict[str, str], tmp_path: Path, settings: Settings) -> None:
     """Bad keys, unknown environments, bad files, a failure midway: errors carry no value."""
     failures = [
-        (("secrets", "set", "dev", "../prod/db-password"), values["badkey"]),
+        (("secrets", "set", "dev", "../prod/api-token"), values["badkey"]),
         (("--json", "secrets", "set", "dev", "Bad_Key"), values["badkey"]),
-        (("secrets", "set", "qa", "db-password"), values["badenv"]),
+        (("secrets", "set", "qa", "api-token"), values["badenv"]),
         (("secrets", "set", "dev", "tiny"), "abc"),
         (("secrets", "get", "dev", "missing-key"), None),
         (("secrets", "export", "dev"), None),

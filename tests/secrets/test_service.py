@@ -30,16 +30,16 @@ from tests.secrets.secrets_helpers import make_store, seed
 def test_set_then_get_records_version_author_and_description(platform: Settings) -> None:
     r = Redactor()
     change = service.set_secret(
-        open_environment(platform, "dev", r), "db-password", "first-secret", "the db"
+        open_environment(platform, "dev", r), "api-token", "first-secret", "the db"
     )
-    assert (change.key, change.version) == ("db-password", 1)
-    service.set_secret(open_environment(platform, "dev", r), "db-password", "second-secret", None)
-    meta, value = service.get_secret(open_environment(platform, "dev", r), "db-password", False)
+    assert (change.key, change.version) == ("api-token", 1)
+    service.set_secret(open_environment(platform, "dev", r), "api-token", "second-secret", None)
+    meta, value = service.get_secret(open_environment(platform, "dev", r), "api-token", False)
     assert value is None
     assert (meta.version, meta.description) == (2, "the db")
     assert meta.modified_by == service.open_store(open_environment(platform, "dev", r)).caller()
     assert meta.modified_by.startswith("arn:aws:")
-    _, revealed = service.get_secret(open_environment(platform, "dev", r), "db-password", True)
+    _, revealed = service.get_secret(open_environment(platform, "dev", r), "api-token", True)
     assert revealed is not None and revealed.value == "second-secret"
 
 
@@ -61,7 +61,7 @@ def test_bad_keys_are_refused_before_any_aws_call(
     """With no local AWS reachable at all, a bad key still fails as a bad key."""
     offline = dataclasses.replace(running_platform, state_dir=tmp_path)
     with pytest.raises(NotRunningError):
-        service.get_secret(open_environment(offline, "dev", Redactor()), "db-password", False)
+        service.get_secret(open_environment(offline, "dev", Redactor()), "api-token", False)
     for key in ("../prod/jwt-secret", "/smartstack/prod/jwt-secret", "x/../../prod/y"):
         with pytest.raises(InvalidKeyError):
             service.set_secret(
@@ -90,7 +90,7 @@ def test_set_without_the_kms_key_fails_clearly_and_writes_nothing(
 ) -> None:
     with pytest.raises(KmsKeyMissingError, match="alias/smartstack-dev"):
         service.set_secret(
-            open_environment(running_platform, "dev", Redactor()), "db-password", "no-key-yet", None
+            open_environment(running_platform, "dev", Redactor()), "api-token", "no-key-yet", None
         )
     assert service.list_secrets(open_environment(running_platform, "dev", Redactor())) == []
 
@@ -110,25 +110,25 @@ def test_list_and_history(platform: Settings) -> None:
 
 def test_delete_asks_and_honours_the_answer(platform: Settings) -> None:
     r = Redactor()
-    service.set_secret(open_environment(platform, "dev", r), "db-password", "to-be-deleted", None)
+    service.set_secret(open_environment(platform, "dev", r), "api-token", "to-be-deleted", None)
     questions: list[str] = []
     with pytest.raises(CancelledError):
         service.delete_secret(
             open_environment(platform, "dev", r),
-            "db-password",
+            "api-token",
             lambda q: questions.append(q) is not None,
         )
-    assert questions == ["delete db-password (version 1) from dev?"]
+    assert questions == ["delete api-token (version 1) from dev?"]
     assert [m.key for m in service.list_secrets(open_environment(platform, "dev", r))] == [
-        "db-password"
+        "api-token"
     ]
     change = service.delete_secret(
-        open_environment(platform, "dev", r), "db-password", lambda _: True
+        open_environment(platform, "dev", r), "api-token", lambda _: True
     )
     assert change.action == "deleted"
     assert service.list_secrets(open_environment(platform, "dev", r)) == []
     with pytest.raises(SecretNotFoundError):
-        service.delete_secret(open_environment(platform, "dev", r), "db-password", lambda _: True)
+        service.delete_secret(open_environment(platform, "dev", r), "api-token", lambda _: True)
 
 
 def test_diff_reports_promotion_blockers_by_key_only(platform: Settings) -> None:
@@ -153,11 +153,11 @@ def test_diff_reports_promotion_blockers_by_key_only(platform: Settings) -> None
 
 def test_export_to_a_private_file(platform: Settings, tmp_path: Path) -> None:
     r = Redactor()
-    service.set_secret(open_environment(platform, "dev", r), "db-password", "exported-secret", None)
+    service.set_secret(open_environment(platform, "dev", r), "api-token", "exported-secret", None)
     target = tmp_path / "dev.json"
     result, _ = service.export_secrets(open_environment(platform, "dev", r), Format.JSON, target)
     assert result.count == 1
-    assert json.loads(target.read_text()) == {"db-password": "exported-secret"}
+    assert json.loads(target.read_text()) == {"api-token": "exported-secret"}
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
 
 
@@ -175,7 +175,7 @@ def test_export_target_must_be_chosen(tmp_path: Path) -> None:
 def test_exec_passes_secrets_to_the_child_as_variables(platform: Settings, tmp_path: Path) -> None:
     r = Redactor()
     service.set_secret(
-        open_environment(platform, "dev", r), "db-password", "child-only-value", None
+        open_environment(platform, "dev", r), "api-token", "child-only-value", None
     )
     service.set_secret(open_environment(platform, "dev", r), "api2-key", "child-api-value", None)
     out = tmp_path / "env.json"
@@ -186,7 +186,7 @@ def test_exec_passes_secrets_to_the_child_as_variables(platform: Settings, tmp_p
     )
     assert code == 0
     child = json.loads(out.read_text())
-    assert child["DB_PASSWORD"] == "child-only-value"
+    assert child["API_TOKEN"] == "child-only-value"
     assert child["API2_KEY"] == "child-api-value"
     assert warnings == []
 
@@ -210,10 +210,10 @@ def test_exec_returns_the_child_status_and_refuses_bad_commands(platform: Settin
 def test_child_environment_warns_when_a_secret_replaces_a_variable() -> None:
     warnings: list[str] = []
     env = service.child_environment(
-        {"home": "secret-home"}, {"HOME": "/root", "X": "1"}, warnings.append
+        {"user": "secret-user"}, {"USER": "root", "X": "1"}, warnings.append
     )
-    assert env == {"HOME": "secret-home", "X": "1"}
-    assert warnings == ["HOME is set in the calling environment; the secret home replaces it."]
+    assert env == {"USER": "secret-user", "X": "1"}
+    assert warnings == ["USER is set in the calling environment; the secret user replaces it."]
 
 
 def _dev_role(admin: AwsTarget) -> None:
@@ -248,9 +248,9 @@ def test_with_roles_enabled_commands_act_as_the_environment_role(
     with_roles = dataclasses.replace(platform, assume_roles=True)
     r = Redactor()
     service.set_secret(
-        open_environment(with_roles, "dev", r), "db-password", "set-through-role", None
+        open_environment(with_roles, "dev", r), "api-token", "set-through-role", None
     )
-    meta, _ = service.get_secret(open_environment(with_roles, "dev", r), "db-password", False)
+    meta, _ = service.get_secret(open_environment(with_roles, "dev", r), "api-token", False)
     assert ":assumed-role/smartstack-dev-role/" in meta.modified_by
 
 
@@ -263,6 +263,6 @@ def test_an_export_file_that_is_a_symlink_is_refused_and_its_target_untouched(
     link.symlink_to(target)
 
     with pytest.raises(UsageError, match="is a symbolic link"):
-        service.write_private(link, "DB_PASSWORD=hunter22\n")
+        service.write_private(link, "API_TOKEN=hunter22\n")
 
     assert target.read_text() == "someone else's file\n"

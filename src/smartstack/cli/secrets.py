@@ -222,13 +222,24 @@ def exec_command(
     ctx: typer.Context,
     env: EnvArg,
     command: Annotated[Optional[list[str]], typer.Argument(help="The command, after --.")] = None,  # noqa: UP045
+    allow_override: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(
+            "--allow-override",
+            metavar="NAME",
+            help="Let a secret set this process-control variable (PATH, LD_PRELOAD, "
+            "BASH_ENV, PYTHONPATH …), refused otherwise; repeatable.",
+        ),
+    ] = None,
 ) -> None:
     """Run a command with the environment's secrets as variables (db-password -> DB_PASSWORD)."""
 
     def action(environment: EnvironmentContext, out: Renderer) -> int:
         from smartstack.secrets import service
 
-        return service.exec_with_secrets(environment, command or [], out.progress)
+        return service.exec_with_secrets(
+            environment, command or [], out.progress, allow_override or ()
+        )
 
     run_in(ctx, env, action)
 

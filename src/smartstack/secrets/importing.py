@@ -21,6 +21,7 @@ from smartstack.aws.errors import error_code
 from smartstack.core.errors import SmartStackError, UsageError
 from smartstack.secrets.errors import CancelledError, ImportFailedError
 from smartstack.secrets.formats import Format, format_for, parse
+from smartstack.secrets.keys import INFRASTRUCTURE_OWNED, env_var_name
 from smartstack.secrets.service import aws_errors, open_store
 from smartstack.secrets.store import SecretStore, SecretValue
 
@@ -84,9 +85,11 @@ class Snapshot:
 def plan_import(
     env: str, source: str, wanted: dict[str, str], before: Snapshot, prune: bool
 ) -> ImportPlan:
-    """One change per key, sorted; with ``prune`` keys missing from the file are deleted."""
+    """One change per key, sorted; with ``prune`` keys missing from the file are deleted
+    (never the parameters OpenTofu owns: they are not secrets the file could hold)."""
     changes = []
-    for key in sorted(set(wanted) | (set(before.values) if prune else set())):
+    pruned = {k for k in before.values if k not in INFRASTRUCTURE_OWNED} if prune else set()
+    for key in sorted(set(wanted) | pruned):
         if key not in wanted:
             action = Action.DELETE
         elif key not in before.values:
@@ -118,6 +121,12 @@ def import_file(
     wanted = read_import_file(path, options.format)
     for value in wanted.values():
         environment.redactor.register(value)
+    owned = sorted(env_var_name(k) for k in wanted if k in INFRASTRUCTURE_OWNED)
+    if owned:
+        raise UsageError(
+            f"{path} sets {', '.join(owned)}, written by OpenTofu (the environment's stack), "
+            "not by secrets; remove them from the file. Nothing was changed."
+        )
     store = open_store(environment)
     with aws_errors(env):
         before = take_snapshot(store, sorted(wanted), options.prune)

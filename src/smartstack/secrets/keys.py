@@ -28,6 +28,24 @@ _KEY_RE = re.compile(r"[a-z](?:[a-z0-9-]*[a-z0-9])?")
 _ENV_VAR_RE = re.compile(r"[A-Z](?:[A-Z0-9_]*[A-Z0-9])?")
 
 
+# Parameters the stacks write (the database module, the environment root): a value set
+# here would never reach RDS, and the next apply would put OpenTofu's back.
+INFRASTRUCTURE_OWNED = frozenset(
+    {"db-host", "db-port", "db-name", "db-username", "db-password", "db-sslmode", "environment"}
+)
+
+
+def check_writable(key: str) -> str:
+    """``key`` if the ``secrets`` commands may change it; OpenTofu's parameters are refused."""
+    check_key(key)
+    if key in INFRASTRUCTURE_OWNED:
+        raise UsageError(
+            f"{key} is written by OpenTofu (the environment's stack), not by secrets; change "
+            "it through the stack and a deploy."
+        )
+    return key
+
+
 def check_key(key: str) -> str:
     """Return ``key`` if it is a valid key, else explain the rule in one line."""
     if _KEY_RE.fullmatch(key) and len(key) <= MAX_KEY_LENGTH:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +22,7 @@ from smartstack.aws.errors import error_code, error_message
 from smartstack.core.errors import CommandFailedError, UsageError
 from smartstack.secrets.errors import CancelledError
 from smartstack.secrets.formats import Format, render
-from smartstack.secrets.keys import check_key, check_value, env_var_name
+from smartstack.secrets.keys import check_key, check_value, check_writable, env_var_name
 from smartstack.secrets.store import SecretMetadata, SecretValue, SsmSecretStore
 
 
@@ -78,7 +78,7 @@ def set_secret(
     environment: EnvironmentContext, key: str, value: str, description: str | None
 ) -> SecretChange:
     environment.redactor.register(value)
-    check_key(key)
+    check_writable(key)
     check_value(key, value)
     store = open_store(environment)
     env = environment.name
@@ -117,7 +117,7 @@ def delete_secret(
     environment: EnvironmentContext, key: str, confirm: Callable[[str], bool]
 ) -> SecretChange:
     """Delete after ``confirm`` agrees; a missing key fails before the question."""
-    check_key(key)
+    check_writable(key)
     store = open_store(environment)
     env = environment.name
     with aws_errors(env):
@@ -184,10 +184,45 @@ def write_private(path: Path, text: str) -> None:
         raise UsageError(f"cannot write {path}: {exc.strerror}.") from None
 
 
+# Variables that decide what a process runs or loads rather than what it reads: a secret
+# writer (the dev role) setting one would run code on the operator's machine.
+PROCESS_CONTROL = frozenset({
+    "PATH", "HOME", "SHELL", "IFS", "ENV", "BASH_ENV", "SHELLOPTS", "BASHOPTS", "PS4",
+    "PROMPT_COMMAND", "CDPATH", "TMPDIR", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP",
+    "PYTHONINSPECT", "PYTHONUSERBASE", "PERL5LIB", "PERL5OPT", "PERLLIB", "RUBYLIB", "RUBYOPT",
+    "NODE_OPTIONS", "NODE_PATH", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS",
+    "CLASSPATH", "GIT_SSH", "GIT_SSH_COMMAND", "GIT_EXEC_PATH", "GIT_CONFIG_GLOBAL",
+    "SSH_ASKPASS", "EDITOR", "VISUAL", "PAGER", "GCONV_PATH", "LOCPATH", "NLSPATH",
+})  # fmt: skip
+_PROCESS_CONTROL_PREFIXES = ("LD_", "DYLD_", "BASH_FUNC_", "GIT_CONFIG_")
+
+
+def controls_the_process(name: str) -> bool:
+    return name in PROCESS_CONTROL or name.startswith(_PROCESS_CONTROL_PREFIXES)
+
+
 def child_environment(
-    values: Mapping[str, str], base: Mapping[str, str], warn: Callable[[str], None]
+    values: Mapping[str, str],
+    base: Mapping[str, str],
+    warn: Callable[[str], None],
+    allow_override: Collection[str] = (),
 ) -> dict[str, str]:
-    """``base`` plus one variable per secret; a secret wins over an inherited variable."""
+    """``base`` plus one variable per secret; a secret wins over an inherited variable.
+
+    A secret that would set a variable controlling the process (``PATH``, ``LD_PRELOAD``,
+    ``BASH_ENV`` …) is refused unless its name is in ``allow_override``."""
+    refused = [
+        (key, env_var_name(key))
+        for key in values
+        if controls_the_process(env_var_name(key)) and env_var_name(key) not in allow_override
+    ]
+    if refused:
+        key, name = refused[0]
+        more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
+        raise UsageError(
+            f"the secret {key} would set {name}{more}, which decides what the command runs; "
+            f"nothing was run: pass --allow-override {name} if that is intended."
+        )
     env = dict(base)
     for key, value in values.items():
         name = env_var_name(key)
@@ -198,7 +233,10 @@ def child_environment(
 
 
 def exec_with_secrets(
-    environment: EnvironmentContext, argv: Sequence[str], warn: Callable[[str], None]
+    environment: EnvironmentContext,
+    argv: Sequence[str],
+    warn: Callable[[str], None],
+    allow_override: Collection[str] = (),
 ) -> int:
     """Run ``argv`` with the environment's secrets as variables; its exit status."""
     if not argv:
@@ -206,7 +244,7 @@ def exec_with_secrets(
             f"no command given: use `smartstack secrets exec {environment.name} -- COMMAND ...`."
         )
     values = read_values(environment)
-    child_env = child_environment(values, os.environ, warn)
+    child_env = child_environment(values, os.environ, warn, allow_override)
     try:
         completed = subprocess.run(list(argv), env=child_env, check=False)
     except OSError as exc:
