@@ -30,9 +30,9 @@ def test_set_reads_stdin_and_reports_the_version(cli: Any, kms: AwsTarget) -> No
     assert result.exit_code == 0, result.stderr
     data = envelope(result)["data"]
     assert (data["key"], data["version"], data["action"]) == ("api-token", 1, "set")
-    stored = kms.client("ssm").get_parameter(
-        Name="/smartstack/dev/api-token", WithDecryption=True
-    )["Parameter"]["Value"]
+    stored = kms.client("ssm").get_parameter(Name="/smartstack/dev/api-token", WithDecryption=True)[
+        "Parameter"
+    ]["Value"]
     assert stored == SECRET  # the trailing newline of stdin is not part of the value
     human = cli("secrets", "set", "dev", "api-token", input="next-value-123\n")
     assert human.stdout.strip() == "set dev/api-token: version 2"

@@ -174,9 +174,7 @@ def test_export_target_must_be_chosen(tmp_path: Path) -> None:
 
 def test_exec_passes_secrets_to_the_child_as_variables(platform: Settings, tmp_path: Path) -> None:
     r = Redactor()
-    service.set_secret(
-        open_environment(platform, "dev", r), "api-token", "child-only-value", None
-    )
+    service.set_secret(open_environment(platform, "dev", r), "api-token", "child-only-value", None)
     service.set_secret(open_environment(platform, "dev", r), "api2-key", "child-api-value", None)
     out = tmp_path / "env.json"
     script = f"import json, os; json.dump(dict(os.environ), open({str(out)!r}, 'w'))"
