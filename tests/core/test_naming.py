@@ -35,3 +35,11 @@ def test_bad_environment_names_are_refused(env: str) -> None:
 def test_bad_service_names_are_refused(service: str) -> None:
     with pytest.raises(UsageError, match="not a valid service name"):
         resource_name("dev", service)
+
+
+@pytest.mark.parametrize("env", ["tfstate", "artifacts", "approvers", "deployments", "account"])
+def test_names_the_account_stack_uses_are_not_environments(env: str) -> None:
+    # smartstack-tfstate-* would be the state bucket and lock table, which the role of an
+    # environment named tfstate would reach through its smartstack-<env>-* grants.
+    with pytest.raises(UsageError, match="the account's own resources are named with it"):
+        resource_name(env, "api")

@@ -15,6 +15,12 @@ DEFAULT_PROJECT = "smartstack"
 ACCOUNT_STACK = "account"
 
 _ENV_RE = re.compile(r"^[a-z][a-z0-9]{1,15}$")
+# The account stack's own names are <project>-<word>-…: an environment with such a word for
+# its name would make resources its role's <project>-<env>-* grants reach (the state bucket,
+# the lock table, the artifacts bucket, the ledger, the pipeline key).
+RESERVED_ENVIRONMENT_NAMES = frozenset(
+    {ACCOUNT_STACK, "tfstate", "artifacts", "approvers", "deployments", "pipeline"}
+)
 _SERVICE_RE = re.compile(r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")
 
 
@@ -24,6 +30,11 @@ def check_environment_name(env: str) -> str:
         raise UsageError(
             f"'{env}' is not a valid environment name: use 2-16 lowercase letters or digits, "
             "starting with a letter (e.g. dev, staging, prod)."
+        )
+    if env in RESERVED_ENVIRONMENT_NAMES:
+        raise UsageError(
+            f"'{env}' is not a valid environment name: the account's own resources are named "
+            f"with it ({', '.join(sorted(RESERVED_ENVIRONMENT_NAMES))} are taken); pick another."
         )
     return env
 
