@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import time
+import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -402,11 +403,33 @@ def _has_digest(path: Path, sha256: str) -> bool:
 
 
 def _unpacked(zip_path: Path, unpack: Callable[[Path, Path], Path], inside: str) -> Path:
-    """Unpack once next to the zip (the directory is keyed by the digest)."""
+    """Unpack next to the zip (the directory is keyed by the digest), and check the tree
+    against the zip before every use: a file changed or added since (OpenTofu's lock files
+    aside) means it is unpacked again, so what runs is what was released."""
     dest = zip_path.parent / "unpacked"
-    done = dest / ".complete"
-    if not done.is_file():
+    if not _same_tree(zip_path, dest):
         shutil.rmtree(dest, ignore_errors=True)
         unpack(zip_path, dest)
-        done.touch()
     return dest / inside if inside else dest
+
+
+_WRITTEN_BY_TOFU = ".terraform.lock.hcl"  # `tofu init` writes it next to the stack's code
+
+
+def _same_tree(zip_path: Path, dest: Path) -> bool:
+    if not dest.is_dir():
+        return False
+    with zipfile.ZipFile(zip_path) as archive:
+        expected = {i.filename: archive.read(i) for i in archive.infolist() if not i.is_dir()}
+    for path in dest.rglob("*"):
+        if path.is_symlink():
+            return False
+        if not path.is_file():
+            continue
+        name = path.relative_to(dest).as_posix()
+        if name in expected:
+            if path.read_bytes() != expected.pop(name):
+                return False
+        elif path.name != _WRITTEN_BY_TOFU:
+            return False
+    return not expected
