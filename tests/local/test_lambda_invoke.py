@@ -529,3 +529,21 @@ def test_a_function_made_again_after_a_reset_gets_a_fresh_environment(
     response, who = _invoke(admin, "again", {"kind": "whoami"})
     assert "FunctionError" not in response, who
     assert who["arn"].endswith("assumed-role/again-role/again")
+
+
+def test_a_role_lambda_cannot_assume_is_refused_as_the_function_s_role(
+    admin: Callable[[str], Any],
+) -> None:
+    iam, lam = admin("iam"), admin("lambda")
+    ec2_only = policy({"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
+                       "Action": "sts:AssumeRole"})  # fmt: skip
+    wrong = iam.create_role(RoleName="ec2-only-role", AssumeRolePolicyDocument=ec2_only)
+    code = {"ZipFile": _zip(HANDLER)}
+
+    with pytest.raises(lam.exceptions.InvalidParameterValueException, match="cannot be assumed"):
+        lam.create_function(FunctionName="untrusted", Runtime="python3.12", Handler="app.handler",
+                            Role=wrong["Role"]["Arn"], Code=code)  # fmt: skip
+    right = _function(admin, "trusted")
+    with pytest.raises(lam.exceptions.InvalidParameterValueException, match="cannot be assumed"):
+        lam.update_function_configuration(FunctionName="trusted", Role=wrong["Role"]["Arn"])
+    assert lam.get_function_configuration(FunctionName="trusted")["Role"] == right

@@ -345,12 +345,53 @@ def install(
         return body or b"", headers
 
     _http_apis(endpoint, synchronous, _api_gateway_may_invoke(enforcer) if enforcer else None)
+    if enforcer is not None:
+        _execution_roles_lambda_may_assume(enforcer, LambdaClientError)
     event_sources.deliver_on_send_no_more()
     event_sources.mappings_keep_their_alias()
     poller = event_sources.SqsPoller(synchronous)
     poller.start()
     atexit.register(poller.stop)
     return pool
+
+
+def _execution_roles_lambda_may_assume(enforcer: Any, error: type[Exception]) -> None:
+    """``CreateFunction`` and ``UpdateFunctionConfiguration`` refuse a role whose trust
+    policy does not let Lambda assume it, as Lambda does (it assumes the role to run the
+    function): ``InvalidParameterValueException``."""
+    from moto.awslambda.models import LambdaBackend
+    from moto.iam.models import iam_backends
+
+    def check(backend: Any, role_arn: str | None) -> None:
+        account, region = str(backend.account_id), str(backend.region_name)
+        name = str(role_arn or "").rsplit("/", 1)[-1]
+        role = next((r for r in iam_backends[account]["aws"].roles.values() if r.name == name),
+                    None)  # fmt: skip
+        trust = str(role.assume_role_policy_document) if role is not None else None
+        if not trust or not enforcer.service_may(
+            "lambda.amazonaws.com", "sts:AssumeRole", str(role_arn), account, region, {},
+            policy=trust,
+        ):  # fmt: skip
+            raise error(
+                "InvalidParameterValueException",
+                "The role defined for the function cannot be assumed by Lambda.",
+            )
+
+    create, update = LambdaBackend.create_function, LambdaBackend.update_function_configuration
+
+    def create_function(self: Any, spec: dict[str, Any]) -> Any:
+        check(self, spec.get("Role"))
+        return create(self, spec)
+
+    def update_function_configuration(
+        self: Any, function_name: str, qualifier: str, body: dict[str, Any]
+    ) -> Any:
+        if body.get("Role"):
+            check(self, body["Role"])
+        return update(self, function_name, qualifier, body)
+
+    setattr(LambdaBackend, "create_function", create_function)  # noqa: B010
+    setattr(LambdaBackend, "update_function_configuration", update_function_configuration)  # noqa: B010
 
 
 def _api_gateway_may_invoke(enforcer: Any) -> http_api.MayInvoke:

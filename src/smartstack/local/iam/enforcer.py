@@ -312,13 +312,15 @@ class Enforcer:
 
     def service_may(
         self, service: str, action: str, resource: str, account: str, region: str,
-        context: dict[str, Any],
+        context: dict[str, Any], policy: str | None = None,
     ) -> bool:  # fmt: skip
         """Whether the AWS service principal ``service`` (``apigateway.amazonaws.com``) may
         ``action`` on ``resource``, as when API Gateway invokes a function: a service has no
-        identity policies, so only the resource's own policy can allow it.  (In audit mode
-        a refusal is recorded and allowed.)"""
-        policy = resource_policy(World(account, region), resource)
+        identity policies, so only the resource's own policy (``policy``, else the one the
+        rules read for ``resource``) can allow it.  (In audit mode a refusal is recorded and
+        allowed.)"""
+        if policy is None:
+            policy = resource_policy(World(account, region), resource)
         question = Question(
             principal=service, action=action, resource=resource, account_id=account,
             context={"aws:PrincipalIsAWSService": "true", "aws:SourceAccount": account,
