@@ -60,7 +60,6 @@ def run(ctx: typer.Context, action: Callable[[Settings, Renderer], int | None]) 
         raise typer.Exit(code)
 
 
-
 def run_in(
     ctx: typer.Context,
     env: str,
