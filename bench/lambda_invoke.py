@@ -10,7 +10,9 @@ function, then side by side in one run:
   request, IAM decision, routing, the environment's RIE, logs and metrics written)
   against the RIE directly;
 * **the HTTP API**: requests per second and latency p50/p99 at a fixed concurrency,
-  through ``<local AWS>/_aws/execute-api/<id>`` to the function's alias.
+  through ``<local AWS>/_aws/execute-api/<id>`` to the function's alias;
+* **in the VPC** (as root): the same function with a ``VpcConfig``, which runs in the
+  platform's VPC namespace and is reached through a socket of the namespace, cold and warm.
 
     .venv/bin/python bench/lambda_invoke.py [--warm 200] [--requests 400] [--concurrency 4]
 """
@@ -41,6 +43,7 @@ from smartstack.core.config import resolve_settings  # noqa: E402
 from smartstack.infra.toolchain import toolchain  # noqa: E402
 from smartstack.local.lambda_runner import LocalLambda, http_event  # noqa: E402
 from smartstack.local.moto import MotoServer  # noqa: E402
+from smartstack.local.network import PrivateNetwork, private_network  # noqa: E402
 from smartstack.local.processes import free_port  # noqa: E402
 
 HANDLER = """
@@ -79,17 +82,28 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as directory:
         zip_path = Path(directory) / "function.zip"
         zip_path.write_bytes(code.getvalue())
+        network = private_network(Path(directory))
+        if network is not None:
+            network.create()
         server = MotoServer(free_port(), Path(directory) / "aws", iam_enforcement="1",
-                            lambda_rie=rie)  # fmt: skip
+                            lambda_rie=rie, network=network)  # fmt: skip
         server.directory.mkdir()
         server.start()
         try:
-            run(server, zip_path, rie, args)
+            run(server, zip_path, rie, args, network)
         finally:
             server.stop()
+            if network is not None:
+                network.delete()
 
 
-def run(server: MotoServer, zip_path: Path, rie: Path, args: argparse.Namespace) -> None:
+def run(
+    server: MotoServer,
+    zip_path: Path,
+    rie: Path,
+    args: argparse.Namespace,
+    network: PrivateNetwork | None,
+) -> None:
     session = boto3.session.Session(region_name="us-east-1", **KEYS)
     lam = session.client("lambda", endpoint_url=server.url)
     role = session.client("iam", endpoint_url=server.url).create_role(
@@ -101,10 +115,20 @@ def run(server: MotoServer, zip_path: Path, rie: Path, args: argparse.Namespace)
     lam.create_alias(FunctionName="bench", Name="live", FunctionVersion=version)
     event = json.dumps(http_event("GET", "/bench")).encode()
 
-    def through_aws() -> None:
-        lam.invoke(FunctionName="bench", Qualifier="live", Payload=event)["Payload"].read()
+    def through_aws(name: str = "bench") -> None:
+        lam.invoke(FunctionName=name, Qualifier="live", Payload=event)["Payload"].read()
 
     cold_aws = timed_ms(through_aws)
+    cold_vpc, warm_vpc = 0.0, []
+    if network is not None:
+        vpc = {"SubnetIds": ["subnet-1"], "SecurityGroupIds": ["sg-1"]}
+        lam.create_function(FunctionName="bench-vpc", Runtime="python3.12",
+                            Handler="app.handler", Role=role,
+                            Code={"ZipFile": zip_path.read_bytes()}, VpcConfig=vpc)  # fmt: skip
+        vpc_version = lam.publish_version(FunctionName="bench-vpc")["Version"]
+        lam.create_alias(FunctionName="bench-vpc", Name="live", FunctionVersion=vpc_version)
+        cold_vpc = timed_ms(lambda: through_aws("bench-vpc"))
+        warm_vpc = [timed_ms(lambda: through_aws("bench-vpc")) for _ in range(args.warm)]
     direct: list[LocalLambda] = []
     cold_direct = timed_ms(
         lambda: (
@@ -157,6 +181,13 @@ def run(server: MotoServer, zip_path: Path, rie: Path, args: argparse.Namespace)
     print(f"{'warm overhead of the local AWS (p50)':<44} {overhead:+8.2f} ms")
     label = f"HTTP API, concurrency {args.concurrency}"
     print(f"{label:<44} {args.requests / wall:8.1f} req/s   {percentiles(latencies)}")
+    if network is None:
+        print("in the VPC: not measured (the VPC namespace needs root)")
+        return
+    print(f"{'Invoke, cold, in the VPC namespace':<44} local AWS {cold_vpc:8.1f} ms")
+    print(f"{'Invoke, warm, in the VPC namespace':<44} {percentiles(warm_vpc)}")
+    extra = statistics.median(warm_vpc) - statistics.median(warm_aws)
+    print(f"{'warm cost of the VPC namespace (p50)':<44} {extra:+8.2f} ms")
 
 
 if __name__ == "__main__":

@@ -33,5 +33,5 @@ def test_build_refuses_a_dirty_tree_then_builds_it_clean(tmp_path: Path) -> None
     commit = subprocess.run(["git", "-C", str(clone), "rev-parse", "HEAD"], check=True,
                             capture_output=True, text=True).stdout.strip()  # fmt: skip
     assert manifest["release"] == f"r-{commit[:12]}"
-    assert {a["name"] for a in manifest["artifacts"]} == {"api", "ai-processor"}
+    assert {a["name"] for a in manifest["artifacts"]} == {"api", "ai-processor", "migrator"}
     assert (tmp_path / "state" / "releases" / manifest["release"] / "manifest.json").is_file()

@@ -27,13 +27,16 @@ def _artifact(aws: AwsTarget, source: bytes) -> Artifact:
     return Artifact("api", digest, len(data), key, HANDLER)
 
 
+LAMBDA_TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+    "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})  # fmt: skip
+
+
 def _function(
     aws: AwsTarget, name: str, runtime: str, code: Artifact, architecture: str = "x86_64"
 ) -> None:
     """A function with a ``live`` alias, as the stack creates it."""
     role = aws.client("iam").create_role(
-        RoleName=f"{name}-exec",
-        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
+        RoleName=f"{name}-exec", AssumeRolePolicyDocument=LAMBDA_TRUST
     )["Role"]["Arn"]
     lam = aws.client("lambda")
     lam.create_function(
