@@ -394,3 +394,33 @@ def test_a_retried_conditional_write_gets_its_first_answer(aws: AwsTarget) -> No
     assert attempt(1) == 200
     assert attempt(2) == 200  # the retry of an attempt that was carried out
     assert attempt(1, str(uuid.uuid4())) == 400  # another operation: the lock is held
+
+
+def test_a_retried_create_of_any_service_gets_its_first_answer(aws: AwsTarget) -> None:
+    # Seen in CI: OpenTofu's CreateAlias ran twice (201, then 409 "Alias already exists").
+    iam = aws.client("iam")
+    lambda_may_assume = {"Effect": "Allow", "Action": "sts:AssumeRole",
+                         "Principal": {"Service": "lambda.amazonaws.com"}}  # fmt: skip
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [lambda_may_assume]})
+    role = iam.create_role(RoleName="retried-exec", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+    lam = aws.client("lambda")
+    empty_zip = b"PK\x05\x06" + b"\0" * 18
+    lam.create_function(FunctionName="retried", Runtime="python3.12", Role=role,
+                        Handler="app.handler", Code={"ZipFile": empty_zip})  # fmt: skip
+    version = lam.publish_version(FunctionName="retried")["Version"]
+    url = f"{aws.endpoint_url('lambda')}/2015-03-31/functions/retried/aliases"
+    body = json.dumps({"Name": "live", "FunctionVersion": version}).encode()
+    invocation = str(uuid.uuid4())
+
+    def attempt(n: int, invocation_id: str = invocation) -> tuple[int, bytes]:
+        headers = {"amz-sdk-invocation-id": invocation_id, "amz-sdk-request": f"attempt={n}; max=3",
+                   "Content-Type": "application/json"}  # fmt: skip
+        return signed_request(
+            "POST", url, service="lambda", region=aws.region,
+            credentials=_admin_credentials(aws), headers=headers, body=body,
+        )  # fmt: skip
+
+    first = attempt(1)
+    assert first[0] == 201
+    assert attempt(2) == first  # the retry of an attempt that was carried out
+    assert attempt(1, str(uuid.uuid4()))[0] == 409  # another operation: the alias exists

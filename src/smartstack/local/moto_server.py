@@ -287,7 +287,7 @@ def _cloudwatch_cbor() -> None:
 
 
 def _retry_replay() -> None:
-    """A retried DynamoDB request whose first attempt succeeded gets that answer
+    """A retried request whose first attempt succeeded gets that answer
     (smartstack.local.retries)."""
     from smartstack.local.retries import RetryReplay
     from smartstack.local.wsgi import wrap_moto

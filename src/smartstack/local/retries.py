@@ -1,14 +1,15 @@
-"""A retried DynamoDB request whose first attempt succeeded gets that attempt's answer.
+"""A retried request whose first attempt succeeded gets that attempt's answer.
 
-Under load, an SDK here sometimes retries a DynamoDB request although the local AWS had
-carried out the first attempt (seen in CI: OpenTofu's lock ``PutItem`` ran twice, the
-second answered ``ConditionalCheckFailedException``, and OpenTofu reported the lock as
-held by someone else: itself).  On AWS the first answer arrives, and a conditional write
-is not repeated.  AWS SDKs name each operation in ``amz-sdk-invocation-id`` (the same on
-every attempt) and the attempt in ``amz-sdk-request`` (``attempt=2; max=5``); here a
-later attempt of a DynamoDB request, with the same signer, the same operation and the
-same body as an attempt that succeeded, is answered with that attempt's answer instead
-of being run again.  Each replay is logged.
+Under load, an SDK here sometimes retries a request although the local AWS had carried
+out the first attempt (seen in CI: OpenTofu's lock ``PutItem`` ran twice, the second
+answered ``ConditionalCheckFailedException`` and OpenTofu reported the lock as held by
+itself; later its ``CreateAlias`` ran twice, the second answered 409 "Alias already
+exists").  On AWS the first answer arrives, and a create or a conditional write is not
+repeated.  AWS SDKs name each operation in ``amz-sdk-invocation-id`` (the same on every
+attempt) and the attempt in ``amz-sdk-request`` (``attempt=2; max=5``); here a later
+attempt of a request that changes something (not ``GET`` or ``HEAD``), with the same
+signer, method, path, query, target and body as an attempt that succeeded, is answered
+with that attempt's answer instead of being run again.  Each replay is logged.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ _LARGEST = 64 * 1024
 
 
 class RetryReplay:
-    """Remembers the successful answers of DynamoDB requests by their invocation id."""
+    """Remembers the successful answers of requests that change something, by invocation id."""
 
     def __init__(self) -> None:
         self._answers: OrderedDict[str, tuple[str, list[tuple[str, str]], bytes]] = OrderedDict()
@@ -48,8 +49,10 @@ class RetryReplay:
                 kept = self._answers.get(key) if attempt > 1 else None
             if kept is not None:
                 self.replayed += 1
-                log.warning("local AWS: attempt %d of %s replayed the first answer",
-                            attempt, environ.get("HTTP_X_AMZ_TARGET"))  # fmt: skip
+                log.warning("local AWS: attempt %d of %s %s%s replayed the first answer",
+                            attempt, environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"),
+                            f" ({environ['HTTP_X_AMZ_TARGET']})"
+                            if environ.get("HTTP_X_AMZ_TARGET") else "")  # fmt: skip
                 status, headers, body = kept
                 start_response(status, headers)
                 return [body]
@@ -73,13 +76,16 @@ class RetryReplay:
     @staticmethod
     def _key(environ: dict[str, Any]) -> str | None:
         invocation = environ.get("HTTP_AMZ_SDK_INVOCATION_ID")
-        target = str(environ.get("HTTP_X_AMZ_TARGET") or "")
-        if not invocation or not target.startswith("DynamoDB_"):
+        method = str(environ.get("REQUEST_METHOD") or "GET").upper()
+        if not invocation or method in ("GET", "HEAD"):
             return None
+        target = str(environ.get("HTTP_X_AMZ_TARGET") or "")
+        where = str(environ.get("RAW_URI") or environ.get("PATH_INFO") or "")
+        query = "" if "?" in where else str(environ.get("QUERY_STRING") or "")
         signer = _CREDENTIAL.search(str(environ.get("HTTP_AUTHORIZATION") or ""))
-        body = read_body(environ)
-        digest = hashlib.sha256(body).hexdigest()
-        return f"{invocation}|{signer.group(1) if signer else ''}|{target}|{digest}"
+        digest = hashlib.sha256(read_body(environ)).hexdigest()
+        parts = (invocation, signer.group(1) if signer else "", method, where, query, target)
+        return "|".join((*parts, digest))
 
 
 def _attempt(environ: dict[str, Any]) -> int:
