@@ -155,6 +155,11 @@ def run(
     gateway.create_route(ApiId=api["ApiId"], RouteKey="$default",
                          Target=f"integrations/{integration}")  # fmt: skip
     gateway.create_stage(ApiId=api["ApiId"], StageName="$default", AutoDeploy=True)
+    lam.add_permission(  # as the stacks' aws_lambda_permission: API Gateway may invoke it
+        FunctionName="bench", Qualifier="live", StatementId="api",
+        Action="lambda:InvokeFunction", Principal="apigateway.amazonaws.com",
+        SourceArn=f"arn:aws:execute-api:us-east-1:123456789012:{api['ApiId']}/*",
+    )  # fmt: skip
     endpoint = gateway.get_api(ApiId=api["ApiId"])["ApiEndpoint"]
 
     def request(_: int) -> float:
