@@ -326,14 +326,17 @@ def test_promotion_to_staging_and_to_prod_with_an_approval(
     assert refused.exit_code == 2
     assert f"prod needs an approval for {release}" in refused.stderr
 
-    # The staging deployer approving their own release does not count in prod. (The
-    # deploy ran as the staging role's session `smartstack-staging`; the gate compares
-    # session names, which issue 13 replaces with the approver's own identity.)
+    # The staging deployer may not approve their own release for prod: `approve` refuses at
+    # once what the deploy would refuse. (The deploy ran as the staging role's session
+    # `smartstack-staging`; the rule compares session names, which issue 13 replaces with
+    # the approver's own identity.)
     deployer = _identity(pipeline, "smartstack-staging")
-    assert pipeline.cli("approve", "prod", release, env=deployer).exit_code == 0
-    refused = pipeline.cli("deploy", "prod", "--release", release, env=pipeline.job_env("prod"))
+    refused = pipeline.cli("approve", "prod", release, env=deployer)
     assert refused.exit_code == 2
     assert "another person must approve" in refused.stderr
+    refused = pipeline.cli("deploy", "prod", "--release", release, env=pipeline.job_env("prod"))
+    assert refused.exit_code == 2
+    assert f"prod needs an approval for {release}" in refused.stderr
 
     alice = _approver(pipeline, "alice")
     approved = pipeline.cli("--json", "approve", "prod", release, env=alice)

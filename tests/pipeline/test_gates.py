@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from smartstack.core.environments import EnvironmentConfig
-from smartstack.pipeline.gates import GateError, check_gates
+from smartstack.pipeline.gates import GateError, check_approver, check_gates
 from smartstack.pipeline.ledger import Attempt, Ledger
 
 DEV = EnvironmentConfig("dev", 7, None, Path("dev.tfvars"))
@@ -44,3 +44,15 @@ def test_prod_needs_staging_and_an_approval_by_someone_else(ledger: Ledger) -> N
         check_gates(PROD, ledger, "r-1", "main")
     ledger.approve("prod", "r-1", BOB)
     assert check_gates(PROD, ledger, "r-1", "main").startswith(f"passed staging; approved by {BOB}")
+
+
+def test_an_approval_the_deploy_would_refuse_is_refused_when_given(ledger: Ledger) -> None:
+    # Seen as a new user would: the staging deployer's `approve prod` was accepted (and shown
+    # in `status`), and only the prod deploy refused it.
+    with pytest.raises(GateError, match="r-1 has not passed staging; approve it once it has"):
+        check_approver(PROD, ledger, "r-1", BOB)
+    ledger.record(Attempt("staging", "r-1", ALICE, outcome="succeeded"))
+
+    with pytest.raises(GateError, match="deployed r-1 to staging; another person must approve"):
+        check_approver(PROD, ledger, "r-1", ALICE)
+    check_approver(PROD, ledger, "r-1", BOB)  # someone else: accepted

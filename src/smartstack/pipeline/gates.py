@@ -46,6 +46,25 @@ def check_gates(config: EnvironmentConfig, ledger: Ledger, release: str, branch:
     return reason
 
 
+def check_approver(config: EnvironmentConfig, ledger: Ledger, release: str, approver: str) -> None:
+    """Refuse at once an approval the deploy would refuse: of a release that has not passed
+    the environment it promotes from, or by whoever deployed it there."""
+    source = config.promotes_from
+    if source is None:
+        return
+    passed = ledger.succeeded(source, release)
+    if not passed:
+        raise GateError(
+            f"{release} has not passed {source}; approve it once it has "
+            f"(smartstack deploy {source} --release {release})."
+        )
+    if config.approver_must_differ and _same_person(approver, passed[0].who):
+        raise GateError(
+            f"{approver} deployed {release} to {source}; another person must approve it for "
+            f"{config.name}."
+        )
+
+
 def _check_approval(config: EnvironmentConfig, ledger: Ledger, release: str, deployer: str) -> str:
     env = config.name
     approval = ledger.approval(env, release)

@@ -14,6 +14,7 @@ from smartstack.aws.lambda_api import move_live
 from smartstack.core.config import Settings
 from smartstack.core.environments import environment_names
 from smartstack.core.errors import UsageError
+from smartstack.pipeline.gates import check_approver
 from smartstack.pipeline.ledger import (
     Approval,
     Attempt,
@@ -39,7 +40,9 @@ def approve(environment: EnvironmentContext, release: str) -> Approval:
     if not environment.config.require_approval:
         raise UsageError(f"{env} takes no approvals (require_approval is false in its tfvars).")
     load_release(environment.target, environment.artifacts_bucket, release)  # unknown: refused
-    return ledger_of(environment).approve(env, release, environment.caller)
+    ledger = ledger_of(environment)
+    check_approver(environment.config, ledger, release, environment.caller)
+    return ledger.approve(env, release, environment.caller)
 
 
 def history(environment: EnvironmentContext, limit: int = 20) -> list[Attempt]:
