@@ -360,13 +360,12 @@ def _execution_roles_lambda_may_assume(enforcer: Any, error: type[Exception]) ->
     policy does not let Lambda assume it, as Lambda does (it assumes the role to run the
     function): ``InvalidParameterValueException``."""
     from moto.awslambda.models import LambdaBackend
-    from moto.iam.models import iam_backends
+
+    from smartstack.local.iam.world import World
 
     def check(backend: Any, role_arn: str | None) -> None:
         account, region = str(backend.account_id), str(backend.region_name)
-        name = str(role_arn or "").rsplit("/", 1)[-1]
-        role = next((r for r in iam_backends[account]["aws"].roles.values() if r.name == name),
-                    None)  # fmt: skip
+        role = World(account, region).iam_role(str(role_arn or "").rsplit("/", 1)[-1])
         trust = str(role.assume_role_policy_document) if role is not None else None
         if not trust or not enforcer.service_may(
             "lambda.amazonaws.com", "sts:AssumeRole", str(role_arn), account, region, {},
