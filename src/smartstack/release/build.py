@@ -213,11 +213,11 @@ def build_release(
     release_file = json.dumps({"commit": commit, "release": release}, sort_keys=True) + "\n"
     with tempfile.TemporaryDirectory(prefix="smartstack-build-") as tmp:
         vendor = _vendor(root / REQUIREMENTS, Path(tmp) / "vendor", wheel_cache)
-        artifacts = tuple(
-            _build_service(root, service, wheels, release_file.encode(), out_dir)
-            for service in sorted(SERVICES, key=lambda s: s.name)
-            for wheels in [_with_extra(root, service, vendor, Path(tmp), wheel_cache)]
-        )
+        built = []
+        for service in sorted(SERVICES, key=lambda s: s.name):
+            wheels = _with_extra(root, service, vendor, Path(tmp), wheel_cache)
+            built.append(_build_service(root, service, wheels, release_file.encode(), out_dir))
+        artifacts = tuple(built)
         infrastructure = _store(INFRASTRUCTURE, _infrastructure_zip(root), "", out_dir)
     manifest = Manifest(release, commit, _branch(root), artifacts, infrastructure=infrastructure)
     (out_dir / "manifest.json").write_text(manifest.to_json())

@@ -211,10 +211,11 @@ def child_environment(
 
     A secret that would set a variable controlling the process (``PATH``, ``LD_PRELOAD``,
     ``BASH_ENV`` …) is refused unless its name is in ``allow_override``."""
+    names = {key: env_var_name(key) for key in values}
     refused = [
-        (key, env_var_name(key))
-        for key in values
-        if controls_the_process(env_var_name(key)) and env_var_name(key) not in allow_override
+        (key, name)
+        for key, name in names.items()
+        if controls_the_process(name) and name not in allow_override
     ]
     if refused:
         key, name = refused[0]
@@ -225,7 +226,7 @@ def child_environment(
         )
     env = dict(base)
     for key, value in values.items():
-        name = env_var_name(key)
+        name = names[key]
         if name in env:
             warn(f"{name} is set in the calling environment; the secret {key} replaces it.")
         env[name] = value
