@@ -27,6 +27,9 @@ from smartstack.local.network import PrivateNetwork
 
 ROOT = Path(__file__).resolve().parents[1]
 PLATFORM_FIXTURE = "running_platform"
+# An execution role's trust policy, as the stacks write it: Lambda may assume the role.
+LAMBDA_TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+    "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})  # fmt: skip
 
 
 def pytest_configure(config: pytest.Config) -> None:

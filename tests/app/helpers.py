@@ -17,6 +17,7 @@ from smartstack.local.lambda_runner import LocalLambda
 from smartstack.local.network import PrivateNetwork
 from smartstack.release.build import Manifest
 from smartstack.release.store import load_release, publish_release
+from tests.conftest import LAMBDA_TRUST
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "app" / "migrations"
 ENVIRONMENT = "test"
@@ -120,12 +121,7 @@ def deploy_function(
     aws.client("s3").create_bucket(Bucket=bucket)
     publish_release(aws, bucket, manifest, out)
     name, iam = f"smartstack-{ENVIRONMENT}-{service}", aws.client("iam")
-    trust = {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
-             "Action": "sts:AssumeRole"}  # fmt: skip
-    role = iam.create_role(
-        RoleName=name,
-        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [trust]}),
-    )["Role"]["Arn"]
+    role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=LAMBDA_TRUST)["Role"]["Arn"]
     reads = {"Effect": "Allow", "Action": ["ssm:GetParametersByPath", "kms:Decrypt"],
              "Resource": "*"}  # fmt: skip
     iam.put_role_policy(

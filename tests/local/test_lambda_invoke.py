@@ -18,6 +18,7 @@ import pytest
 from smartstack.local.lambda_service import choose_version
 from smartstack.local.moto import MotoServer
 from smartstack.local.processes import free_port
+from tests.conftest import LAMBDA_TRUST
 from tests.local.iam.conftest import ADMIN_KEYS, REGION, allow, policy
 
 HANDLER = """
@@ -40,8 +41,6 @@ def handler(event, context):
             "memory": os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"],
             "greeting": os.environ.get("GREETING")}
 """
-TRUST_LAMBDA = policy({"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
-                       "Action": "sts:AssumeRole"})  # fmt: skip
 
 
 def _zip(source: str) -> bytes:
@@ -75,7 +74,7 @@ def _function(
 ) -> str:  # fmt: skip
     """A function of ``source``'s ``handler`` whose role has ``statements``."""
     iam = admin("iam")
-    role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument=TRUST_LAMBDA)
+    role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument=LAMBDA_TRUST)
     if statements:
         iam.put_role_policy(
             RoleName=f"{name}-role", PolicyName="p", PolicyDocument=policy(*statements)

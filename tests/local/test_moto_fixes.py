@@ -19,6 +19,7 @@ from smartstack.local import platform
 from smartstack.local.moto import MotoServer
 from smartstack.local.network import PrivateNetwork
 from smartstack.local.processes import free_port
+from tests.conftest import LAMBDA_TRUST
 from tests.local.signed import signed_request
 from tests.vpc import VpcSession
 
@@ -399,10 +400,9 @@ def test_a_retried_conditional_write_gets_its_first_answer(aws: AwsTarget) -> No
 def test_a_retried_create_of_any_service_gets_its_first_answer(aws: AwsTarget) -> None:
     # Seen in CI: OpenTofu's CreateAlias ran twice (201, then 409 "Alias already exists").
     iam = aws.client("iam")
-    lambda_may_assume = {"Effect": "Allow", "Action": "sts:AssumeRole",
-                         "Principal": {"Service": "lambda.amazonaws.com"}}  # fmt: skip
-    trust = json.dumps({"Version": "2012-10-17", "Statement": [lambda_may_assume]})
-    role = iam.create_role(RoleName="retried-exec", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+    role = iam.create_role(RoleName="retried-exec", AssumeRolePolicyDocument=LAMBDA_TRUST)["Role"][
+        "Arn"
+    ]
     lam = aws.client("lambda")
     empty_zip = b"PK\x05\x06" + b"\0" * 18
     lam.create_function(FunctionName="retried", Runtime="python3.12", Role=role,

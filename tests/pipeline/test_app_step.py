@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 
 import pytest
 
@@ -13,6 +12,7 @@ from smartstack.core.errors import UsageError
 from smartstack.core.services import RUNTIME
 from smartstack.pipeline.app_step import release_function
 from smartstack.release.build import Artifact, deterministic_zip
+from tests.conftest import LAMBDA_TRUST
 
 BUCKET = "smartstack-artifacts-app-step"
 HANDLER = "probe.handler.handler"
@@ -25,10 +25,6 @@ def _artifact(aws: AwsTarget, source: bytes) -> Artifact:
     key = f"artifacts/{digest}.zip"
     aws.client("s3").put_object(Bucket=BUCKET, Key=key, Body=data)
     return Artifact("api", digest, len(data), key, HANDLER)
-
-
-LAMBDA_TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-    "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})  # fmt: skip
 
 
 def _function(
