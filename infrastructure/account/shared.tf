@@ -8,6 +8,7 @@ module "artifacts" {
   kms_key_arn                        = aws_kms_key.pipeline.arn
   noncurrent_version_expiration_days = var.artifacts_noncurrent_version_expiration_days
   tls_only_policy                    = var.tls_only_bucket_policies
+  write_once_prefixes                = ["artifacts/", "releases/"]
 
   tags = { Name = local.artifacts_bucket }
 }

@@ -67,31 +67,64 @@ resource "aws_s3_bucket_lifecycle_configuration" "data" {
   depends_on = [aws_s3_bucket_versioning.data]
 }
 
-data "aws_iam_policy_document" "tls_only" {
-  statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["s3:*"]
-    resources = [aws_s3_bucket.data.arn, "${aws_s3_bucket.data.arn}/*"]
+data "aws_iam_policy_document" "bucket" {
+  dynamic "statement" {
+    for_each = var.tls_only_policy ? [1] : []
+    content {
+      sid       = "DenyInsecureTransport"
+      effect    = "Deny"
+      actions   = ["s3:*"]
+      resources = [aws_s3_bucket.data.arn, "${aws_s3_bucket.data.arn}/*"]
 
-    principals {
-      type        = "*"
-      identifiers = ["*"]
+      principals {
+        type        = "*"
+        identifiers = ["*"]
+      }
+
+      condition {
+        test     = "Bool"
+        variable = "aws:SecureTransport"
+        values   = ["false"]
+      }
     }
+  }
 
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
+  # Write-once: under these prefixes an object is only ever created, never replaced. A
+  # PutObject must carry `If-None-Match: *` (S3 then refuses it when the key exists), so
+  # whoever may write there still cannot overwrite. Multipart uploads and copies carry no
+  # such header: they are refused here, and nothing of ours uses them.
+  dynamic "statement" {
+    for_each = length(var.write_once_prefixes) > 0 ? [1] : []
+    content {
+      sid       = "DenyOverwrites"
+      effect    = "Deny"
+      actions   = ["s3:PutObject"]
+      resources = [for p in var.write_once_prefixes : "${aws_s3_bucket.data.arn}/${p}*"]
+
+      principals {
+        type        = "*"
+        identifiers = ["*"]
+      }
+
+      condition {
+        test     = "Null"
+        variable = "s3:if-none-match"
+        values   = ["true"]
+      }
     }
   }
 }
 
-resource "aws_s3_bucket_policy" "tls_only" {
-  count = var.tls_only_policy ? 1 : 0
+resource "aws_s3_bucket_policy" "this" {
+  count = var.tls_only_policy || length(var.write_once_prefixes) > 0 ? 1 : 0
 
   bucket = aws_s3_bucket.data.id
-  policy = data.aws_iam_policy_document.tls_only.json
+  policy = data.aws_iam_policy_document.bucket.json
 
   depends_on = [aws_s3_bucket_public_access_block.data]
+}
+
+moved {
+  from = aws_s3_bucket_policy.tls_only
+  to   = aws_s3_bucket_policy.this
 }

@@ -52,6 +52,17 @@ variable "tls_only_policy" {
   default     = true
 }
 
+variable "write_once_prefixes" {
+  description = "Key prefixes whose objects may be created but never replaced: the bucket policy refuses a PutObject there without If-None-Match (releases and their artifacts)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for p in var.write_once_prefixes : can(regex("^[A-Za-z0-9!_.*'()-]+/$", p))])
+    error_message = "write_once_prefixes must be key prefixes ending in '/', e.g. releases/."
+  }
+}
+
 variable "tags" {
   description = "Tags of the bucket, besides the provider's default_tags."
   type        = map(string)

@@ -21,6 +21,7 @@ still builds its own (what its stack's apply needs).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -220,6 +221,7 @@ def live(running_platform: Settings) -> Live:
         Bucket=artifacts_bucket_name(admin.account_id(), admin.region),
         Key=RELEASE_KEY,
         Body=b'{"release": "live-isolation"}',
+        IfNoneMatch="*",  # the bucket is write-once under releases/, for the admin too
     )
     made = {env: _make_environment(admin, env) for env in ENVS}
     roles = {
@@ -433,9 +435,8 @@ def _read_release(s3: Any, live: Live) -> None:
 
 
 def _publish_release(s3: Any, live: Live) -> None:
-    s3.put_object(
-        Bucket=live.artifacts_bucket, Key=RELEASE_KEY, Body=b'{"release": "live-isolation"}'
-    )
+    key = f"releases/live-isolation-{uuid.uuid4().hex[:8]}/manifest.json"
+    s3.put_object(Bucket=live.artifacts_bucket, Key=key, Body=b"{}", IfNoneMatch="*")
 
 
 @pytest.mark.parametrize("role", ENVS)
@@ -452,6 +453,22 @@ def test_every_role_reads_the_artifacts_and_only_the_publisher_writes_them(
         request_(s3, live)
     else:
         refused("s3", action, role, lambda: request_(s3, live))
+
+
+@pytest.mark.parametrize("role", ENVS)
+def test_no_role_overwrites_a_published_release(live: Live, role: str) -> None:
+    """Write-once is the bucket policy's: a write without If-None-Match is refused whoever
+    sends it, the publisher too, and with it S3 refuses the existing key."""
+    s3 = live.roles[role].client("s3")
+    put = functools.partial(
+        s3.put_object, Bucket=live.artifacts_bucket, Key=RELEASE_KEY, Body=b'{"release": "x"}'
+    )
+    refused("s3", "s3:PutObject", role, put)
+    with pytest.raises(ClientError) as conditional:
+        put(IfNoneMatch="*")
+    code = conditional.value.response["Error"]["Code"]
+    assert code == ("PreconditionFailed" if role == PUBLISHER else "AccessDenied")
+    _read_release(s3, live)
 
 
 # ================================ the network ================================================

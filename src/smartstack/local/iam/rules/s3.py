@@ -192,6 +192,10 @@ def _s3_object(call: Call) -> list[Check]:
     context: dict[str, ContextValue] = {}
     if call.operation in ("PutObjectTagging",):
         context.update(tag_context(_s3_tagging_body(call)))
+    if call.operation in ("PutObject", "CompleteMultipartUpload"):  # conditional writes
+        for param, key in (("IfNoneMatch", "s3:if-none-match"), ("IfMatch", "s3:if-match")):
+            if call.get(param):
+                context[key] = str(call.get(param))
     checks = [Check(action, arn, context)]
     if call.operation in ("PutObject", "CopyObject", "CreateMultipartUpload") and call.get(
         "Tagging"
