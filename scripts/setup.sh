@@ -38,17 +38,19 @@ if ! getent hosts "$account_host" >/dev/null; then
     echo "127.0.0.1 $account_host" | as_root tee -a /etc/hosts >/dev/null
 fi
 
-# Python environment, reinstalled only when pyproject.toml changes.
+# Python environment, reinstalled only when pyproject.toml or the lock changes. Every
+# package comes from requirements.lock, pinned with its hashes (pip refuses other bytes);
+# the package itself is then installed without touching the index.
 python=${PYTHON:-python3}
 command -v "$python" >/dev/null || die "Python 3.11+ is required; install python3."
 venv=$repo/.venv
 stamp=$venv/.pyproject.sha256
-want=$(sha256sum "$repo/pyproject.toml" | cut -d' ' -f1)
+want=$(cat "$repo/pyproject.toml" "$repo/requirements.lock" | sha256sum | cut -d' ' -f1)
 if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-    log "installing the Python environment in .venv"
+    log "installing the Python environment in .venv (requirements.lock, hashes required)"
     "$python" -m venv "$venv"
-    "$venv/bin/pip" install -q --upgrade pip
-    "$venv/bin/pip" install -q -e "$repo[dev]"
+    "$venv/bin/pip" install -q --require-hashes --no-deps -r "$repo/requirements.lock"
+    "$venv/bin/pip" install -q --no-deps --no-build-isolation -e "$repo"
     echo "$want" > "$stamp"
 fi
 

@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 
 from smartstack.aws.target import AwsTarget
-from smartstack.core.errors import UsageError
+from smartstack.core.errors import CommandFailedError, ConfigError, UsageError
 from smartstack.core.services import ARCHITECTURE, RUNTIME
 from smartstack.release.build import Manifest, build_release, compiled_mismatch, release_id_for
 from smartstack.release.store import (
     fetch_artifact,
     load_release,
+    manifest_sha256,
     publish_release,
 )
 
@@ -216,14 +217,33 @@ def _elf(machine: int) -> bytes:
     return ident + (3).to_bytes(2, "little") + machine.to_bytes(2, "little") + bytes(44)
 
 
-def _repo_needing_speedy(tmp_path: Path, wheel: str, extension: str, data: bytes) -> Path:
-    """A clone whose one requirement is ``speedy``, offered as ``wheel`` in tmp_path/wheels."""
+def _repo_needing_speedy(
+    tmp_path: Path, wheel: str, extension: str, data: bytes, pin: str | None = "its own"
+) -> Path:
+    """A clone whose one requirement is ``speedy``, offered as ``wheel`` in tmp_path/wheels
+    and pinned with the wheel's hash (``pin="its own"``), another hash, or none."""
     repo = clone(tmp_path / "repo")
     (tmp_path / "wheels").mkdir()
     _wheel_with_extension(tmp_path / "wheels" / wheel, extension, data)
-    (repo / "app" / "requirements.txt").write_text("speedy==1.0\n")
+    digest = hashlib.sha256((tmp_path / "wheels" / wheel).read_bytes()).hexdigest()
+    hashes = {"its own": f" --hash=sha256:{digest}", None: ""}.get(pin, f" --hash=sha256:{pin}")
+    (repo / "app" / "requirements.txt").write_text(f"speedy==1.0{hashes}\n")
     git(repo, "commit", "-qam", "a dependency with compiled code")
     return repo
+
+
+def test_a_requirement_without_its_hash_is_refused(tmp_path: Path) -> None:
+    wheel = "speedy-1.0-cp312-cp312-manylinux2014_x86_64.whl"
+    repo = _repo_needing_speedy(tmp_path, wheel, TARGET_EXTENSION, _elf(62), pin=None)
+    with pytest.raises(ConfigError, match="every requirement needs its wheel's --hash"):
+        build_release(repo, tmp_path / "out", wheel_cache=tmp_path / "wheels")
+
+
+def test_a_cached_wheel_that_is_not_the_pinned_one_is_refused(tmp_path: Path) -> None:
+    wheel = "speedy-1.0-cp312-cp312-manylinux2014_x86_64.whl"
+    repo = _repo_needing_speedy(tmp_path, wheel, TARGET_EXTENSION, _elf(62), pin="0" * 64)
+    with pytest.raises(CommandFailedError, match="does not match its pinned hash"):
+        build_release(repo, tmp_path / "out", wheel_cache=tmp_path / "wheels")
 
 
 def test_a_compiled_dependency_for_the_functions_runtime_ships(tmp_path: Path) -> None:
@@ -340,7 +360,9 @@ def test_publish_uploads_each_artifact_once_by_digest(
     assert second == []
     listed = aws.client("s3").list_objects_v2(Bucket=bucket)["Contents"]
     assert sorted(o["Key"] for o in listed) == sorted(first)
-    assert load_release(aws, bucket, manifest.release) == manifest
+    published = load_release(aws, bucket, manifest.release)
+    assert published.manifest == manifest
+    assert published.sha256 == manifest_sha256(manifest)  # of the bytes in the bucket
 
 
 def test_published_artifacts_come_back_byte_for_byte(

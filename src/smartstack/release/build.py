@@ -321,26 +321,45 @@ def _vendor(requirements: Path, target: Path, wheel_cache: Path | None) -> dict[
     cache.mkdir(parents=True, exist_ok=True)
     install = [
         "install", "--quiet", "--no-deps", "--no-compile", "--only-binary=:all:",
-        "--target", str(target), *_PIP_PLATFORM, "--no-index", "--find-links", str(cache),
-        "-r", str(requirements),
+        "--require-hashes", "--target", str(target), *_PIP_PLATFORM, "--no-index",
+        "--find-links", str(cache), "-r", str(requirements),
     ]  # fmt: skip
-    if _pip(install).returncode != 0:
+    first = _pip(install)
+    if first.returncode != 0:
+        _hash_problem(requirements, first.stderr, cache)  # a tampered cache is not refetched
         download = [
-            "download", "--quiet", "--no-deps", "--only-binary=:all:", *_PIP_PLATFORM,
-            "--dest", str(cache), "-r", str(requirements),
+            "download", "--quiet", "--no-deps", "--only-binary=:all:", "--require-hashes",
+            *_PIP_PLATFORM, "--dest", str(cache), "-r", str(requirements),
         ]  # fmt: skip
         fetched = _pip(download)
         if fetched.returncode != 0:
+            _hash_problem(requirements, fetched.stderr, cache)
             raise CommandFailedError(
                 f"pip could not fetch wheels of {requirements.name} for {_TARGET}: "
                 f"{_last_line(fetched.stderr)}; pin versions that ship such wheels."
             )
         installed = _pip(install)
         if installed.returncode != 0:
+            _hash_problem(requirements, installed.stderr, cache)
             raise CommandFailedError(
                 f"pip install of {requirements.name} failed: {_last_line(installed.stderr)}."
             )
     return _normalised_tree(target)
+
+
+def _hash_problem(requirements: Path, stderr: str, cache: Path) -> None:
+    """Name a requirement without a hash, or a wheel that is not the one pinned."""
+    if "Hashes are required" in stderr or "missing from some requirements" in stderr:
+        raise ConfigError(
+            f"{requirements}: every requirement needs its wheel's --hash=sha256:… (pip hash "
+            "<wheel>); the build installs nothing unpinned."
+        )
+    if "DO NOT MATCH THE HASHES" in stderr:
+        raise CommandFailedError(
+            f"a wheel of {requirements} does not match its pinned hash: the cache or the "
+            f"index served other bytes ({_last_line(stderr)}); check it, then delete the "
+            f"cached wheel in {cache}."
+        )
 
 
 def _pip(args: list[str]) -> subprocess.CompletedProcess[str]:
