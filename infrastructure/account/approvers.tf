@@ -1,6 +1,8 @@
 # <project>-approvers: the people who approve releases (`smartstack approve <env>
 # <release>`). Administrators add each approver's own IAM user to the group; the
-# approval then names that person, not a role session anyone could name.
+# approval then names that person, not a role session anyone could name. Approvals have
+# their own partition (`approvals#<env>`), which only this group may write: an
+# environment's role writes `env#<env>` alone, so a deploy role cannot approve itself.
 
 data "aws_iam_policy_document" "approvers" {
   # checkov:skip=CKV_AWS_356:"*" only for sts:GetCallerIdentity, which has no resource-level permissions
@@ -26,7 +28,7 @@ data "aws_iam_policy_document" "approvers" {
     condition {
       test     = "ForAllValues:StringEquals"
       variable = "dynamodb:LeadingKeys"
-      values   = [for e in var.approval_environments : "env#${e}"]
+      values   = [for e in var.approval_environments : "approvals#${e}"]
     }
 
     condition {

@@ -129,7 +129,7 @@ def deploy_function(
         PolicyName="settings",
         PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [reads]}),
     )
-    artifact = load_release(aws, bucket, manifest.release).artifact(service)
+    artifact = load_release(aws, bucket, manifest.release).manifest.artifact(service)
     vpc = {"VpcConfig": {"SubnetIds": ["subnet-0a"], "SecurityGroupIds": ["sg-0a"]}}
     lam = aws.client("lambda")
     lam.create_function(

@@ -41,7 +41,7 @@ from tests.pipeline.world import (
     role_session,
     roll_back_to_good,
     schema_revision,
-    withdraw_approval,
+    withdraw_approvals,
 )
 
 
@@ -117,7 +117,7 @@ def test_promotion_to_staging_and_to_prod_with_an_approval(
     pipeline: Pipeline, dev_live: None
 ) -> None:
     release = pipeline.good.release
-    withdraw_approval(pipeline, "prod", release)  # prod_live may have approved it already
+    withdraw_approvals(pipeline, "prod")  # prod_live may have approved it already
     result = pipeline.cli(
         "--json", "deploy", "staging", "--release", release, env=pipeline.job_env("staging")
     )
@@ -131,13 +131,16 @@ def test_promotion_to_staging_and_to_prod_with_an_approval(
     assert f"prod needs an approval for {release}" in refused.stderr
 
     # The staging deployer may not approve their own release for prod: `approve` refuses at
-    # once what the deploy would refuse. (The deploy ran as the staging role's session
-    # `smartstack-staging`; the rule compares session names, which issue 13 replaces with
-    # the approver's own identity.)
-    deployer = role_session(pipeline, "smartstack-staging")
-    refused = pipeline.cli("approve", "prod", release, env=deployer)
+    # once what the deploy would refuse. The staging job's session is named after whoever ran
+    # it; signed in as their own IAM user of that name, they are refused, and as the role
+    # session itself too (approvals come from people: tests/pipeline/test_attacks.py).
+    staged_by = pipeline.ledger().succeeded("staging", release)[0].who.rsplit("/", 1)[-1]
+    refused = pipeline.cli("approve", "prod", release, env=approver(pipeline, staged_by))
     assert refused.exit_code == 2
     assert "another person must approve" in refused.stderr
+    refused = pipeline.cli("approve", "prod", release, env=role_session(pipeline, staged_by))
+    assert refused.exit_code == 2
+    assert "approvals come from a person" in refused.stderr
     refused = pipeline.cli("deploy", "prod", "--release", release, env=pipeline.job_env("prod"))
     assert refused.exit_code == 2
     assert f"prod needs an approval for {release}" in refused.stderr

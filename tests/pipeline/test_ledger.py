@@ -70,8 +70,59 @@ def test_unlock_shows_and_releases_a_stale_lease(ledger: Ledger) -> None:
 
 
 def test_approvals_are_per_environment_and_release(ledger: Ledger) -> None:
-    ledger.approve("prod", "r-aaa", "arn:aws:sts::123456789012:assumed-role/admin/dana")
+    ledger.approve("prod", "r-aaa", "a" * 64, "arn:aws:iam::123456789012:user/dana")
     approval = ledger.approval("prod", "r-aaa")
     assert approval is not None and approval.approver.endswith("/dana")
     assert ledger.approval("prod", "r-bbb") is None
     assert ledger.approval("staging", "r-aaa") is None
+
+
+def _three_attempts(ledger: Ledger) -> list[str]:
+    sks = []
+    for hour, release in enumerate(("r-1", "r-2", "r-3")):
+        attempt = Attempt("dev", release, "alice", started=f"2026-11-26T0{hour}:00:00.000+00:00")
+        ledger.record(attempt)
+        sks.append(f"deploy#{attempt.started}#{attempt.attempt_id}")
+    return sks
+
+
+def test_the_chain_names_the_first_edited_record(ledger: Ledger) -> None:
+    sks = _three_attempts(ledger)
+    ledger.approve("prod", "r-1", "a" * 64, "arn:aws:iam::123456789012:user/dana")
+    assert [(c.partition, c.records, c.broken) for c in ledger.verify("dev")] == [
+        ("env#dev", 3, None),
+        ("approvals#dev", 0, None),
+    ]
+    assert [c.broken for c in ledger.verify("prod")] == [None, None]
+    ledger.ddb.update_item(
+        TableName=ledger.table,
+        Key={"pk": {"S": "env#dev"}, "sk": {"S": sks[1]}},
+        UpdateExpression="SET outcome = :o",
+        ExpressionAttributeValues={":o": {"S": "succeeded"}},
+    )
+    broken = ledger.verify("dev")[0].broken
+    assert broken is not None and broken.sk == sks[1]
+    assert "changed" in broken.reason
+
+
+def test_the_chain_names_the_record_after_a_deleted_one(ledger: Ledger) -> None:
+    sks = _three_attempts(ledger)
+    ledger.ddb.delete_item(
+        TableName=ledger.table, Key={"pk": {"S": "env#dev"}, "sk": {"S": sks[1]}}
+    )
+    broken = ledger.verify("dev")[0].broken
+    assert broken is not None and broken.sk == sks[2]
+    assert f"the record before ({sks[0]})" in broken.reason
+
+
+def test_records_from_before_the_chain_may_only_come_first(ledger: Ledger) -> None:
+    old = {"pk": {"S": "env#dev"}, "release": {"S": "r-0"}, "who": {"S": "alice"},
+           "outcome": {"S": "succeeded"}, "finished": {"S": ""}}  # fmt: skip
+    ledger.ddb.put_item(
+        TableName=ledger.table, Item=dict(old, sk={"S": "deploy#2026-11-25T00:00:00.000+00:00#o"})
+    )
+    sks = _three_attempts(ledger)
+    assert ledger.verify("dev")[0].broken is None
+    ledger.ddb.put_item(TableName=ledger.table, Item=dict(old, sk={"S": sks[1]}))  # rewritten
+    broken = ledger.verify("dev")[0].broken
+    assert broken is not None and broken.sk == sks[1]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from smartstack.pipeline.ledger import Attempt
+from smartstack.pipeline.ledger import Attempt, live_attempt
 from smartstack.pipeline.promotion import rollback_target
 
 
@@ -37,3 +37,11 @@ def test_nothing_to_go_back_to() -> None:
     assert target() is None
     assert target(attempt("r1")) is None
     assert target(attempt("r1"), attempt("r1")) is None
+
+
+def test_a_rotation_is_neither_live_nor_a_target() -> None:
+    rotation = attempt("r2", kind="rotation")
+    assert target(rotation, attempt("r2"), attempt("r1")) == "r1"
+    assert target(attempt("r2"), rotation, attempt("r1")) == "r1"
+    live = attempt("r1")
+    assert live_attempt([rotation, live]) is live

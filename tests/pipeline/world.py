@@ -28,7 +28,13 @@ from smartstack.core.config import Settings
 from smartstack.core.naming import DEFAULT_PROJECT
 from smartstack.local import platform
 from smartstack.pipeline.deploy import DeployResult, deploy
-from smartstack.pipeline.ledger import AttemptKind, Ledger, deployments_table, live_attempt
+from smartstack.pipeline.ledger import (
+    AttemptKind,
+    Ledger,
+    approvals_pk,
+    deployments_table,
+    live_attempt,
+)
 from smartstack.pipeline.promotion import rollback
 from smartstack.release.build import Manifest, build_release
 from smartstack.release.store import publish_release
@@ -156,18 +162,24 @@ def roll_back_to_good(pipeline: Pipeline, env: str) -> None:
         assert attempt.release == pipeline.good.release, f"{env} rolled back to {attempt.release}"
 
 
-def withdraw_approval(pipeline: Pipeline, env: str, release: str) -> None:
-    """Remove ``release``'s approval for ``env`` (there is no command for that: a test's setup)."""
-    pipeline.target.client("dynamodb").delete_item(
-        TableName=deployments_table(DEFAULT_PROJECT),
-        Key={"pk": {"S": f"env#{env}"}, "sk": {"S": f"approval#{release}"}},
-    )
+def withdraw_approvals(pipeline: Pipeline, env: str) -> None:
+    """Remove every approval for ``env`` (no command does: a test's setup, by the admin);
+    all of them, so that the approvals' chain stays whole."""
+    ddb, table = pipeline.target.client("dynamodb"), deployments_table(DEFAULT_PROJECT)
+    found = ddb.query(
+        TableName=table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": approvals_pk(env)}},
+        ConsistentRead=True,
+    )["Items"]
+    for item in found:
+        ddb.delete_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})
 
 
-def role_session(pipeline: Pipeline, person: str) -> dict[str, str]:
-    """The CLI's environment when ``person`` acts with a role session named after them
-    (what an administrator can do: the session name is theirs to choose)."""
-    role = f"arn:aws:iam::{pipeline.target.account_id()}:role/smartstack-prod-role"
+def role_session(pipeline: Pipeline, person: str, env: str = "prod") -> dict[str, str]:
+    """The CLI's environment when ``person`` acts with a session of ``env``'s role named after
+    them (what an administrator can do: the session name is theirs to choose)."""
+    role = f"arn:aws:iam::{pipeline.target.account_id()}:role/smartstack-{env}-role"
     creds = pipeline.target.client("sts").assume_role(RoleArn=role, RoleSessionName=person)[
         "Credentials"
     ]

@@ -1,4 +1,4 @@
-"""``smartstack deploy | approve | rollback | history | status | unlock``."""
+"""``smartstack deploy | approve | rollback | history | status | verify-ledger | unlock``."""
 
 from __future__ import annotations
 
@@ -191,8 +191,41 @@ def status(ctx: typer.Context) -> None:
 
         report = promotion.status(settings)
         out.result(report, lambda c: c.print(_status_table(report)))
+        for s in report:
+            for check in s.broken:
+                assert check.broken is not None
+                out.progress(
+                    f"warning: {s.env}'s ledger ({check.partition}) is broken at "
+                    f"{check.broken.sk}; see smartstack verify-ledger {s.env}"
+                )
 
     run(ctx, action)
+
+
+def verify_ledger(ctx: typer.Context, env: EnvArg) -> None:
+    """Recompute the ledger's hash chains (attempts, approvals) and name the first break."""
+
+    def action(environment: EnvironmentContext, out: Renderer) -> int:
+        from smartstack.core.errors import LedgerBrokenError
+        from smartstack.pipeline import promotion
+
+        checks = promotion.verify_ledger(environment)
+
+        def human(console: Console) -> None:
+            for c in checks:
+                state = f"broken at {c.broken.sk}" if c.broken else "intact"
+                console.print(f"{c.partition}: {c.records} records, chain {state}")
+
+        broken = [c for c in checks if c.broken]
+        code = ExitCode.FAILED if broken else ExitCode.OK
+        out.result(checks, human, code=code)
+        if broken and not out.as_json:
+            for c in broken:
+                assert c.broken is not None
+                out.error(LedgerBrokenError(f"{c.partition} {c.broken.sk}: {c.broken.reason}."))
+        return code
+
+    run_in(ctx, env, action)
 
 
 def unlock(
@@ -223,3 +256,4 @@ def register(app: typer.Typer) -> None:
     app.command("deploy")(deploy_command)
     for command in (approve, rollback, history, status, unlock):
         app.command()(command)
+    app.command("verify-ledger")(verify_ledger)

@@ -89,6 +89,12 @@ class CommandFailedError(SmartStackError):
     code = "command_failed"
 
 
+class LedgerBrokenError(SmartStackError):
+    """The deployments ledger's hash chain does not hold: a record was changed or deleted."""
+
+    code = "ledger_broken"
+
+
 class InternalError(SmartStackError):
     """An exception outside this tree (a bug), shown as one redacted line like the others."""
 

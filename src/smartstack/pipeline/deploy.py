@@ -40,6 +40,7 @@ from smartstack.aws.environment import EnvironmentContext
 from smartstack.aws.errors import error_code
 from smartstack.aws.lambda_api import deployed_function, move_live
 from smartstack.core.config import Settings
+from smartstack.core.environments import EnvironmentConfig, load_environment
 from smartstack.core.errors import SmartStackError, UsageError
 from smartstack.core.services import MIGRATOR
 from smartstack.core.tfvars import read_tfvars
@@ -47,7 +48,7 @@ from smartstack.infra.stack import PreparedStack, infra_fingerprint, plan_stack,
 from smartstack.infra.tofu import PlanSummary
 from smartstack.infra.toolchain import toolchain
 from smartstack.pipeline.app_step import FunctionRelease, release_function
-from smartstack.pipeline.gates import check_gates
+from smartstack.pipeline.gates import check_gates, gate_config
 from smartstack.pipeline.ledger import (
     Attempt,
     AttemptKind,
@@ -64,8 +65,13 @@ from smartstack.pipeline.smoke import (
     SmokeFailed,
     run_checks,
 )
-from smartstack.release.build import Manifest
-from smartstack.release.store import fetch_artifact, load_release, unpack_infrastructure
+from smartstack.release.build import Artifact, Manifest
+from smartstack.release.store import (
+    PublishedRelease,
+    fetch_artifact,
+    load_release,
+    unpack_infrastructure,
+)
 
 
 @dataclass(frozen=True)
@@ -112,10 +118,14 @@ class Deployment:
     """Who deploys which release where: resolved once, before the lease."""
 
     environment: EnvironmentContext
-    manifest: Manifest
+    published: PublishedRelease
     ledger: Ledger
     bucket: str
     who: str
+
+    @property
+    def manifest(self) -> Manifest:
+        return self.published.manifest
 
     @property
     def settings(self) -> Settings:
@@ -132,9 +142,29 @@ def resolve(environment: EnvironmentContext, release: str) -> Deployment:
     toolchain(environment.settings).require()
     target = environment.target
     bucket = environment.artifacts_bucket
-    manifest = load_release(target, bucket, release)
+    published = load_release(target, bucket, release)
     ledger = Ledger(target, environment.project)
-    return Deployment(environment, manifest, ledger, bucket, environment.caller)
+    return Deployment(environment, published, ledger, bucket, environment.caller)
+
+
+def released_config(ctx: Deployment) -> EnvironmentConfig:
+    """The environment's deploy policy as the release carries it (its infrastructure is
+    fetched and checked against the manifest for this)."""
+    artifact = ctx.manifest.infrastructure
+    if artifact is None:
+        raise UsageError(
+            f"release {ctx.manifest.release} carries no infrastructure; build a new release."
+        )
+    root = _unpacked(_cached(ctx, artifact), unpack_infrastructure, "")
+    return load_environment(replace(ctx.settings, root=root).configs_dir, ctx.env)
+
+
+def _cached(ctx: Deployment, artifact: Artifact) -> Path:
+    """The artifact in the local cache (keyed by its digest), downloaded if missing."""
+    path = ctx.settings.state_dir / "artifacts" / artifact.sha256 / artifact.file_name
+    if not _has_digest(path, artifact.sha256):
+        fetch_artifact(ctx.environment.target, ctx.bucket, artifact, path.parent)
+    return path
 
 
 def deploy(
@@ -148,8 +178,9 @@ def deploy(
     """Deploy ``release`` to the environment; the result says how far it got (always recorded)."""
     ctx = resolve(environment, release)
     env = environment.name
-    gate = check_gates(environment.config, ctx.ledger, release, ctx.manifest.created_from or "")
-    attempt = Attempt(env, release, ctx.who)
+    config = gate_config(environment.config, released_config(ctx))
+    gate = check_gates(config, ctx.ledger, ctx.published)
+    attempt = Attempt(env, release, ctx.who, manifest_sha256=ctx.published.sha256)
     with ctx.ledger.lease(env, ctx.who, attempt.attempt_id):
         run = _Run(ctx, attempt, progress, allow_destroy, replan)
         result = DeployResult(attempt, gate)
@@ -247,7 +278,7 @@ class _Run:
         for artifact in self.ctx.manifest.stored:
             path = cache / artifact.sha256 / artifact.file_name
             if not _has_digest(path, artifact.sha256):
-                fetch_artifact(self.ctx.environment.target, self.ctx.bucket, artifact, path.parent)
+                path = _cached(self.ctx, artifact)
                 fetched += 1
             if artifact is self.ctx.manifest.infrastructure:
                 root = _unpacked(path, unpack_infrastructure, "")

@@ -7,12 +7,15 @@ item                        pk                          sk
 ==========================  ==========================  ==============================
 a deploy attempt            ``env#<env>``               ``deploy#<started ISO>#<id>``
 the environment's lease     ``env#<env>``               ``lease``
-an approval                 ``env#<env>``               ``approval#<release>``
+an approval                 ``approvals#<env>``         ``approval#<ISO>#<release>``
 ==========================  ==========================  ==============================
 
-Everything about an environment lives under its own partition key, so an
-environment's role can be confined to it with ``dynamodb:LeadingKeys``.
-The lease is a conditional write: of two deploys, exactly one gets it.
+What an environment's deploys write lives under its own partition key, so its role
+can be confined to it with ``dynamodb:LeadingKeys``; approvals have a partition of
+their own, which only the approvers may write, so a deploy role cannot approve.
+The lease is a conditional write: of two deploys, exactly one gets it.  Attempts
+and approvals are written once and chained (:mod:`smartstack.pipeline.ledger_chain`);
+each names the sha256 of the release's manifest it deployed or approved.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from smartstack.aws.errors import error_code
 from smartstack.aws.target import AwsTarget
 from smartstack.core.errors import LeaseHeldError, UsageError
 from smartstack.core.naming import DEFAULT_PROJECT, check_environment_name
+from smartstack.pipeline.ledger_chain import Break, Item, chained, first_break
 
 
 def deployments_table(project: str = DEFAULT_PROJECT) -> str:
@@ -43,6 +47,14 @@ def _now() -> str:
 
 def _pk(env: str) -> str:
     return f"env#{check_environment_name(env)}"
+
+
+def approvals_pk(env: str) -> str:
+    return f"approvals#{check_environment_name(env)}"
+
+
+_ATTEMPTS = "deploy#"
+_APPROVALS = "approval#"
 
 
 class StepOutcome(StrEnum):
@@ -61,6 +73,7 @@ class AttemptOutcome(StrEnum):
 class AttemptKind(StrEnum):
     DEPLOY = "deploy"
     ROLLBACK = "rollback"
+    ROTATION = "rotation"  # a secret rotated (`secrets rotate`): the release stayed as it was
 
 
 @dataclass(frozen=True)
@@ -90,6 +103,8 @@ class Attempt:
     # Hash of everything the infra step applied (code, tfvars, inputs, state version):
     # an unchanged fingerprint lets the next deploy skip planning.
     infra_fingerprint: str = ""
+    # The sha256 of the release's manifest as deployed: the release's identity.
+    manifest_sha256: str = ""
 
     def step(self, name: str) -> StepRecord | None:
         return next((s for s in self.steps if s.name == name), None)
@@ -101,6 +116,16 @@ class Approval:
     release: str
     approver: str
     at: str
+    manifest_sha256: str = ""
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    """One partition's chain: how many records, and where it breaks (if it does)."""
+
+    partition: str
+    records: int
+    broken: Break | None
 
 
 @dataclass(frozen=True)
@@ -130,12 +155,13 @@ class Ledger:
             }
             for s in attempt.steps
         ]
-        self.ddb.put_item(
-            TableName=self.table,
-            Item={
+        self._append(
+            _ATTEMPTS,
+            {
                 "pk": {"S": _pk(attempt.env)},
-                "sk": {"S": f"deploy#{attempt.started}#{attempt.attempt_id}"},
+                "sk": {"S": f"{_ATTEMPTS}{attempt.started}#{attempt.attempt_id}"},
                 "release": {"S": attempt.release},
+                "manifest_sha256": {"S": attempt.manifest_sha256},
                 "who": {"S": attempt.who},
                 "outcome": {"S": attempt.outcome},
                 "finished": {"S": attempt.finished},
@@ -146,9 +172,27 @@ class Ledger:
             },
         )
 
+    def _append(self, prefix: str, item: Item) -> None:
+        """Write a new record at the end of its partition's chain (never over another)."""
+        pk = item["pk"]["S"]
+        newest = self._query_pk(pk, prefix, limit=1, newest_first=True)
+        self.ddb.put_item(
+            TableName=self.table,
+            Item=chained(item, newest[0] if newest else None),
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+
+    def verify(self, env: str) -> list[ChainCheck]:
+        """Recompute the chains of ``env``'s attempts and approvals."""
+        checks = []
+        for pk, prefix in ((_pk(env), _ATTEMPTS), (approvals_pk(env), _APPROVALS)):
+            items = self._query_pk(pk, prefix, limit=None, newest_first=False)
+            checks.append(ChainCheck(pk, len(items), first_break(items)))
+        return checks
+
     def history(self, env: str, limit: int | None = 50) -> list[Attempt]:
         """Newest first; ``limit=None`` reads every page."""
-        items = self._query(env, "deploy#", limit=limit, newest_first=True)
+        items = self._query(env, _ATTEMPTS, limit=limit, newest_first=True)
         return [_attempt_from_item(env, item) for item in items]
 
     def succeeded(self, env: str, release: str) -> list[Attempt]:
@@ -161,13 +205,15 @@ class Ledger:
             and a.outcome == AttemptOutcome.SUCCEEDED
         ]
 
-    def approve(self, env: str, release: str, approver: str) -> Approval:
-        approval = Approval(env, release, approver, _now())
-        self.ddb.put_item(
-            TableName=self.table,
-            Item={
-                "pk": {"S": _pk(env)},
-                "sk": {"S": f"approval#{release}"},
+    def approve(self, env: str, release: str, manifest_sha256: str, approver: str) -> Approval:
+        approval = Approval(env, release, approver, _now(), manifest_sha256)
+        self._append(
+            _APPROVALS,
+            {
+                "pk": {"S": approvals_pk(env)},
+                "sk": {"S": f"{_APPROVALS}{approval.at}#{release}"},
+                "release": {"S": release},
+                "manifest_sha256": {"S": manifest_sha256},
                 "approver": {"S": approver},
                 "at": {"S": approval.at},
             },
@@ -175,14 +221,14 @@ class Ledger:
         return approval
 
     def approval(self, env: str, release: str) -> Approval | None:
-        item = self.ddb.get_item(
-            TableName=self.table,
-            Key={"pk": {"S": _pk(env)}, "sk": {"S": f"approval#{release}"}},
-            ConsistentRead=True,
-        ).get("Item")
-        if item is None:
-            return None
-        return Approval(env, release, item["approver"]["S"], item["at"]["S"])
+        """The newest approval of ``release`` for ``env``."""
+        for item in self._query_pk(approvals_pk(env), _APPROVALS, limit=None, newest_first=True):
+            if item["release"]["S"] == release:
+                return Approval(
+                    env, release, item["approver"]["S"], item["at"]["S"],
+                    item.get("manifest_sha256", {}).get("S", ""),
+                )  # fmt: skip
+        return None
 
     @contextmanager
     def lease(self, env: str, holder: str, attempt_id: str) -> Iterator[Lease]:
@@ -247,10 +293,15 @@ class Ledger:
     def _query(
         self, env: str, prefix: str, limit: int | None, newest_first: bool
     ) -> list[dict[str, Any]]:
+        return self._query_pk(_pk(env), prefix, limit, newest_first)
+
+    def _query_pk(
+        self, pk: str, prefix: str, limit: int | None, newest_first: bool
+    ) -> list[dict[str, Any]]:
         args: dict[str, Any] = {
             "TableName": self.table,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": {":pk": {"S": _pk(env)}, ":prefix": {"S": prefix}},
+            "ExpressionAttributeValues": {":pk": {"S": pk}, ":prefix": {"S": prefix}},
             "ScanIndexForward": not newest_first,
             "ConsistentRead": True,
         }
@@ -268,7 +319,14 @@ class Ledger:
 
 def live_attempt(attempts: list[Attempt]) -> Attempt | None:
     """Of a newest-first history, the attempt that put the running release in place."""
-    return next((a for a in attempts if a.outcome == AttemptOutcome.SUCCEEDED), None)
+    return next(
+        (
+            a
+            for a in attempts
+            if a.outcome == AttemptOutcome.SUCCEEDED and a.kind != AttemptKind.ROTATION
+        ),
+        None,
+    )
 
 
 def _attempt_from_item(env: str, item: dict[str, Any]) -> Attempt:
@@ -294,4 +352,5 @@ def _attempt_from_item(env: str, item: dict[str, Any]) -> Attempt:
         AttemptKind(item.get("kind", {}).get("S", AttemptKind.DEPLOY)),
         {k: v["S"] for k, v in item.get("versions", {}).get("M", {}).items()},
         item.get("infra_fingerprint", {}).get("S", ""),
+        item.get("manifest_sha256", {}).get("S", ""),
     )

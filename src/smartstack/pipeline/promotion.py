@@ -6,7 +6,7 @@ own target, so on AWS each command acts with that environment's role.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from smartstack.aws.environment import EnvironmentContext, open_environment
@@ -20,6 +20,7 @@ from smartstack.pipeline.ledger import (
     Attempt,
     AttemptKind,
     AttemptOutcome,
+    ChainCheck,
     Lease,
     Ledger,
     StepOutcome,
@@ -35,14 +36,20 @@ def ledger_of(environment: EnvironmentContext) -> Ledger:
 
 
 def approve(environment: EnvironmentContext, release: str) -> Approval:
-    """Record the caller (from STS) as approving ``release`` for the environment."""
+    """Record the caller (from STS) as approving ``release`` for the environment: the manifest
+    as published now, by its sha256."""
     env = environment.name
     if not environment.config.require_approval:
         raise UsageError(f"{env} takes no approvals (require_approval is false in its tfvars).")
-    load_release(environment.target, environment.artifacts_bucket, release)  # unknown: refused
+    published = load_release(environment.target, environment.artifacts_bucket, release)
     ledger = ledger_of(environment)
-    check_approver(environment.config, ledger, release, environment.caller)
-    return ledger.approve(env, release, environment.caller)
+    check_approver(environment.config, ledger, published, environment.caller)
+    return ledger.approve(env, release, published.sha256, environment.caller)
+
+
+def verify_ledger(environment: EnvironmentContext) -> list[ChainCheck]:
+    """Recompute the hash chains of the environment's attempts and approvals."""
+    return ledger_of(environment).verify(environment.name)
 
 
 def history(environment: EnvironmentContext, limit: int = 20) -> list[Attempt]:
@@ -55,7 +62,11 @@ def rollback_target(attempts: list[Attempt]) -> Attempt | None:
     Releases that a rollback replaced are skipped, so rolling back twice goes
     further back instead of returning to the release just abandoned.
     """
-    succeeded = [a for a in attempts if a.outcome == AttemptOutcome.SUCCEEDED]
+    succeeded = [
+        a
+        for a in attempts
+        if a.outcome == AttemptOutcome.SUCCEEDED and a.kind != AttemptKind.ROTATION
+    ]
     if not succeeded:
         return None
     skip = {succeeded[0].release}
@@ -82,7 +93,10 @@ def rollback(environment: EnvironmentContext) -> Attempt:
             f"{env} runs {current.release} and has no earlier successful release to go back to."
         )
     who = environment.caller
-    attempt = Attempt(env, previous.release, who, kind=AttemptKind.ROLLBACK)
+    attempt = Attempt(
+        env, previous.release, who, kind=AttemptKind.ROLLBACK,
+        manifest_sha256=previous.manifest_sha256,
+    )  # fmt: skip
     with ledger.lease(env, who, attempt.attempt_id):
         started = datetime.now(UTC)
         for service, version in sorted(previous.versions.items()):
@@ -127,6 +141,7 @@ class EnvironmentStatus:
     waiting: str | None = None  # a release that passed promotes_from and is not live here
     needs_approval: bool = False
     approval: Approval | None = None
+    broken: list[ChainCheck] = field(default_factory=list)  # chains of its ledger that break
 
 
 def status(settings: Settings) -> list[EnvironmentStatus]:
@@ -158,6 +173,7 @@ def status(settings: Settings) -> list[EnvironmentStatus]:
                 waiting=waiting,
                 needs_approval=config.require_approval,
                 approval=approval,
+                broken=[c for c in ledger.verify(env) if c.broken],
             )
         )
     return report

@@ -3,12 +3,19 @@
 A release is immutable: its artifacts are stored under ``artifacts/<sha256>.zip``
 and its manifest under ``releases/<id>/manifest.json``; every environment
 fetches the very bytes that were published, checking their digest.
+
+Immutability is the bucket's, not only ours: its policy refuses a write under those
+prefixes without ``If-None-Match: *``, so an object is created once and never
+replaced.  The manifest's own sha256 is the release's identity: the ledger records
+it with every attempt and approval, and the gates compare it, so a manifest deleted
+and published again under the same id is not the release that passed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +29,24 @@ from smartstack.release.build import INFRASTRUCTURE, Artifact, Manifest
 
 def manifest_key(release: str) -> str:
     return f"releases/{release}/manifest.json"
+
+
+@dataclass(frozen=True)
+class PublishedRelease:
+    """A manifest as the bucket holds it, and the sha256 of its bytes: the release's identity
+    (its id, from the commit, is a label)."""
+
+    manifest: Manifest
+    sha256: str
+
+    @property
+    def release(self) -> str:
+        return self.manifest.release
+
+
+def manifest_sha256(manifest: Manifest) -> str:
+    """The sha256 of the manifest's published bytes."""
+    return hashlib.sha256(manifest.to_json().encode()).hexdigest()
 
 
 def publish_release(target: AwsTarget, bucket: str, manifest: Manifest, out_dir: Path) -> list[str]:
@@ -40,34 +65,45 @@ def publish_release(target: AwsTarget, bucket: str, manifest: Manifest, out_dir:
                 f"{out_dir / artifact.file_name} does not match the manifest's sha256; "
                 "rebuild the release."
             )
-        if _head(s3, bucket, artifact.key) is not None:
-            continue
-        s3.put_object(
-            Bucket=bucket,
-            Key=artifact.key,
-            Body=data,
-            ContentType="application/zip",
-            Metadata={"sha256": artifact.sha256, "release": manifest.release},
-        )
-        uploaded.append(artifact.key)
+        if _head(s3, bucket, artifact.key) is None and _create(
+            s3, bucket, artifact.key, data, "application/zip",
+            {"sha256": artifact.sha256, "release": manifest.release},
+        ):  # fmt: skip
+            uploaded.append(artifact.key)
     key = manifest_key(manifest.release)
-    if _head(s3, bucket, key) is not None:
-        published = load_release(target, bucket, manifest.release)
-        if published.stored != manifest.stored:
-            raise CommandFailedError(
-                f"release {manifest.release} is already published with other artifacts; "
-                "releases are immutable: commit the change and build a new release."
-            )
+    if _head(s3, bucket, key) is None and _create(
+        s3, bucket, key, manifest.to_json().encode(), "application/json", {}
+    ):
+        uploaded.append(key)
         return uploaded
-    s3.put_object(
-        Bucket=bucket, Key=key, Body=manifest.to_json().encode(), ContentType="application/json"
-    )
-    uploaded.append(key)
+    published = load_release(target, bucket, manifest.release).manifest
+    if published.stored != manifest.stored:
+        raise CommandFailedError(
+            f"release {manifest.release} is already published with other artifacts; "
+            "releases are immutable: commit the change and build a new release."
+        )
     return uploaded
 
 
-def load_release(target: AwsTarget, bucket: str, release_id: str) -> Manifest:
-    """The published manifest of ``release_id``."""
+def _create(
+    s3: Any, bucket: str, key: str, body: bytes, content_type: str, metadata: dict[str, str]
+) -> bool:
+    """Write ``key`` unless it exists (the bucket refuses any other write there); False when
+    someone else wrote it first."""
+    try:
+        s3.put_object(
+            Bucket=bucket, Key=key, Body=body, ContentType=content_type, Metadata=metadata,
+            IfNoneMatch="*",
+        )  # fmt: skip
+    except ClientError as exc:
+        if error_code(exc) in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+            return False
+        raise
+    return True
+
+
+def load_release(target: AwsTarget, bucket: str, release_id: str) -> PublishedRelease:
+    """The published manifest of ``release_id``, with its digest."""
     s3 = target.client("s3")
     try:
         body = s3.get_object(Bucket=bucket, Key=manifest_key(release_id))["Body"].read()
@@ -88,7 +124,7 @@ def load_release(target: AwsTarget, bucket: str, release_id: str) -> Manifest:
             f"the manifest published as {release_id} names release {manifest.release}, not "
             f"{release_id}; it is not that release's: publish the release again."
         )
-    return manifest
+    return PublishedRelease(manifest, hashlib.sha256(body).hexdigest())
 
 
 def fetch_artifact(target: AwsTarget, bucket: str, artifact: Artifact, dest_dir: Path) -> Path:

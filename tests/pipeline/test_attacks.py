@@ -1,0 +1,186 @@
+"""The promotion's guarantees attacked as an attacker would, with their own credentials
+against the local AWS (IAM enforced): what was approved is exactly what runs in prod,
+approved by a person other than its deployer, and the ledger shows tampering.
+
+Each test is a scenario of issue 13; each failed on the code before its fix.  Refusals
+by the local AWS are expected here: they are the attacker's.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+
+from smartstack.aws.environment import open_environment
+from smartstack.aws.target import AwsTarget, environment_target
+from smartstack.core.naming import DEFAULT_PROJECT, artifacts_bucket_name
+from smartstack.pipeline.deploy import deploy
+from smartstack.pipeline.gates import GateError
+from smartstack.pipeline.ledger import deployments_table
+from smartstack.release.store import manifest_key
+from tests.conftest import ROOT
+from tests.pipeline.world import Pipeline, approver, role_session, withdraw_approvals
+
+
+def _bucket(pipeline: Pipeline) -> str:
+    return artifacts_bucket_name(pipeline.target.account_id(), pipeline.target.region)
+
+
+def _as_role(pipeline: Pipeline, env: str) -> AwsTarget:
+    """The target of ``env``'s GitHub job: that environment's role."""
+    return environment_target(pipeline.job(env), env)
+
+
+def _denied(call: object) -> str:
+    assert isinstance(call, ClientError), f"the attacker's request went through: {call!r}"
+    code = call.response["Error"]["Code"]
+    assert code in ("AccessDenied", "AccessDeniedException"), call
+    return code
+
+
+def _try(fn: object, **kwargs: object) -> object:
+    try:
+        return fn(**kwargs)  # type: ignore[operator]
+    except ClientError as exc:
+        return exc
+
+
+def test_the_dev_role_cannot_overwrite_a_published_manifest_or_artifact(
+    pipeline: Pipeline,
+) -> None:
+    """Releases are write-once by the bucket's policy, not by our client's courtesy."""
+    s3 = _as_role(pipeline, "dev").client("s3")
+    bucket, release = _bucket(pipeline), pipeline.good
+    forged = json.loads(
+        s3.get_object(Bucket=bucket, Key=manifest_key(release.release))["Body"].read()
+    )
+    forged["artifacts"]["api"] = json.loads(pipeline.broken.to_json())["artifacts"]["api"]
+    body = json.dumps(forged).encode()
+    _denied(_try(s3.put_object, Bucket=bucket, Key=manifest_key(release.release), Body=body))
+    artifact = release.artifact("api").key
+    _denied(_try(s3.put_object, Bucket=bucket, Key=artifact, Body=b"evil"))
+    # The conditional write the pipeline itself uses is refused too: the key exists.
+    again = _try(s3.put_object, Bucket=bucket, Key=artifact, Body=b"evil", IfNoneMatch="*")
+    assert isinstance(again, ClientError), again
+    published = s3.get_object(Bucket=bucket, Key=manifest_key(release.release))["Body"].read()
+    assert (
+        json.loads(published)["artifacts"]["api"]
+        == json.loads(release.to_json())["artifacts"]["api"]
+    )
+
+
+def test_a_manifest_replaced_after_approval_is_refused_by_staging_and_prod(
+    pipeline: Pipeline, staging_live: None
+) -> None:
+    """Someone who may delete objects replaces a release's manifest after it passed staging
+    and was approved: the deploys compare its digest with the one that passed and was
+    approved, and refuse it."""
+    release = pipeline.good.release
+    alice = approver(pipeline, "alice")
+    assert pipeline.cli("approve", "prod", release, env=alice).exit_code == 0
+    s3, bucket, key = pipeline.target.client("s3"), _bucket(pipeline), manifest_key(release)
+    original = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    forged = json.loads(original)
+    forged["artifacts"]["api"] = json.loads(pipeline.broken.to_json())["artifacts"]["api"]
+    s3.delete_object(Bucket=bucket, Key=key)  # a delete marker: the key is free again
+    s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(forged).encode(), IfNoneMatch="*")
+    try:
+        for env in ("prod", "staging"):
+            with pytest.raises(GateError, match="changed after it passed"):
+                deploy(pipeline.open(env), release)
+    finally:
+        s3.delete_object(Bucket=bucket, Key=key)
+        s3.put_object(Bucket=bucket, Key=key, Body=original, IfNoneMatch="*")
+        withdraw_approvals(pipeline, "prod")
+
+
+def test_the_prod_deploy_role_cannot_approve_its_own_deploy(
+    pipeline: Pipeline, staging_live: None
+) -> None:
+    release = pipeline.good.release
+    withdraw_approvals(pipeline, "prod")
+    ddb = _as_role(pipeline, "prod").client("dynamodb")
+    forged = {"pk": {"S": "approvals#prod"}, "sk": {"S": f"approval#2026-11-30#{release}"},
+              "release": {"S": release}, "approver": {"S": "arn:aws:iam::1:user/x"}}  # fmt: skip
+    _denied(_try(ddb.put_item, TableName=deployments_table(DEFAULT_PROJECT), Item=forged))
+    refused = pipeline.cli("approve", "prod", release, env=pipeline.job_env("prod"))
+    assert refused.exit_code == 2, refused.stdout
+    with pytest.raises(GateError, match="needs an approval"):
+        deploy(pipeline.open("prod"), release)
+
+
+@pytest.mark.parametrize("who", ["a second session name", "a bot"])
+def test_approvals_come_from_a_person_not_a_role_session(
+    pipeline: Pipeline, staging_live: None, who: str
+) -> None:
+    """The staging deployer with a session named after someone else, and a pipeline job's
+    session, are refused by `approve`; the deploy then still needs an approval."""
+    release = pipeline.good.release
+    withdraw_approvals(pipeline, "prod")
+    if who == "a second session name":  # the staging deployer, as an administrator
+        env = role_session(pipeline, "alice")
+    else:  # the staging job's own credentials, as a workflow step could use them
+        env = role_session(pipeline, "github-actions-bot", "staging")
+    refused = pipeline.cli("approve", "prod", release, env=env)
+    assert refused.exit_code == 2, refused.stdout
+    assert "approvals come from a person" in refused.stderr
+    with pytest.raises(GateError, match="needs an approval"):
+        deploy(pipeline.open("prod"), release)
+
+
+def test_prod_obeys_the_release_s_gates_not_the_checkout_s(
+    pipeline: Pipeline, staging_live: None, tmp_path: Path
+) -> None:
+    """A checkout whose prod.tfvars drops the approval does not drop it."""
+    release = pipeline.good.release
+    withdraw_approvals(pipeline, "prod")
+    checkout = tmp_path / "checkout"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(checkout)], check=True)
+    shutil.rmtree(checkout / ".git")
+    tfvars = checkout / "infrastructure/configs/prod.tfvars"
+    text = tfvars.read_text()
+    assert "require_approval     = true" in text or "require_approval = true" in text
+    tfvars.write_text(
+        text.replace("require_approval     = true", "require_approval     = false").replace(
+            "require_approval = true", "require_approval = false"
+        )
+    )
+    settings = replace(pipeline.job("prod"), root=checkout)
+    with pytest.raises(GateError, match="needs an approval"):
+        deploy(open_environment(settings, "prod"), release)
+
+
+def test_verify_ledger_names_an_edited_item(pipeline: Pipeline, dev_live: None) -> None:
+    ledger = pipeline.ledger()
+    newest = ledger.history("dev", limit=1)[0]
+    sk = f"deploy#{newest.started}#{newest.attempt_id}"
+    table = deployments_table(DEFAULT_PROJECT)
+    ddb = pipeline.target.client("dynamodb")
+    ok = pipeline.cli("verify-ledger", "dev")
+    assert ok.exit_code == 0, ok.stdout + ok.stderr
+    ddb.update_item(
+        TableName=table,
+        Key={"pk": {"S": "env#dev"}, "sk": {"S": sk}},
+        UpdateExpression="SET who = :w",
+        ExpressionAttributeValues={":w": {"S": "arn:aws:iam::1:user/mallory"}},
+    )
+    try:
+        broken = pipeline.cli("verify-ledger", "dev")
+        assert broken.exit_code == 1, broken.stdout + broken.stderr
+        assert sk in broken.stderr
+        status = pipeline.cli("status")
+        assert "ledger" in status.stderr and "dev" in status.stderr
+    finally:
+        ddb.update_item(
+            TableName=table,
+            Key={"pk": {"S": "env#dev"}, "sk": {"S": sk}},
+            UpdateExpression="SET who = :w",
+            ExpressionAttributeValues={":w": {"S": newest.who}},
+        )
+    assert pipeline.cli("verify-ledger", "dev").exit_code == 0
