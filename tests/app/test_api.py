@@ -173,6 +173,31 @@ def test_the_instance_refuses_a_wrong_password(
     assert (status, body["database"]) == (503, "auth_failed")
 
 
+def test_a_rotated_password_reaches_a_warm_container(
+    api: LocalLambda, aws: AwsTarget, rds_database: AppDatabase
+) -> None:
+    """The password changes in RDS and in Parameter Store, and the container's connection
+    ends: its next connection is refused the password it has, so it reads the settings
+    again and connects with the new one."""
+    put_settings(aws, rds_database)
+    assert call(api, "GET", "/health")[1]["database"] == "ok"  # warm, connected
+    rotated = f"pw-{uuid.uuid4().hex}"
+    aws.client("rds").modify_db_instance(
+        DBInstanceIdentifier=f"{rds_database.name.replace('_', '-')}-db",
+        MasterUserPassword=rotated, ApplyImmediately=True,
+    )  # fmt: skip
+    put_settings(aws, rds_database, password=rotated)
+    with psycopg.connect(rds_database.admin, autocommit=True) as conn:
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s",
+            (rds_database.name,),
+        )
+
+    status, body = call(api, "GET", "/health")
+
+    assert (status, body["database"]) == (200, "ok")
+
+
 def test_settings_are_read_once_per_container(
     api: LocalLambda, aws: AwsTarget, migrated: AppDatabase
 ) -> None:

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from typer.testing import CliRunner
 
@@ -438,3 +439,35 @@ def test_history_and_status_show_all_of_it(
         ("deploy", second, "succeeded"),
     ]
     assert all(a["who"] and a["finished"] and a["steps"] for a in attempts)
+
+
+def test_rotating_the_database_password_reconnects_the_services(
+    pipeline: Pipeline, dev_live: None
+) -> None:
+    """`secrets rotate` as dev's job: a new password in Parameter Store and RDS, never shown;
+    the migrator connects with it and ends the services' sessions, and the smoke checks pass
+    on their new connections."""
+    old = parameters(pipeline, "dev")["db-password"]
+    username = parameters(pipeline, "dev")["db-username"]
+    admin = platform.postgres_server(pipeline.settings).admin_dsn("postgres")
+    verifier = "SELECT rolpassword FROM pg_authid WHERE rolname = %s"
+    with psycopg.connect(admin) as conn:
+        before = conn.execute(verifier, (username,)).fetchone()
+
+    result = pipeline.cli("secrets", "rotate", "dev", "db-password", env=pipeline.job_env("dev"))
+
+    assert result.exit_code == 0, result.stdout + result.stderr
+    new = parameters(pipeline, "dev")["db-password"]
+    assert new != old
+    assert old not in result.stdout + result.stderr and new not in result.stdout + result.stderr
+    with psycopg.connect(admin) as conn:
+        assert conn.execute(verifier, (username,)).fetchone() != before  # RDS got it
+    rotation = pipeline.ledger().history("dev", limit=1)[0]
+    assert (rotation.kind, rotation.outcome) == ("rotation", "succeeded")
+    assert [s.name for s in rotation.steps] == ["rotate", "reconnect", "smoke"]
+    assert "the migrator connected with it and ended" in rotation.steps[1].detail
+
+    again = pipeline.cli("secrets", "rotate", "db-password", "dev", env=pipeline.job_env("dev"))
+    assert again.exit_code == 0, again.stdout + again.stderr
+    refused = pipeline.cli("secrets", "rotate", "dev", "api-key", env=pipeline.job_env("dev"))
+    assert refused.exit_code == 2 and "only db-password" in refused.stderr

@@ -21,7 +21,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from smartstack_common import Database, load_settings, release_id
+from smartstack_common import Database, load_settings, release_id, reload_settings
 from smartstack_common.config import environment
 
 from smartstack_ai.model import ModelClient, model_client
@@ -66,7 +66,7 @@ def _resources() -> tuple[Database, ModelClient]:
     global _db, _model
     if _db is None or _model is None:
         settings = load_settings()
-        _db = Database(settings)
+        _db = Database(settings, reload=reload_settings)
         _model = model_client(settings.get("ai-model"))
     return _db, _model
 

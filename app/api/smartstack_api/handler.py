@@ -23,6 +23,7 @@ from smartstack_common import (
     database_error_kind,
     load_settings,
     release_id,
+    reload_settings,
 )
 from smartstack_common.config import environment
 
@@ -40,7 +41,7 @@ def database() -> Database:
     """The container's database, built from the settings on first use."""
     global _db
     if _db is None:
-        _db = Database(load_settings())
+        _db = Database(load_settings(), reload=reload_settings)
     return _db
 
 

@@ -7,6 +7,12 @@ may still be the previous release's).  It returns ``{"applied", "current", "head
 failure raises :class:`MigrationFailed`, so Lambda reports ``errorType`` ``MigrationFailed``
 and a message that starts with ``migration <revision>`` when one is to blame.
 
+``{"action": "end-sessions"}`` instead ends every other session of the database user and
+returns ``{"ended", "release"}``: ``smartstack secrets rotate db-password`` sends it once the
+new password is in RDS and Parameter Store, so each service connects again with it (and no
+session opened with the old one lives on); the migrator's own connection proves the new
+password works from inside the VPC.
+
 The timeouts come from the environment's tfvars, in the event or else through the
 function's configuration (``MIGRATION_LOCK_TIMEOUT_MS``, ``MIGRATION_STATEMENT_TIMEOUT_MS``).
 The wait for another migrator's lock is what the invocation has left less one statement's
@@ -23,7 +29,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from smartstack_common import load_settings, release_id
+from smartstack_common import release_id, reload_settings
 from smartstack_common.config import environment
 
 from smartstack_migrator import database
@@ -76,13 +82,15 @@ def _lock_wait_ms(context: LambdaContext, statement_timeout_ms: int) -> int:
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(release=release_id(), environment=environment())
+    if isinstance(event, dict) and event.get("action") == "end-sessions":
+        return _end_sessions()
     target = _target(event)
     lock_timeout_ms = _ms(event, "lock_timeout_ms", "MIGRATION_LOCK_TIMEOUT_MS")
     statement_timeout_ms = _ms(event, "statement_timeout_ms", "MIGRATION_STATEMENT_TIMEOUT_MS")
     lock_wait_ms = _lock_wait_ms(context, statement_timeout_ms)
     longest_wait_ms = max(lock_wait_ms, lock_timeout_ms, statement_timeout_ms)
-    engine = database.engine(
-        load_settings(), read_timeout_s=longest_wait_ms / 1000 + READ_SLACK_SECONDS
+    engine = database.engine(  # read afresh: a run is rare, and a rotated password is seen
+        reload_settings(), read_timeout_s=longest_wait_ms / 1000 + READ_SLACK_SECONDS
     )
     started = time.monotonic()
     try:
@@ -124,3 +132,20 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         "head": result.head,
         "release": release_id(),
     }
+
+
+def _end_sessions() -> dict[str, Any]:
+    conn = database.connect(reload_settings(), read_timeout_s=READ_SLACK_SECONDS)
+    try:
+        cursor = conn.cursor()
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE usename = current_user AND pid <> pg_backend_pid()"
+        )
+        row = cursor.fetchone()
+        conn.commit()
+    finally:
+        conn.close()
+    ended = int(row[0]) if row else 0
+    logger.info("ended the user's other sessions", extra={"ended": ended})
+    return {"ended": ended, "release": release_id()}

@@ -1,6 +1,6 @@
 """Code both SmartStack services share: settings from Parameter Store, the database, the release."""
 
-from smartstack_common.config import ServiceSettings, SettingsError, load_settings
+from smartstack_common.config import ServiceSettings, SettingsError, load_settings, reload_settings
 from smartstack_common.db import Database, DatabaseError, database_error_kind
 from smartstack_common.release import release_id
 
@@ -12,4 +12,5 @@ __all__ = [
     "database_error_kind",
     "load_settings",
     "release_id",
+    "reload_settings",
 ]

@@ -4,13 +4,14 @@ The function's configuration gives ``ENVIRONMENT`` and ``PARAMETER_PREFIX``
 (``/smartstack/{env}/``); everything else lives under that path and is read
 with one decrypted GetParametersByPath.  The result is cached for the life of
 the container; a failed read is not cached, so the next request tries again.
+:func:`reload_settings` reads them afresh: the database calls it when the password
+it has is refused (``smartstack secrets rotate db-password`` changed it).
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from functools import cache
 
 from aws_lambda_powertools.utilities import parameters
 
@@ -56,13 +57,29 @@ def parameter_prefix() -> str:
     return prefix if prefix.endswith("/") else prefix + "/"
 
 
-@cache
+_settings: ServiceSettings | None = None
+
+
 def load_settings() -> ServiceSettings:
-    """The service's settings; raises :class:`SettingsError` naming what is wrong."""
+    """The service's settings, read once; raises :class:`SettingsError` naming what is wrong."""
+    global _settings
+    if _settings is None:
+        _settings = _read(force_fetch=False)
+    return _settings
+
+
+def reload_settings() -> ServiceSettings:
+    """The settings read again from Parameter Store, past every cache."""
+    global _settings
+    _settings = _read(force_fetch=True)
+    return _settings
+
+
+def _read(*, force_fetch: bool) -> ServiceSettings:
     prefix = parameter_prefix()
     try:
         values = parameters.get_parameters(
-            prefix, decrypt=True, recursive=False, max_age=365 * 24 * 3600
+            prefix, decrypt=True, recursive=False, max_age=365 * 24 * 3600, force_fetch=force_fetch
         )
     except Exception as exc:  # any SDK failure: access denied, KMS, unreachable
         raise SettingsError(f"cannot read parameters under {prefix}: {type(exc).__name__}") from exc

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import ssl
+from collections.abc import Callable
 from typing import Any
 
 import pg8000.native
@@ -77,11 +78,26 @@ def connect_kwargs(
 
 
 class Database:
-    def __init__(self, settings: ServiceSettings) -> None:
+    """``reload`` reads the settings afresh: called once when the password is refused, so a
+    rotated password reaches a warm container at its next connection."""
+
+    def __init__(
+        self, settings: ServiceSettings, reload: Callable[[], ServiceSettings] | None = None
+    ) -> None:
         self._settings = settings
+        self._reload = reload
         self._conn: pg8000.native.Connection | None = None
 
     def _connect(self) -> pg8000.native.Connection:
+        try:
+            return self._open()
+        except DatabaseError as exc:
+            if exc.kind != "auth_failed" or self._reload is None:
+                raise
+            self._settings = self._reload()
+            return self._open()
+
+    def _open(self) -> pg8000.native.Connection:
         try:
             return pg8000.native.Connection(**connect_kwargs(self._settings))
         except Exception as exc:

@@ -1,4 +1,5 @@
-"""``smartstack secrets set | get | list | delete | history | diff | exec | import | export``.
+"""``smartstack secrets set | get | list | delete | history | diff | exec | import | export |
+rotate``.
 
 Thin adapters: parse arguments, call one function of :mod:`smartstack.secrets`,
 render.  Values come from stdin or a hidden prompt, never from argv.  The
@@ -121,6 +122,34 @@ def set_command(
         check_key(key)  # before asking for the value
         change = service.set_secret(environment, key, _read_value(), description)
         out.result(change, _line(out, f"set {env}/{key}: version {change.version}"))
+
+    run_in(ctx, env, action)
+
+
+@app.command("rotate")
+def rotate_command(ctx: typer.Context, env: EnvArg, key: KeyArg) -> None:
+    """Rotate the database password: a new one (never shown) in Parameter Store and RDS, the
+    services made to reconnect and smoke-checked, recorded in the ledger.
+
+    `rotate db-password <env>` works too."""
+    from smartstack.pipeline.rotation import ROTATABLE
+
+    if env in ROTATABLE:  # keys have a '-', environment names never do
+        env, key = key, env
+
+    def action(environment: EnvironmentContext, out: Renderer) -> int:
+        from smartstack.pipeline.rotation import rotate
+
+        attempt = rotate(environment, key)
+
+        def human(console: Console) -> None:
+            for s in attempt.steps:
+                console.print(f"{s.name:<10} {s.outcome:<9} {s.seconds:6.1f}s  {s.detail}")
+            console.print(f"{env}/{key}: rotation {attempt.outcome} (attempt {attempt.attempt_id})")
+
+        failed = attempt.outcome != "succeeded"
+        out.result(attempt, human, code=ExitCode.FAILED if failed else ExitCode.OK)
+        return ExitCode.FAILED if failed else ExitCode.OK
 
     run_in(ctx, env, action)
 

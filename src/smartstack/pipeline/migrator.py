@@ -73,6 +73,30 @@ def run_migrator(
     return Migrated([str(r) for r in applied], str(current) if current else None)
 
 
+def end_sessions(target: AwsTarget, function_name: str, version: str) -> int:
+    """Have the migrator end every other session of the database user (it connects with the
+    password Parameter Store has now); returns how many it ended."""
+    answer = target.invoker(60).invoke(
+        FunctionName=function_name,
+        Qualifier=version,
+        Payload=json.dumps({"action": "end-sessions"}).encode(),
+    )
+    payload = _json(answer["Payload"].read())
+    if answer.get("FunctionError"):
+        kind, message = payload.get("errorType", "error"), payload.get("errorMessage", "")
+        raise CommandFailedError(
+            f"the migrator ({function_name} version {version}) could not connect with the new "
+            f"password: {kind}: {message} (its log: /aws/lambda/{function_name})."
+        )
+    ended = payload.get("ended")
+    if not isinstance(ended, int):
+        raise CommandFailedError(
+            f"{function_name} version {version} does not end sessions (a release from before "
+            "`secrets rotate`); deploy a newer release, then rotate again."
+        )
+    return ended
+
+
 def _failure(function_name: str, version: str, error: dict[str, Any]) -> MigrationError:
     kind = str(error.get("errorType") or "error")
     message = str(error.get("errorMessage") or "no message").strip()
