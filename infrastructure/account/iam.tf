@@ -25,6 +25,16 @@ data "aws_iam_policy_document" "env_trust" {
       variable = "token.actions.githubusercontent.com:sub"
       values   = ["repo:${var.github_repository}:environment:${each.key}"]
     }
+
+    # Only the deploy workflow as it is on main: its steps are reviewed code, so the
+    # records it writes (the ledger's evidence for the next environment) and the session
+    # name it gives (the GitHub login) can be trusted. A branch's copy of the workflow,
+    # or another workflow targeting the environment, is refused.
+    condition {
+      test     = "StringEquals"
+      variable = "token.actions.githubusercontent.com:job_workflow_ref"
+      values   = ["${var.github_repository}/${var.github_deploy_workflow}@${var.github_deploy_ref}"]
+    }
   }
 
   statement {

@@ -58,6 +58,28 @@ variable "github_repository" {
   }
 }
 
+variable "github_deploy_workflow" {
+  description = "The workflow whose jobs may assume the environment roles, run from github_deploy_ref: its job_workflow_ref must be <repository>/<workflow>@<ref>, so a branch, a pull request or another workflow gets no role."
+  type        = string
+  default     = ".github/workflows/deploy.yml"
+
+  validation {
+    condition     = can(regex("^\\.github/workflows/[A-Za-z0-9_.-]+\\.ya?ml$", var.github_deploy_workflow))
+    error_message = "github_deploy_workflow must be a workflow file, e.g. .github/workflows/deploy.yml."
+  }
+}
+
+variable "github_deploy_ref" {
+  description = "The ref the deploy workflow must run from (the branch releases are built from)."
+  type        = string
+  default     = "refs/heads/main"
+
+  validation {
+    condition     = can(regex("^refs/heads/[A-Za-z0-9_./-]+$", var.github_deploy_ref))
+    error_message = "github_deploy_ref must be a branch ref, e.g. refs/heads/main."
+  }
+}
+
 variable "github_oidc_thumbprints" {
   description = "Certificate thumbprints of token.actions.githubusercontent.com (AWS now trusts GitHub's CA itself, but the API still wants a list)."
   type        = list(string)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import socket
 import threading
 
 import pytest
 from botocore.exceptions import ReadTimeoutError
 
-from smartstack.aws.target import AwsTarget
+from smartstack.aws.target import AwsTarget, job_session_name
 
 
 def test_an_invoke_that_times_out_is_not_sent_again() -> None:
@@ -34,3 +36,15 @@ def test_an_invoke_that_times_out_is_not_sent_again() -> None:
     for connection in accepted:
         connection.close()
     assert len(accepted) == 1
+
+
+def _token(claims: object) -> str:
+    body = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    return f"e30.{body}.c2ln"
+
+
+def test_a_job_s_session_is_named_after_its_actor() -> None:
+    assert job_session_name(_token({"actor": "octocat"}), "dev") == "octocat"
+    for unusable in ({"actor": "a b"}, {"actor": "x" * 65}, {}, ["actor"]):
+        assert job_session_name(_token(unusable), "dev") == "smartstack-dev"
+    assert job_session_name("not-a-jwt", "prod") == "smartstack-prod"

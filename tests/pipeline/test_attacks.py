@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 from smartstack.aws.environment import open_environment
 from smartstack.aws.target import AwsTarget, environment_target
 from smartstack.core.naming import DEFAULT_PROJECT, artifacts_bucket_name
+from smartstack.local import platform
 from smartstack.pipeline.deploy import deploy
 from smartstack.pipeline.gates import GateError
 from smartstack.pipeline.ledger import deployments_table
@@ -132,6 +133,23 @@ def test_approvals_come_from_a_person_not_a_role_session(
     assert "approvals come from a person" in refused.stderr
     with pytest.raises(GateError, match="needs an approval"):
         deploy(pipeline.open("prod"), release)
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [{"ref": "refs/heads/mallory"}, {"workflow": ".github/workflows/forge.yml"}],
+    ids=["the workflow of a branch", "another workflow on main"],
+)
+def test_a_dev_success_cannot_be_forged_from_outside_main_s_deploy_workflow(
+    pipeline: Pipeline, claims: dict[str, str]
+) -> None:
+    """A job of environment dev that is not main's deploy workflow gets no dev role, so it
+    cannot write the dev success that staging's gate reads."""
+    job = platform.github_job(pipeline.settings, "dev", pipeline.tokens, **claims)
+    with pytest.raises(ClientError) as refused:
+        environment_target(job, "dev")
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    assert "sts:AssumeRoleWithWebIdentity" in refused.value.response["Error"]["Message"]
 
 
 def test_prod_obeys_the_release_s_gates_not_the_checkout_s(

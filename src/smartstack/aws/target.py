@@ -9,8 +9,11 @@ the same AWS.  Local and real AWS differ only in those variables.
 
 from __future__ import annotations
 
+import base64
 import http.client
+import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -221,8 +224,9 @@ def environment_target(settings: Settings, env: str) -> AwsTarget:
     role = role_name(env, settings.project)
     if token_file is not None:
         account = _account_of_token_role(target)
+        token = _read_token(token_file)
         return target.assume_role_with_web_identity(
-            f"arn:aws:iam::{account}:role/{role}", f"smartstack-{env}", _read_token(token_file)
+            f"arn:aws:iam::{account}:role/{role}", job_session_name(token, env), token
         )
     arn = f"arn:aws:iam::{target.account_id()}:role/{role}"
     return target.assume_role(arn, f"smartstack-{env}")
@@ -237,6 +241,23 @@ def _account_of_token_role(target: AwsTarget) -> str:
             "account id: set AWS_ACCOUNT_ID to the account of the environment roles."
         )
     return account
+
+
+_SESSION_NAME = re.compile(r"^[\w+=,.@-]{2,64}$")
+
+
+def job_session_name(token: str, env: str) -> str:
+    """The job's ``actor`` claim (the GitHub login that ran it), as GitHub's own credentials
+    action names the session: the ledger then records who deployed, and the approver rule
+    compares people.  The claim is read, not verified: STS verifies the token, and a forged
+    claim fails there.  Without a usable claim, ``smartstack-<env>``."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        actor = str(claims.get("actor", "")) if isinstance(claims, dict) else ""
+    except (IndexError, ValueError):
+        actor = ""
+    return actor if _SESSION_NAME.match(actor) else f"smartstack-{env}"
 
 
 def _read_token(path: Path) -> str:
