@@ -347,3 +347,20 @@ def test_the_setup_action_caches_the_toolchain_by_its_pins() -> None:
     python = next(s for s in steps if str(s.get("uses", "")).startswith("actions/setup-python@"))
     assert python["with"]["python-version"] == "3.11"
     assert steps[-1]["run"] == "bash scripts/setup.sh"
+
+
+def jobs_without_a_time_limit(document: dict[str, Any], most: int = 90) -> list[str]:
+    """Jobs with no ``timeout-minutes`` (GitHub's default is six hours, a hung deploy holding
+    its environment's lease that long) or one above ``most``."""
+    return [
+        name
+        for name, job in document.get("jobs", {}).items()
+        if not isinstance(job.get("timeout-minutes"), int) or not 0 < job["timeout-minutes"] <= most
+    ]
+
+
+def test_every_job_has_a_time_limit() -> None:
+    for path in _workflow_files():
+        assert jobs_without_a_time_limit(_load(path)) == [], path.name
+    hung = {"jobs": {"a": {"timeout-minutes": 30}, "b": {}, "c": {"timeout-minutes": 360}}}
+    assert jobs_without_a_time_limit(hung) == ["b", "c"]

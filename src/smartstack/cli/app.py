@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -60,4 +61,15 @@ _register()
 
 
 def main() -> None:
+    interrupt_on_sigterm()
     app()
+
+
+def interrupt_on_sigterm() -> None:
+    """SIGTERM (a cancelled CI job, `kill`) is handled as Ctrl-C: OpenTofu is stopped
+    gracefully, a deploy moves its aliases back and records the attempt."""
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")

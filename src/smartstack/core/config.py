@@ -63,6 +63,10 @@ class Settings:
     # What the local AWS does with IAM: enforce (the default when it starts), audit or off.
     # None: not chosen, so a running local AWS is kept whatever its mode.
     iam_enforcement: str | None = None
+    # OpenTofu's time limit per run (then SIGINT, as an interrupt) and how long it is given
+    # after SIGINT to write its state and release its lock before it is killed.
+    tofu_timeout_seconds: int = 3600
+    tofu_grace_seconds: int = 120
 
     @property
     def infrastructure_dir(self) -> Path:
@@ -110,7 +114,16 @@ def resolve_settings(
         assume_roles=environ.get("SMARTSTACK_ASSUME_ROLES", "").lower() in {"1", "true", "yes"},
         web_identity_token_file=_env_path(environ, "SMARTSTACK_WEB_IDENTITY_TOKEN_FILE"),
         iam_enforcement=iam_enforcement_mode(environ.get(IAM_ENFORCEMENT_VARIABLE)),
+        tofu_timeout_seconds=_seconds(environ, "SMARTSTACK_TOFU_TIMEOUT", 3600),
+        tofu_grace_seconds=_seconds(environ, "SMARTSTACK_TOFU_GRACE", 120),
     )
+
+
+def _seconds(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = environ.get(name) or str(default)
+    if not raw.isdigit() or int(raw) < 1:
+        raise UsageError(f"{name}='{raw}' is not a number of seconds: use a whole number above 0.")
+    return int(raw)
 
 
 def _env_path(environ: Mapping[str, str], name: str) -> Path | None:

@@ -124,6 +124,8 @@ def stack_tofu(settings: Settings, target: AwsTarget, spec: StackSpec) -> Tofu:
         stack_dir=spec.directory,
         data_dir=settings.state_dir / "tofu" / spec.name,
         label=f"stack {spec.name}",
+        timeout_seconds=settings.tofu_timeout_seconds,
+        grace_seconds=settings.tofu_grace_seconds,
     )
 
 

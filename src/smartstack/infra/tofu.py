@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 
 from smartstack.aws.target import AwsTarget
 from smartstack.core.errors import CommandFailedError, StateLockedError
+from smartstack.infra.graceful import run_gracefully
 from smartstack.infra.toolchain import Toolchain
 
 _LOCK_FIELD = re.compile(r"^\s*(ID|Path|Operation|Who|Created):\s*(.*)$", re.MULTILINE)
@@ -81,6 +82,8 @@ class Tofu:
     stack_dir: Path
     data_dir: Path
     label: str  # names the stack and environment in messages
+    timeout_seconds: float = 3600.0  # a run past it gets SIGINT, as an interrupt does
+    grace_seconds: float = 120.0  # for OpenTofu to write its state after SIGINT
 
     def env(self) -> dict[str, str]:
         env = self.target.process_env()
@@ -107,17 +110,10 @@ class Tofu:
         self, args: Sequence[str], on_line: Callable[[str], None] | None = None
     ) -> subprocess.CompletedProcess[str]:
         argv = [str(self.toolchain.tofu), f"-chdir={self.stack_dir}", *args, "-no-color"]
-        if on_line is None:
-            return subprocess.run(argv, env=self.env(), capture_output=True, text=True, check=False)
-        lines: list[str] = []
-        with subprocess.Popen(
-            argv, env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        ) as proc:
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                lines.append(line)
-                on_line(line.rstrip("\n"))
-        return subprocess.CompletedProcess(argv, proc.returncode, "".join(lines), "")
+        return run_gracefully(
+            argv, env=self.env(), what=f"tofu {args[0]} ({self.label})", on_line=on_line,
+            timeout_seconds=self.timeout_seconds, grace_seconds=self.grace_seconds,
+        )  # fmt: skip
 
     def init(self, backend: BackendConfig) -> None:
         self.run("init", "-input=false", "-reconfigure", *backend.as_args())
