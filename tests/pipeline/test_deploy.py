@@ -256,7 +256,7 @@ def test_a_stale_lease_blocks_deploys_until_unlocked(pipeline: Pipeline) -> None
     finally:  # never leave the lease to block the other tests
         held = pipeline.ledger().current_lease("dev")
         if held is not None and held.attempt_id == "x1":
-            pipeline.ledger().unlock("dev")
+            pipeline.ledger().unlock("dev", "x1")
 
 
 def test_rollback_returns_to_the_previous_successful_release(

@@ -62,11 +62,14 @@ def test_of_two_concurrent_leases_exactly_one_is_granted(ledger: Ledger) -> None
 def test_unlock_shows_and_releases_a_stale_lease(ledger: Ledger) -> None:
     stale = ledger.lease("dev", "ci-run-7", "att1")
     stale.__enter__()  # a deploy that died without releasing
-    held = ledger.unlock("dev")
+    with pytest.raises(UsageError, match="lease changed hands"):
+        ledger.unlock("dev", "att0")  # not the holder shown: nothing released
+    assert ledger.current_lease("dev") is not None
+    held = ledger.unlock("dev", "att1")
     assert (held.holder, held.attempt_id) == ("ci-run-7", "att1")
     assert ledger.current_lease("dev") is None
     with pytest.raises(UsageError, match="dev has no lease"):
-        ledger.unlock("dev")
+        ledger.unlock("dev", "att1")
 
 
 def test_approvals_are_per_environment_and_release(ledger: Ledger) -> None:

@@ -270,13 +270,24 @@ class Ledger:
             return None
         return Lease(env, item["holder"]["S"], item["attempt_id"]["S"], item["acquired"]["S"])
 
-    def unlock(self, env: str) -> Lease:
-        """Release a stale lease; returns who held it."""
-        lease = self.current_lease(env)
-        if lease is None:
-            raise UsageError(f"{env} has no lease to release.")
-        self._release(env, lease.attempt_id)
-        return lease
+    def unlock(self, env: str, attempt_id: str) -> Lease:
+        """Release the lease if ``attempt_id`` (the one shown to the user) still holds it: one
+        conditional delete, so a lease taken meanwhile by another deploy is never released."""
+        try:
+            old = self.ddb.delete_item(
+                TableName=self.table,
+                Key={"pk": {"S": _pk(env)}, "sk": {"S": "lease"}},
+                ConditionExpression="attempt_id = :id",
+                ExpressionAttributeValues={":id": {"S": attempt_id}},
+                ReturnValues="ALL_OLD",
+            )["Attributes"]
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            if self.current_lease(env) is None:
+                raise UsageError(f"{env} has no lease to release.") from None
+            raise UsageError(f"{env}'s lease changed hands meanwhile; run unlock again.") from None
+        return Lease(env, old["holder"]["S"], old["attempt_id"]["S"], old["acquired"]["S"])
 
     def _release(self, env: str, attempt_id: str) -> None:
         try:

@@ -122,13 +122,7 @@ def current_lease(environment: EnvironmentContext) -> Lease | None:
 
 def unlock(environment: EnvironmentContext, attempt_id: str) -> Lease:
     """Release the lease held by ``attempt_id`` (shown to the user first); returns it."""
-    env, ledger = environment.name, ledger_of(environment)
-    lease = ledger.current_lease(env)
-    if lease is None:
-        raise UsageError(f"{env} has no lease to release.")
-    if lease.attempt_id != attempt_id:
-        raise UsageError(f"{env}'s lease changed hands meanwhile; run unlock again.")
-    return ledger.unlock(env)
+    return ledger_of(environment).unlock(environment.name, attempt_id)
 
 
 @dataclass(frozen=True)
