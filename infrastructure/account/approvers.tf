@@ -1,8 +1,9 @@
 # <project>-approvers: the people who approve releases (`smartstack approve <env>
 # <release>`). Administrators add each approver's own IAM user to the group; the
-# approval then names that person, not a role session anyone could name. Approvals have
-# their own partition (`approvals#<env>`), which only this group may write: an
-# environment's role writes `env#<env>` alone, so a deploy role cannot approve itself.
+# approval then names that person, not a role session anyone could name. Each approver
+# writes only their own partition, `approvals#<env>#<their user name>` (the policy
+# variable ${aws:username}): the key says who approved, so nobody approves in another's
+# name, and an environment's role (which writes `env#<env>` alone) cannot approve at all.
 
 data "aws_iam_policy_document" "approvers" {
   # checkov:skip=CKV_AWS_356:"*" only for sts:GetCallerIdentity, which has no resource-level permissions
@@ -28,7 +29,7 @@ data "aws_iam_policy_document" "approvers" {
     condition {
       test     = "ForAllValues:StringEquals"
       variable = "dynamodb:LeadingKeys"
-      values   = [for e in var.approval_environments : "approvals#${e}"]
+      values   = [for e in var.approval_environments : "approvals#${e}#$${aws:username}"]
     }
 
     condition {

@@ -20,20 +20,20 @@ data "aws_iam_policy_document" "env_trust" {
       values   = ["sts.amazonaws.com"]
     }
 
+    # The environment, and only the deploy workflow as it is on main: its steps are
+    # reviewed code, so the records it writes (the ledger's evidence for the next
+    # environment) and the session name it gives (the GitHub login) can be trusted. A
+    # branch's copy of the workflow, or another workflow naming the environment, is
+    # refused. IAM tests GitHub's `sub` claim, so the repository customizes its subject to
+    # name the workflow (docs/pipeline-workflows.md: include_claim_keys repo, context,
+    # job_workflow_ref).
     condition {
       test     = "StringEquals"
       variable = "token.actions.githubusercontent.com:sub"
-      values   = ["repo:${var.github_repository}:environment:${each.key}"]
-    }
-
-    # Only the deploy workflow as it is on main: its steps are reviewed code, so the
-    # records it writes (the ledger's evidence for the next environment) and the session
-    # name it gives (the GitHub login) can be trusted. A branch's copy of the workflow,
-    # or another workflow targeting the environment, is refused.
-    condition {
-      test     = "StringEquals"
-      variable = "token.actions.githubusercontent.com:job_workflow_ref"
-      values   = ["${var.github_repository}/${var.github_deploy_workflow}@${var.github_deploy_ref}"]
+      values = [join(":", [
+        "repo", var.github_repository, "environment", each.key,
+        "job_workflow_ref", "${var.github_repository}/${var.github_deploy_workflow}@${var.github_deploy_ref}",
+      ])]
     }
   }
 

@@ -90,7 +90,7 @@ resource "aws_dynamodb_table" "deployments" {
 data "aws_iam_policy_document" "read_pipeline_records" {
   statement {
     sid       = "ReadDeploymentRecords"
-    actions   = ["dynamodb:GetItem", "dynamodb:Query"]
+    actions   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"] # Scan: every approver's approvals
     resources = [aws_dynamodb_table.deployments.arn]
   }
 

@@ -24,7 +24,7 @@ from smartstack.local import platform
 from smartstack.pipeline.deploy import deploy
 from smartstack.pipeline.gates import GateError
 from smartstack.pipeline.ledger import deployments_table
-from smartstack.release.store import manifest_key
+from smartstack.release.store import load_release, manifest_key
 from tests.conftest import ROOT
 from tests.pipeline.world import Pipeline, approver, role_session, withdraw_approvals
 
@@ -107,8 +107,8 @@ def test_the_prod_deploy_role_cannot_approve_its_own_deploy(
     release = pipeline.good.release
     withdraw_approvals(pipeline, "prod")
     ddb = _as_role(pipeline, "prod").client("dynamodb")
-    forged = {"pk": {"S": "approvals#prod"}, "sk": {"S": f"approval#2026-11-30#{release}"},
-              "release": {"S": release}, "approver": {"S": "arn:aws:iam::1:user/x"}}  # fmt: skip
+    forged = {"pk": {"S": "approvals#prod#bob"}, "sk": {"S": f"approval#2026-11-30#{release}"},
+              "release": {"S": release}, "approver": {"S": "arn:aws:iam::1:user/bob"}}  # fmt: skip
     _denied(_try(ddb.put_item, TableName=deployments_table(DEFAULT_PROJECT), Item=forged))
     refused = pipeline.cli("approve", "prod", release, env=pipeline.job_env("prod"))
     assert refused.exit_code == 2, refused.stdout
@@ -150,6 +150,41 @@ def test_a_dev_success_cannot_be_forged_from_outside_main_s_deploy_workflow(
         environment_target(job, "dev")
     assert refused.value.response["Error"]["Code"] == "AccessDenied"
     assert "sts:AssumeRoleWithWebIdentity" in refused.value.response["Error"]["Message"]
+
+
+def test_an_approver_cannot_approve_in_another_s_name(
+    pipeline: Pipeline, staging_live: None
+) -> None:
+    """Mallory, an approver, writes an approval item herself: in Bob's partition she is
+    refused by IAM; in her own, naming Bob, the gate does not count it."""
+    release = pipeline.good.release
+    withdraw_approvals(pipeline, "prod")
+    approver(pipeline, "mallory")  # her user, in the approvers group
+    keys = pipeline.target.client("iam").create_access_key(UserName="mallory")["AccessKey"]
+    ddb = AwsTarget(
+        dict(
+            pipeline.target.variables,
+            AWS_ACCESS_KEY_ID=keys["AccessKeyId"],
+            AWS_SECRET_ACCESS_KEY=keys["SecretAccessKey"],
+        )
+    ).client("dynamodb")
+    account = pipeline.target.account_id()
+    sha = load_release(pipeline.target, _bucket(pipeline), release).sha256
+    for partition in ("approvals#prod#bob", "approvals#prod#mallory"):
+        item = {"pk": {"S": partition}, "sk": {"S": f"approval#2026-11-30T00:00:00#{release}"},
+                "release": {"S": release}, "manifest_sha256": {"S": sha},
+                "approver": {"S": f"arn:aws:iam::{account}:user/bob"},
+                "at": {"S": "2026-11-30T00:00:00"}}  # fmt: skip
+        table = deployments_table(DEFAULT_PROJECT)
+        if partition.endswith("#bob"):
+            _denied(_try(ddb.put_item, TableName=table, Item=item))
+        else:
+            ddb.put_item(TableName=table, Item=item)  # her own partition: IAM allows it
+    try:
+        with pytest.raises(GateError, match="needs an approval"):
+            deploy(pipeline.open("prod"), release)
+    finally:
+        withdraw_approvals(pipeline, "prod")
 
 
 def test_prod_obeys_the_release_s_gates_not_the_checkout_s(

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from smartstack.core.environments import EnvironmentConfig
+from smartstack.core.errors import UsageError
 from smartstack.pipeline.gates import GateError, check_approver, check_gates, gate_config
 from smartstack.pipeline.ledger import Attempt, Ledger
 from smartstack.release.build import Manifest
@@ -48,6 +49,10 @@ def test_staging_needs_the_same_manifest_to_have_passed_dev(ledger: Ledger) -> N
     # The same id with other bytes (deleted and published again) is not what passed.
     with pytest.raises(GateError, match="r-1's manifest changed after it passed dev"):
         check_gates(STAGING, ledger, R1_REPLACED)
+    # A success recorded before releases had digests: deployed again, not "replaced".
+    ledger.record(Attempt("dev", "r-0", DEPLOYER, outcome="succeeded"))
+    with pytest.raises(GateError, match="r-0 passed dev before releases were identified"):
+        check_gates(STAGING, ledger, _release("r-0"))
 
 
 def test_prod_needs_staging_and_an_approval_of_that_manifest_by_another_person(
@@ -58,12 +63,11 @@ def test_prod_needs_staging_and_an_approval_of_that_manifest_by_another_person(
     )
     with pytest.raises(GateError, match="prod needs an approval for r-1"):
         check_gates(PROD, ledger, R1)
-    ledger.approve("prod", "r-1", R1.sha256, ALICE)
-    with pytest.raises(GateError, match="another person must approve"):
+    ledger.approve("prod", "r-1", R1.sha256, ALICE.replace("alice", "Alice"))
+    with pytest.raises(GateError, match="another person must approve"):  # whatever the case
         check_gates(PROD, ledger, R1)
-    ledger.approve("prod", "r-1", R1.sha256, "arn:aws:sts::123456789012:assumed-role/x/bob")
-    with pytest.raises(GateError, match="approvals come from a person"):
-        check_gates(PROD, ledger, R1)
+    with pytest.raises(UsageError, match="is not an IAM user"):  # not even recorded
+        ledger.approve("prod", "r-1", R1.sha256, "arn:aws:sts::123456789012:assumed-role/x/bob")
     ledger.approve("prod", "r-1", "b" * 64, BOB)
     with pytest.raises(GateError, match="changed after it was approved"):
         check_gates(PROD, ledger, R1)

@@ -166,10 +166,10 @@ def withdraw_approvals(pipeline: Pipeline, env: str) -> None:
     """Remove every approval for ``env`` (no command does: a test's setup, by the admin);
     all of them, so that the approvals' chain stays whole."""
     ddb, table = pipeline.target.client("dynamodb"), deployments_table(DEFAULT_PROJECT)
-    found = ddb.query(
+    found = ddb.scan(
         TableName=table,
-        KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": approvals_pk(env)}},
+        FilterExpression="begins_with(pk, :pk)",
+        ExpressionAttributeValues={":pk": {"S": approvals_pk(env, "")}},
         ConsistentRead=True,
     )["Items"]
     for item in found:

@@ -7,7 +7,8 @@ may still be the previous release's).  It returns ``{"applied", "current", "head
 failure raises :class:`MigrationFailed`, so Lambda reports ``errorType`` ``MigrationFailed``
 and a message that starts with ``migration <revision>`` when one is to blame.
 
-``{"action": "end-sessions"}`` instead ends every other session of the database user and
+``{"action": "capabilities"}`` answers ``{"actions": ["end-sessions"]}`` (a rotation asks
+first), and ``{"action": "end-sessions"}`` ends every other session of the database user and
 returns ``{"ended", "release"}``: ``smartstack secrets rotate db-password`` sends it once the
 new password is in RDS and Parameter Store, so each service connects again with it (and no
 session opened with the old one lives on); the migrator's own connection proves the new
@@ -82,7 +83,10 @@ def _lock_wait_ms(context: LambdaContext, statement_timeout_ms: int) -> int:
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(release=release_id(), environment=environment())
-    if isinstance(event, dict) and event.get("action") == "end-sessions":
+    action = event.get("action") if isinstance(event, dict) else None
+    if action == "capabilities":  # asked before a rotation changes anything
+        return {"actions": ["end-sessions"], "release": release_id()}
+    if action == "end-sessions":
         return _end_sessions()
     target = _target(event)
     lock_timeout_ms = _ms(event, "lock_timeout_ms", "MIGRATION_LOCK_TIMEOUT_MS")

@@ -43,15 +43,26 @@ class TokenRejected(Exception):
 
 
 def github_subject(
-    repository: str, *, environment: str | None = None, event: str = "push", ref: str = ""
+    repository: str,
+    *,
+    environment: str | None = None,
+    event: str = "push",
+    ref: str = "",
+    job_workflow_ref: str | None = None,
 ) -> str:
     """The ``sub`` claim as GitHub builds it: a job in an environment names the environment;
-    a pull request's job says so; any other job names its ref."""
+    a pull request's job says so; any other job names its ref.  With ``job_workflow_ref``,
+    as a repository whose subject is customized to ``["repo", "context",
+    "job_workflow_ref"]`` gets it (the only way an AWS trust policy can test the workflow:
+    IAM evaluates ``sub``, not GitHub's other claims)."""
     if environment:
-        return f"repo:{repository}:environment:{environment}"
-    if event == "pull_request":
-        return f"repo:{repository}:pull_request"
-    return f"repo:{repository}:ref:{ref or 'refs/heads/main'}"
+        context = f"environment:{environment}"
+    elif event == "pull_request":
+        context = "pull_request"
+    else:
+        context = f"ref:{ref or 'refs/heads/main'}"
+    workflow = f":job_workflow_ref:{job_workflow_ref}" if job_workflow_ref else ""
+    return f"repo:{repository}:{context}{workflow}"
 
 
 class LocalOidcIssuer:
@@ -88,19 +99,29 @@ class LocalOidcIssuer:
         workflow: str = ".github/workflows/deploy.yml",
         audience: str = STS_AUDIENCE,
         lifetime: int = 300,
+        subject_names_workflow: bool = False,
     ) -> str:
         """The token a job of ``repository``'s ``workflow`` gets (``environment``: the job's
-        GitHub environment; ``event="pull_request"``: a pull request's job)."""
+        GitHub environment; ``event="pull_request"``: a pull request's job;
+        ``subject_names_workflow``: the repository customized its subject to name the
+        workflow, see :func:`github_subject`)."""
         owner = repository.split("/", 1)[0]
+        job_workflow_ref = f"{repository}/{workflow}@{ref}"
         claims: dict[str, Any] = {
-            "sub": github_subject(repository, environment=environment, event=event, ref=ref),
+            "sub": github_subject(
+                repository,
+                environment=environment,
+                event=event,
+                ref=ref,
+                job_workflow_ref=job_workflow_ref if subject_names_workflow else None,
+            ),
             "aud": audience,
             "repository": repository,
             "repository_owner": owner,
             "ref": ref,
             "event_name": event,
             "workflow": workflow.rsplit("/", 1)[-1],
-            "job_workflow_ref": f"{repository}/{workflow}@{ref}",
+            "job_workflow_ref": job_workflow_ref,
             "actor": "smartstack-local",
             "runner_environment": "github-hosted",
         }

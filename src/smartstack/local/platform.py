@@ -178,7 +178,11 @@ def github_job(
     token = directory / f"{env}-{uuid.uuid4().hex[:8]}.jwt"
     token.write_text(
         issuer.github_job(
-            str(account["github_repository"]), environment=env, lifetime=lifetime, **claims
+            str(account["github_repository"]),
+            environment=env,
+            lifetime=lifetime,
+            subject_names_workflow=True,
+            **claims,  # as docs/pipeline-workflows.md sets it up
         )
     )
     return replace(settings, web_identity_token_file=token)

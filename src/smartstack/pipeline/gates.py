@@ -15,15 +15,12 @@ The policy obeyed is the stricter of the checkout's tfvars and the release's own
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
 from smartstack.core.environments import EnvironmentConfig
 from smartstack.core.errors import UsageError
-from smartstack.pipeline.ledger import Attempt, Ledger
+from smartstack.pipeline.ledger import Attempt, Ledger, person_of
 from smartstack.release.store import PublishedRelease
-
-_IAM_USER = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:user/(?:.+/)?([^/]+)$")
 
 
 class GateError(UsageError):
@@ -63,7 +60,7 @@ def check_gates(config: EnvironmentConfig, ledger: Ledger, published: PublishedR
     passed = _passed(config, ledger, published)
     reason = f"passed {config.promotes_from}"
     if config.require_approval:
-        reason += "; " + _check_approval(config, ledger, published, passed.who)
+        reason += "; " + _check_approval(config, ledger, published, [a.who for a in passed])
     return reason
 
 
@@ -76,7 +73,7 @@ def check_approver(
     if config.promotes_from is None:
         return
     passed = _passed(config, ledger, published, verb="approve it once it has")
-    if config.approver_must_differ and same_person(approver, passed.who):
+    if config.approver_must_differ and any(same_person(approver, a.who) for a in passed):
         raise GateError(
             f"{approver} deployed {published.release} to {config.promotes_from}; another person "
             f"must approve it for {config.name}."
@@ -85,12 +82,13 @@ def check_approver(
 
 def is_person(arn: str) -> bool:
     """An IAM user: a person's own sign-in (a role session's name is whatever its caller chose)."""
-    return _IAM_USER.match(arn) is not None
+    return person_of(arn) is not None
 
 
 def same_person(a: str, b: str) -> bool:
-    """IAM users and role sessions name the person last: compare those names."""
-    return a.rsplit("/", 1)[-1] == b.rsplit("/", 1)[-1]
+    """IAM users and the pipeline's role sessions name the person last (the IAM user name,
+    the GitHub login): compare those names, whatever their case."""
+    return a.rsplit("/", 1)[-1].casefold() == b.rsplit("/", 1)[-1].casefold()
 
 
 def _require_person(approver: str, why: str) -> None:
@@ -106,8 +104,8 @@ def _passed(
     ledger: Ledger,
     published: PublishedRelease,
     verb: str = "deploy it to",
-) -> Attempt:
-    """The newest success of this very manifest in the environment promoted from."""
+) -> list[Attempt]:
+    """Every success of this very manifest in the environment promoted from, newest first."""
     source, release = config.promotes_from or "", published.release
     passed = ledger.succeeded(source, release)
     if not passed:
@@ -118,18 +116,24 @@ def _passed(
         )
         raise GateError(f"{release} has not passed {source}; {hint}.")
     same = [a for a in passed if a.manifest_sha256 == published.sha256]
+    if not same and not any(a.manifest_sha256 for a in passed):
+        raise GateError(
+            f"{release} passed {source} before releases were identified by their manifest's "
+            f"sha256; deploy it to {source} again (smartstack deploy {source} --release "
+            f"{release})."
+        )
     if not same:
-        was = passed[0].manifest_sha256[:12] or "unrecorded"
+        was = passed[0].manifest_sha256[:12]
         raise GateError(
             f"{release}'s manifest changed after it passed {source}: it passed as sha256 {was}…, "
             f"it is now {published.sha256[:12]}…; investigate who replaced it, and promote a new "
             "release."
         )
-    return same[0]
+    return same
 
 
 def _check_approval(
-    config: EnvironmentConfig, ledger: Ledger, published: PublishedRelease, deployer: str
+    config: EnvironmentConfig, ledger: Ledger, published: PublishedRelease, deployers: list[str]
 ) -> str:
     env, release = config.name, published.release
     approval = ledger.approval(env, release)
@@ -144,7 +148,7 @@ def _check_approval(
             f"{approval.manifest_sha256[:12] or 'unrecorded'}…, now {published.sha256[:12]}…); "
             "it needs a new approval."
         )
-    if config.approver_must_differ and same_person(approval.approver, deployer):
+    if config.approver_must_differ and any(same_person(approval.approver, d) for d in deployers):
         raise GateError(
             f"{release} was approved for {env} by {approval.approver}, who also deployed it to "
             f"{config.promotes_from}; another person must approve."

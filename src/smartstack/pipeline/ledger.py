@@ -7,12 +7,13 @@ item                        pk                          sk
 ==========================  ==========================  ==============================
 a deploy attempt            ``env#<env>``               ``deploy#<started ISO>#<id>``
 the environment's lease     ``env#<env>``               ``lease``
-an approval                 ``approvals#<env>``         ``approval#<ISO>#<release>``
+an approval                 ``approvals#<env>#<user>``  ``approval#<ISO>#<release>``
 ==========================  ==========================  ==============================
 
 What an environment's deploys write lives under its own partition key, so its role
-can be confined to it with ``dynamodb:LeadingKeys``; approvals have a partition of
-their own, which only the approvers may write, so a deploy role cannot approve.
+can be confined to it with ``dynamodb:LeadingKeys``; each approver has a partition of
+their own, which only they may write, so a deploy role cannot approve and an approver
+cannot approve in another's name.
 The lease is a conditional write: of two deploys, exactly one gets it.  Attempts
 and approvals are written once and chained (:mod:`smartstack.pipeline.ledger_chain`);
 each names the sha256 of the release's manifest it deployed or approved.
@@ -20,6 +21,7 @@ each names the sha256 of the release's manifest it deployed or approved.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -49,8 +51,21 @@ def _pk(env: str) -> str:
     return f"env#{check_environment_name(env)}"
 
 
-def approvals_pk(env: str) -> str:
-    return f"approvals#{check_environment_name(env)}"
+def approvals_pk(env: str, person: str) -> str:
+    """The partition of ``person``'s approvals for ``env``: IAM lets an approver write only
+    their own (``dynamodb:LeadingKeys`` ``approvals#<env>#${aws:username}``), so the key, not
+    an attribute the writer chose, says who approved."""
+    return f"approvals#{check_environment_name(env)}#{person}"
+
+
+_IAM_USER = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:user/(?:[^/]+/)*([\w+=,.@-]+)$")
+
+
+def person_of(arn: str) -> str | None:
+    """The IAM user name of an IAM user's ARN; None for anything else (a role session's name
+    is whatever its caller chose)."""
+    found = _IAM_USER.match(arn)
+    return found.group(1) if found else None
 
 
 _ATTEMPTS = "deploy#"
@@ -183,12 +198,35 @@ class Ledger:
         )
 
     def verify(self, env: str) -> list[ChainCheck]:
-        """Recompute the chains of ``env``'s attempts and approvals."""
-        checks = []
-        for pk, prefix in ((_pk(env), _ATTEMPTS), (approvals_pk(env), _APPROVALS)):
-            items = self._query_pk(pk, prefix, limit=None, newest_first=False)
+        """Recompute the chains of ``env``'s attempts and of each approver's approvals."""
+        attempts = self._query_pk(_pk(env), _ATTEMPTS, limit=None, newest_first=False)
+        checks = [ChainCheck(_pk(env), len(attempts), first_break(attempts))]
+        by_partition: dict[str, list[Item]] = {}
+        for item in self._approval_items(env):
+            by_partition.setdefault(item["pk"]["S"], []).append(item)
+        for pk, items in sorted(by_partition.items()):
+            items.sort(key=lambda i: i["sk"]["S"])
             checks.append(ChainCheck(pk, len(items), first_break(items)))
         return checks
+
+    def _approval_items(self, env: str) -> list[Item]:
+        """Every approval for ``env``, by anyone (a scan: the approvers are not known)."""
+        args: dict[str, Any] = {
+            "TableName": self.table,
+            "FilterExpression": "begins_with(pk, :p) AND begins_with(sk, :s)",
+            "ExpressionAttributeValues": {
+                ":p": {"S": approvals_pk(env, "")},
+                ":s": {"S": _APPROVALS},
+            },
+            "ConsistentRead": True,
+        }
+        items: list[Item] = []
+        while True:
+            page = self.ddb.scan(**args)
+            items.extend(page.get("Items", []))
+            if not page.get("LastEvaluatedKey"):
+                return items
+            args["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def history(self, env: str, limit: int | None = 50) -> list[Attempt]:
         """Newest first; ``limit=None`` reads every page."""
@@ -206,11 +244,15 @@ class Ledger:
         ]
 
     def approve(self, env: str, release: str, manifest_sha256: str, approver: str) -> Approval:
+        """Record ``approver`` (an IAM user's ARN) approving ``release``'s manifest."""
+        person = person_of(approver)
+        if person is None:
+            raise UsageError(f"{approver} is not an IAM user: approvals come from people.")
         approval = Approval(env, release, approver, _now(), manifest_sha256)
         self._append(
             _APPROVALS,
             {
-                "pk": {"S": approvals_pk(env)},
+                "pk": {"S": approvals_pk(env, person)},
                 "sk": {"S": f"{_APPROVALS}{approval.at}#{release}"},
                 "release": {"S": release},
                 "manifest_sha256": {"S": manifest_sha256},
@@ -221,14 +263,21 @@ class Ledger:
         return approval
 
     def approval(self, env: str, release: str) -> Approval | None:
-        """The newest approval of ``release`` for ``env``."""
-        for item in self._query_pk(approvals_pk(env), _APPROVALS, limit=None, newest_first=True):
-            if item["release"]["S"] == release:
-                return Approval(
-                    env, release, item["approver"]["S"], item["at"]["S"],
-                    item.get("manifest_sha256", {}).get("S", ""),
-                )  # fmt: skip
-        return None
+        """The newest approval of ``release`` for ``env``.  Its approver is the person whose
+        partition holds it; an item naming someone else (written by hand) does not count."""
+        found = []
+        for item in self._approval_items(env):
+            person = item["pk"]["S"][len(approvals_pk(env, "")) :]
+            approver = item.get("approver", {}).get("S", "")
+            if item.get("release", {}).get("S") == release and person_of(approver) == person:
+                found.append(item)
+        if not found:
+            return None
+        newest = max(found, key=lambda i: i["sk"]["S"])
+        return Approval(
+            env, release, newest["approver"]["S"], newest["at"]["S"],
+            newest.get("manifest_sha256", {}).get("S", ""),
+        )  # fmt: skip
 
     @contextmanager
     def lease(self, env: str, holder: str, attempt_id: str) -> Iterator[Lease]:

@@ -18,6 +18,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 GENESIS = "0" * 64
@@ -26,10 +27,32 @@ Item = dict[str, Any]  # DynamoDB's attribute-value form
 
 
 def item_hash(item: Item) -> str:
-    """The hash of a record's content: every attribute but ``hash``, canonically encoded."""
-    content = {k: v for k, v in item.items() if k != "hash"}
+    """The hash of a record's content: every attribute but ``hash``, canonically encoded.
+
+    Numbers are hashed as DynamoDB keeps them (it drops leading and trailing zeros, so
+    ``"0.120"`` comes back ``"0.12"``): the record written and the record read hash alike.
+    """
+    content = {k: _canonical(v) for k, v in item.items() if k != "hash"}
     encoded = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(encoded.encode()).hexdigest()
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"N"}:
+            return {"N": _number(str(value["N"]))}
+        return {k: _canonical(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_canonical(v) for v in value]
+    return value
+
+
+def _number(text: str) -> str:
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        return text
+    return "0" if number.is_zero() else format(number.normalize(), "f")
 
 
 def chained(item: Item, previous: Item | None) -> Item:

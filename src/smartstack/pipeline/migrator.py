@@ -73,6 +73,21 @@ def run_migrator(
     return Migrated([str(r) for r in applied], str(current) if current else None)
 
 
+def can_end_sessions(target: AwsTarget, function_name: str, version: str) -> bool:
+    """Whether that migrator knows ``end-sessions`` (one from before rotation answers the
+    question with a migration to its own head: a no-op, its release being the live one)."""
+    answer = target.invoker(60).invoke(
+        FunctionName=function_name,
+        Qualifier=version,
+        Payload=json.dumps({"action": "capabilities"}).encode(),
+    )
+    payload = _json(answer["Payload"].read())
+    actions = payload.get("actions")
+    return (
+        not answer.get("FunctionError") and isinstance(actions, list) and "end-sessions" in actions
+    )
+
+
 def end_sessions(target: AwsTarget, function_name: str, version: str) -> int:
     """Have the migrator end every other session of the database user (it connects with the
     password Parameter Store has now); returns how many it ended."""

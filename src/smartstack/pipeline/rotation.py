@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import secrets as token
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from botocore.exceptions import ClientError
@@ -36,7 +37,7 @@ from smartstack.pipeline.ledger import (
     StepRecord,
     live_attempt,
 )
-from smartstack.pipeline.migrator import end_sessions
+from smartstack.pipeline.migrator import can_end_sessions, end_sessions
 from smartstack.pipeline.smoke import AwsFunctions, run_checks
 
 ROTATABLE = ("db-password",)
@@ -61,32 +62,48 @@ def rotate(environment: EnvironmentContext, key: str) -> Attempt:
         versions=dict(current.versions), infra_fingerprint=current.infra_fingerprint,
         manifest_sha256=current.manifest_sha256,
     )  # fmt: skip
+    migrator = environment.resource_name(MIGRATOR)
+    version = live_version(target, migrator)
+    if not can_end_sessions(target, migrator, version):  # before anything changes
+        raise UsageError(
+            f"{env}'s live migrator ({migrator} version {version}, release {current.release}) "
+            "cannot end the services' sessions (it predates `secrets rotate`): deploy a newer "
+            "release, then rotate."
+        )
     with ledger.lease(env, attempt.who, attempt.attempt_id):
         try:
-            _step(attempt, "rotate", lambda: _rotate_password(environment))
-            migrator = environment.resource_name(MIGRATOR)
-            version = live_version(target, migrator)
-            _step(attempt, "reconnect", lambda: _reconnect(environment, migrator, version))
-            _step(attempt, "smoke", lambda: _smoke(environment, current))
+            _step(attempt, environment, "rotate", lambda: _rotate_password(environment))
+            _step(
+                attempt,
+                environment,
+                "reconnect",
+                lambda: _reconnect(environment, migrator, version),
+            )
+            _step(attempt, environment, "smoke", lambda: _smoke(environment, current))
             attempt.outcome = AttemptOutcome.SUCCEEDED
         except SmartStackError:
             attempt.outcome = AttemptOutcome.FAILED
-        finally:
+        finally:  # an interrupt too: recorded as failed, never left "running"
+            if attempt.outcome == AttemptOutcome.RUNNING:
+                attempt.outcome = AttemptOutcome.FAILED
             attempt.finished = datetime.now(UTC).isoformat(timespec="milliseconds")
             ledger.record(attempt)
     return attempt
 
 
-def _step(attempt: Attempt, name: str, action: object) -> None:
+def _step(
+    attempt: Attempt, environment: EnvironmentContext, name: str, action: Callable[[], str]
+) -> None:
     started = time.monotonic()
+    redact = environment.redactor.redact
     try:
-        detail = action()  # type: ignore[operator]
+        detail = action()
     except SmartStackError as exc:
         seconds = round(time.monotonic() - started, 3)
-        attempt.steps.append(StepRecord(name, StepOutcome.FAILED, seconds, exc.message))
+        attempt.steps.append(StepRecord(name, StepOutcome.FAILED, seconds, redact(exc.message)))
         raise
     seconds = round(time.monotonic() - started, 3)
-    attempt.steps.append(StepRecord(name, StepOutcome.SUCCEEDED, seconds, str(detail)))
+    attempt.steps.append(StepRecord(name, StepOutcome.SUCCEEDED, seconds, redact(detail)))
 
 
 def _rotate_password(environment: EnvironmentContext) -> str:
@@ -98,16 +115,16 @@ def _rotate_password(environment: EnvironmentContext) -> str:
     new = token.token_urlsafe(32)
     environment.redactor.register(old)
     environment.redactor.register(new)
-    ssm.put_parameter(
-        Name=name, Value=new, Type="SecureString", KeyId=environment_key_alias(env, project),
-        Overwrite=True,
-    )  # fmt: skip
+    key = environment_key_alias(env, project)
+    ssm.put_parameter(Name=name, Value=new, Type="SecureString", KeyId=key, Overwrite=True)
     try:
         rds.modify_db_instance(
             DBInstanceIdentifier=instance, MasterUserPassword=new, ApplyImmediately=True
         )
-    except ClientError as exc:
-        ssm.put_parameter(Name=name, Value=old, Type="SecureString", Overwrite=True)
+    except BaseException as exc:  # refused, unreachable or interrupted: RDS kept the old one
+        ssm.put_parameter(Name=name, Value=old, Type="SecureString", KeyId=key, Overwrite=True)
+        if not isinstance(exc, ClientError):
+            raise
         raise CommandFailedError(
             f"RDS refused the new password of {instance} ({error_code(exc)}); "
             f"{name} has its old value again and nothing changed."
