@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,7 +12,15 @@ from smartstack.aws.target import AwsTarget
 from smartstack.core.config import Settings
 from smartstack.core.redact import Redactor
 from smartstack.secrets.errors import CancelledError, ImportFailedError, InvalidSecretsFileError
-from smartstack.secrets.importing import Action, ImportOptions, ImportPlan, import_file
+from smartstack.secrets.importing import (
+    Action,
+    ImportOptions,
+    ImportPlan,
+    apply_plan,
+    import_file,
+    plan_import,
+    take_snapshot,
+)
 from tests.secrets.secrets_helpers import make_store, seed
 
 
@@ -179,3 +188,36 @@ def test_a_failed_pruning_import_recreates_what_it_deleted(
         )
     assert snapshot(aws) == before
     assert store.describe("a-gone").description == "keep this description"
+
+
+class _InterruptedAfter:
+    """The real store, with Ctrl-C arriving right after its ``n``-th write went through."""
+
+    def __init__(self, store: Any, n: int) -> None:
+        self.store, self.n, self.writes = store, n, 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    def write(self, *args: Any, **kwargs: Any) -> Any:
+        done = self.store.write(*args, **kwargs)
+        self.writes += 1
+        if self.writes == self.n:
+            raise KeyboardInterrupt
+        return done
+
+
+def test_ctrl_c_midway_rolls_back_to_the_previous_state(platform: Settings, aws: AwsTarget) -> None:
+    store = make_store(aws, "dev", Redactor())
+    seed(store, {"a-key": "a-original", "z-key": "z-original"})
+    before = snapshot(aws)
+    wanted = {"a-key": "a-imported", "b-new": "b-new-imported", "z-key": "z-imported"}
+    taken = take_snapshot(store, sorted(wanted), prune=False)
+    plan = plan_import("dev", "dev.json", wanted, taken, prune=False)
+
+    with pytest.raises(ImportFailedError) as info:
+        apply_plan(_InterruptedAfter(store, 2), plan, wanted, taken, "arn:aws:iam::1:user/op")
+
+    assert "failed at 'b-new' (interrupted)" in info.value.message
+    assert "dev is as it was" in info.value.message
+    assert snapshot(aws) == before

@@ -9,7 +9,10 @@ was deleted, so the environment ends as it was.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -154,11 +157,26 @@ def apply_plan(
                 store.write(key, wanted[key], who)
             else:
                 store.delete(key)
-        except (ClientError, BotoCoreError, SmartStackError) as exc:
-            failed = rollback(store, touched, before, who)
+        except (ClientError, BotoCoreError, SmartStackError, KeyboardInterrupt) as exc:
+            with _interrupts_held():  # Ctrl-C (or SIGTERM) again must not cut the rollback
+                failed = rollback(store, touched, before, who)
             raise ImportFailedError(
                 _failure_message(store.env, key, exc, len(touched), failed)
             ) from None
+
+
+@contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """SIGINT and SIGTERM ignored for the block (main thread only: signals go there)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in held.items():
+            signal.signal(signum, handler)
 
 
 def rollback(store: SecretStore, touched: list[str], before: Snapshot, who: str) -> list[str]:
@@ -194,6 +212,8 @@ def _failure_message(
         reason = error_code(exc, "error")
     elif isinstance(exc, SmartStackError):
         reason = exc.message
+    elif isinstance(exc, KeyboardInterrupt):
+        reason = "interrupted"
     else:
         reason = type(exc).__name__
     head = f"import into {env} failed at '{key}' ({reason})"
