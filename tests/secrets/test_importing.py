@@ -221,3 +221,30 @@ def test_ctrl_c_midway_rolls_back_to_the_previous_state(platform: Settings, aws:
     assert "failed at 'b-new' (interrupted)" in info.value.message
     assert "dev is as it was" in info.value.message
     assert snapshot(aws) == before
+
+
+def test_a_rolled_back_key_keeps_its_type_tier_and_description(
+    platform: Settings, aws: AwsTarget
+) -> None:
+    """A key that is not a standard SecureString (a String, advanced tier, described) comes
+    back as it was, not as a SecureString of the standard tier."""
+    ssm = aws.client("ssm")
+    ssm.put_parameter(Name="/smartstack/dev/a-plain", Value="plain-original", Type="String",
+                      Tier="Advanced", Description="set by hand")  # fmt: skip
+    store = make_store(aws, "dev", Redactor())
+    wanted = {"a-plain": "plain-imported", "b-new": "b-new-imported"}
+    taken = take_snapshot(store, sorted(wanted), prune=False)
+    plan = plan_import("dev", "dev.json", wanted, taken, prune=False)
+
+    with pytest.raises(ImportFailedError, match="dev is as it was"):
+        apply_plan(_InterruptedAfter(store, 2), plan, wanted, taken, "arn:aws:iam::1:user/op")
+
+    restored = ssm.describe_parameters(
+        ParameterFilters=[{"Key": "Name", "Values": ["/smartstack/dev/a-plain"]}]
+    )["Parameters"][0]
+    assert (restored["Type"], restored["Tier"], restored["Description"]) == (
+        "String", "Advanced", "set by hand"
+    )  # fmt: skip
+    assert ssm.get_parameter(Name="/smartstack/dev/a-plain")["Parameter"]["Value"] == (
+        "plain-original"
+    )

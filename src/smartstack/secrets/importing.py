@@ -26,7 +26,7 @@ from smartstack.secrets.errors import CancelledError, ImportFailedError
 from smartstack.secrets.formats import Format, format_for, parse
 from smartstack.secrets.keys import INFRASTRUCTURE_OWNED, env_var_name
 from smartstack.secrets.service import aws_errors, open_store
-from smartstack.secrets.store import SecretStore, SecretValue
+from smartstack.secrets.store import SecretShape, SecretStore, SecretValue
 
 
 class Action(StrEnum):
@@ -82,7 +82,7 @@ class Snapshot:
     """The environment before the import: what a rollback restores."""
 
     values: dict[str, SecretValue] = field(repr=False)
-    descriptions: dict[str, str]
+    shapes: dict[str, SecretShape]
 
 
 def plan_import(
@@ -106,11 +106,10 @@ def plan_import(
 
 
 def take_snapshot(store: SecretStore, keys: list[str], prune: bool) -> Snapshot:
-    """Values of the file's keys (batched), or of the whole environment when pruning."""
-    if not prune:
-        return Snapshot(store.read(keys), {})
-    described = {m.key: m.description for m in store.list_metadata()}
-    return Snapshot(store.read_all(), described)
+    """Values of the file's keys (batched), or of the whole environment when pruning, and
+    what each is (type, tier, KMS key, description): a rollback gives all of it back."""
+    values = store.read_all() if prune else store.read(keys)
+    return Snapshot(values, store.shapes(values))
 
 
 def import_file(
@@ -184,7 +183,8 @@ def rollback(store: SecretStore, touched: list[str], before: Snapshot, who: str)
 
     Keys are compared with what is there now, so a write that failed halfway
     (value stored, tags not) is undone too, and an untouched value is not
-    rewritten needlessly.
+    rewritten needlessly.  A restored key gets back its type, tier, KMS key and
+    description.
     """
     failed: list[str] = []
     try:
@@ -196,10 +196,8 @@ def rollback(store: SecretStore, touched: list[str], before: Snapshot, who: str)
         try:
             if old is None and key in now:
                 store.delete(key)
-            elif old is not None and key not in now:
-                store.write(key, old.value, who, before.descriptions.get(key) or None)
-            elif old is not None and now[key].value != old.value:
-                store.write(key, old.value, who)
+            elif old is not None and (key not in now or now[key].value != old.value):
+                store.restore(key, old.value, before.shapes.get(key, SecretShape()), who)
         except (ClientError, BotoCoreError, SmartStackError):
             failed.append(key)
     return failed

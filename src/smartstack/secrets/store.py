@@ -53,6 +53,16 @@ class SecretValue:
     value: str = field(repr=False)
 
 
+@dataclass(frozen=True)
+class SecretShape:
+    """What a parameter is, besides its value: what a restore must give it back."""
+
+    type: str = "SecureString"  # String, StringList or SecureString
+    tier: str = "Standard"
+    key_id: str | None = None  # SecureString only
+    description: str = ""
+
+
 class SecretStore(Protocol):
     """The operations the secrets use-cases need, for one environment."""
 
@@ -66,6 +76,8 @@ class SecretStore(Protocol):
     def caller(self) -> str: ...
     def check_key_exists(self) -> None: ...
     def write(self, key: str, value: str, who: str, description: str | None = None) -> int: ...
+    def shapes(self, keys: Iterable[str]) -> dict[str, SecretShape]: ...
+    def restore(self, key: str, value: str, shape: SecretShape, who: str) -> int: ...
     def delete(self, key: str) -> None: ...
 
 
@@ -210,15 +222,46 @@ class SsmSecretStore:
         }
         if description is not None:
             args["Description"] = description
+        return self._put(args, who)
+
+    def _put(self, args: dict[str, Any], who: str) -> int:
+        """PutParameter, then tag who and when: the new version."""
         version = int(self.ssm.put_parameter(**args)["Version"])
         now = datetime.now(UTC).isoformat(timespec="seconds")
         # Tags cannot go with Overwrite in one PutParameter, hence a second call.
         self.ssm.add_tags_to_resource(
             ResourceType="Parameter",
-            ResourceId=name,
+            ResourceId=args["Name"],
             Tags=[{"Key": TAG_BY, "Value": who[:256]}, {"Key": TAG_AT, "Value": now}],
         )
         return version
+
+    def shapes(self, keys: Iterable[str]) -> dict[str, SecretShape]:
+        """Type, tier, KMS key and description of the given keys that exist."""
+        names = sorted({self._name(k) for k in keys})
+        found: dict[str, SecretShape] = {}
+        for start in range(0, len(names), 50):  # a filter takes 50 values
+            chunk = names[start : start + 50]
+            for p in self._describe([{"Key": "Name", "Option": "Equals", "Values": chunk}]):
+                found[self._key(p["Name"])] = SecretShape(
+                    type=str(p.get("Type") or "SecureString"),
+                    tier=str(p.get("Tier") or "Standard"),
+                    key_id=str(p["KeyId"]) if p.get("KeyId") else None,
+                    description=str(p.get("Description") or ""),
+                )
+        return found
+
+    def restore(self, key: str, value: str, shape: SecretShape, who: str) -> int:
+        """Put ``value`` back as it was: its type, tier, KMS key and description."""
+        name = self._name(key)
+        self._redactor.register(value)
+        args: dict[str, Any] = {
+            "Name": name, "Value": value, "Type": shape.type, "Tier": shape.tier,
+            "Overwrite": True, "Description": shape.description,
+        }  # fmt: skip
+        if shape.type == "SecureString":
+            args["KeyId"] = shape.key_id or environment_key_alias(self.env, self.project)
+        return self._put(args, who)
 
     def delete(self, key: str) -> None:
         try:
