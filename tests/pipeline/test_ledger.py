@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -144,3 +145,27 @@ def test_numbers_as_dynamodb_keeps_them_do_not_break_the_chain(ledger: Ledger) -
     item["steps"]["L"][0]["M"]["seconds"] = {"N": "0.12"}  # as AWS would return it
     ledger.ddb.put_item(TableName=ledger.table, Item=item)
     assert ledger.verify("dev")[0].broken is None
+
+
+def test_a_silent_holder_s_lease_is_taken_over_after_its_ttl_and_not_before(
+    ledger: Ledger,
+) -> None:
+    dead = ledger.lease("dev", "ci-run-1", "att1", ttl_seconds=2, heartbeat=False)
+    dead.__enter__()  # its holder dies: no heartbeat, no release
+    with pytest.raises(LeaseHeldError, match="ci-run-1"), ledger.lease("dev", "ci-2", "att2"):
+        pass
+    time.sleep(2.5)
+    with ledger.lease("dev", "ci-run-2", "att2", ttl_seconds=2) as taken:
+        assert taken.taken_over is not None
+        assert (taken.taken_over.holder, taken.taken_over.attempt_id) == ("ci-run-1", "att1")
+        held = ledger.current_lease("dev")
+        assert held is not None and held.attempt_id == "att2"
+    assert ledger.current_lease("dev") is None
+
+
+def test_a_live_holder_keeps_its_lease_past_its_ttl(ledger: Ledger) -> None:
+    with ledger.lease("dev", "ci-run-1", "att1", ttl_seconds=1.5) as held:
+        time.sleep(3)  # its heartbeat renews it
+        with pytest.raises(LeaseHeldError), ledger.lease("dev", "ci-run-2", "att2"):
+            pass
+        assert held.taken_over is None

@@ -67,6 +67,9 @@ class Settings:
     # after SIGINT to write its state and release its lock before it is killed.
     tofu_timeout_seconds: int = 3600
     tofu_grace_seconds: int = 120
+    # A deploy's lease, renewed by its heartbeat, expires this long after the last beat:
+    # then the next deploy may take it over (its holder is dead).
+    lease_ttl_seconds: int = 300
 
     @property
     def infrastructure_dir(self) -> Path:
@@ -116,6 +119,7 @@ def resolve_settings(
         iam_enforcement=iam_enforcement_mode(environ.get(IAM_ENFORCEMENT_VARIABLE)),
         tofu_timeout_seconds=_seconds(environ, "SMARTSTACK_TOFU_TIMEOUT", 3600),
         tofu_grace_seconds=_seconds(environ, "SMARTSTACK_TOFU_GRACE", 120),
+        lease_ttl_seconds=_seconds(environ, "SMARTSTACK_LEASE_TTL", 300),
     )
 
 

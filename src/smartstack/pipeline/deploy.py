@@ -143,7 +143,7 @@ def resolve(environment: EnvironmentContext, release: str) -> Deployment:
     target = environment.target
     bucket = environment.artifacts_bucket
     published = load_release(target, bucket, release)
-    ledger = Ledger(target, environment.project)
+    ledger = Ledger(target, environment.project, environment.settings.lease_ttl_seconds)
     return Deployment(environment, published, ledger, bucket, environment.caller)
 
 
@@ -181,7 +181,14 @@ def deploy(
     config = gate_config(environment.config, released_config(ctx))
     gate = check_gates(config, ctx.ledger, ctx.published)
     attempt = Attempt(env, release, ctx.who, manifest_sha256=ctx.published.sha256)
-    with ctx.ledger.lease(env, ctx.who, attempt.attempt_id):
+    with ctx.ledger.lease(env, ctx.who, attempt.attempt_id) as lease:
+        if lease.taken_over is not None:
+            dead = lease.taken_over
+            attempt.steps.append(StepRecord(
+                "lease", StepOutcome.SUCCEEDED, 0.0,
+                f"took over the expired lease of {dead.holder} (attempt {dead.attempt_id}, "
+                f"since {dead.acquired}); see its attempt in `history`",
+            ))  # fmt: skip
         run = _Run(ctx, attempt, progress, allow_destroy, replan)
         result = DeployResult(attempt, gate)
         try:

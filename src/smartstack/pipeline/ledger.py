@@ -22,10 +22,12 @@ each names the sha256 of the release's manifest it deployed or approved.
 from __future__ import annotations
 
 import re
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -67,6 +69,8 @@ def person_of(arn: str) -> str | None:
     found = _IAM_USER.match(arn)
     return found.group(1) if found else None
 
+
+LEASE_TTL_SECONDS = 300.0  # a lease not renewed for this long is its dead holder's
 
 _ATTEMPTS = "deploy#"
 _APPROVALS = "approval#"
@@ -149,14 +153,22 @@ class Lease:
     holder: str
     attempt_id: str
     acquired: str
+    expires: float = 0.0  # epoch seconds, pushed on by the holder's heartbeat; 0: never
+    taken_over: Lease | None = None  # the dead holder's lease this one replaced
+
+    def expired(self, now: float) -> bool:
+        return 0 < self.expires < now
 
 
 class Ledger:
     """Reads and writes the deployments table through one ``AwsTarget``."""
 
-    def __init__(self, target: AwsTarget, project: str) -> None:
+    def __init__(
+        self, target: AwsTarget, project: str, lease_ttl_seconds: float = LEASE_TTL_SECONDS
+    ) -> None:
         self.ddb = target.client("dynamodb")
         self.table = deployments_table(project)
+        self.lease_ttl_seconds = lease_ttl_seconds
 
     def record(self, attempt: Attempt) -> None:
         steps = [
@@ -280,34 +292,102 @@ class Ledger:
         )  # fmt: skip
 
     @contextmanager
-    def lease(self, env: str, holder: str, attempt_id: str) -> Iterator[Lease]:
-        """Hold the environment's lease for the block; fails fast if someone else has it."""
-        lease = Lease(env, holder, attempt_id, _now())
+    def lease(
+        self,
+        env: str,
+        holder: str,
+        attempt_id: str,
+        ttl_seconds: float | None = None,
+        heartbeat: bool = True,
+    ) -> Iterator[Lease]:
+        """Hold the environment's lease for the block; fails fast if someone else has it.
+
+        A heartbeat pushes the lease's expiry on every third of ``ttl_seconds``.  A lease
+        whose holder stopped (killed, its machine gone) expires, and the next deploy takes it
+        over: one conditional write, so of two takers exactly one wins, and the lease it
+        returns names the one it replaced.
+        """
+        ttl_seconds = ttl_seconds or self.lease_ttl_seconds
+        now = time.time()
+        lease = Lease(env, holder, attempt_id, _now(), now + ttl_seconds)
+        item = self._lease_item(lease)
         try:
             self.ddb.put_item(
-                TableName=self.table,
-                Item={
-                    "pk": {"S": _pk(env)},
-                    "sk": {"S": "lease"},
-                    "holder": {"S": holder},
-                    "attempt_id": {"S": attempt_id},
-                    "acquired": {"S": lease.acquired},
-                },
-                ConditionExpression="attribute_not_exists(pk)",
+                TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)"
             )
         except ClientError as exc:
             if error_code(exc) != "ConditionalCheckFailedException":
                 raise
-            current = self.current_lease(env)
-            who = f"{current.holder} since {current.acquired}" if current else "another deploy"
-            raise LeaseHeldError(
-                f"{env} is being deployed by {who}; wait, or if that deploy is dead: "
-                f"smartstack unlock {env}."
-            ) from exc
+            lease = self._take_over(lease, item, now)
+        stop = threading.Event()
+        beat = threading.Thread(
+            target=self._heartbeat, args=(lease, ttl_seconds, stop), daemon=True,
+            name=f"lease heartbeat {env}",
+        )  # fmt: skip
+        if heartbeat:
+            beat.start()
         try:
             yield lease
         finally:
+            stop.set()
+            if heartbeat:
+                beat.join()
             self._release(env, attempt_id)
+
+    def _take_over(self, lease: Lease, item: Item, now: float) -> Lease:
+        env = lease.env
+        current = self.current_lease(env)
+        if current is None or not current.expired(now):
+            who = f"{current.holder} since {current.acquired}" if current else "another deploy"
+            raise LeaseHeldError(
+                f"{env} is being deployed by {who}; wait, or if that deploy is dead: "
+                f"smartstack unlock {env} (a lease without a heartbeat expires by itself)."
+            )
+        taken = replace(lease, taken_over=current)
+        try:
+            self.ddb.put_item(
+                TableName=self.table,
+                Item=dict(item, took_over={"S": f"{current.holder} ({current.attempt_id})"}),
+                ConditionExpression="attempt_id = :old AND expires < :now",
+                ExpressionAttributeValues={
+                    ":old": {"S": current.attempt_id},
+                    ":now": {"N": f"{now:.3f}"},
+                },
+            )
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            raise LeaseHeldError(
+                f"{env}'s expired lease was just taken by another deploy."
+            ) from exc
+        return taken
+
+    def _heartbeat(self, lease: Lease, ttl_seconds: float, stop: threading.Event) -> None:
+        """Push the expiry on while the holder lives; stop if the lease was taken."""
+        while not stop.wait(ttl_seconds / 3):
+            renewed = replace(lease, expires=time.time() + ttl_seconds)
+            try:
+                self.ddb.put_item(
+                    TableName=self.table,
+                    Item=self._lease_item(renewed),
+                    ConditionExpression="attempt_id = :id",
+                    ExpressionAttributeValues={":id": {"S": lease.attempt_id}},
+                )
+            except ClientError:
+                return  # taken over or unlocked: nothing left to renew
+            except Exception:  # a network hiccup: the next beat tries again
+                continue
+
+    @staticmethod
+    def _lease_item(lease: Lease) -> Item:
+        return {
+            "pk": {"S": _pk(lease.env)},
+            "sk": {"S": "lease"},
+            "holder": {"S": lease.holder},
+            "attempt_id": {"S": lease.attempt_id},
+            "acquired": {"S": lease.acquired},
+            "expires": {"N": f"{lease.expires:.3f}"},
+        }
 
     def current_lease(self, env: str) -> Lease | None:
         item = self.ddb.get_item(
@@ -317,7 +397,10 @@ class Ledger:
         ).get("Item")
         if item is None:
             return None
-        return Lease(env, item["holder"]["S"], item["attempt_id"]["S"], item["acquired"]["S"])
+        return Lease(
+            env, item["holder"]["S"], item["attempt_id"]["S"], item["acquired"]["S"],
+            float(item.get("expires", {}).get("N", "0")),
+        )  # fmt: skip
 
     def unlock(self, env: str, attempt_id: str) -> Lease:
         """Release the lease if ``attempt_id`` (the one shown to the user) still holds it: one
@@ -336,7 +419,10 @@ class Ledger:
             if self.current_lease(env) is None:
                 raise UsageError(f"{env} has no lease to release.") from None
             raise UsageError(f"{env}'s lease changed hands meanwhile; run unlock again.") from None
-        return Lease(env, old["holder"]["S"], old["attempt_id"]["S"], old["acquired"]["S"])
+        return Lease(
+            env, old["holder"]["S"], old["attempt_id"]["S"], old["acquired"]["S"],
+            float(old.get("expires", {}).get("N", "0")),
+        )  # fmt: skip
 
     def _release(self, env: str, attempt_id: str) -> None:
         try:

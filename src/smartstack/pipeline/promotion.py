@@ -32,7 +32,7 @@ from smartstack.release.store import load_release
 
 def ledger_of(environment: EnvironmentContext) -> Ledger:
     """The deployments table, read and written as the environment's own identity."""
-    return Ledger(environment.target, environment.project)
+    return Ledger(environment.target, environment.project, environment.settings.lease_ttl_seconds)
 
 
 def approve(environment: EnvironmentContext, release: str) -> Approval:

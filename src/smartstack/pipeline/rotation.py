@@ -53,7 +53,7 @@ def rotate(environment: EnvironmentContext, key: str) -> Attempt:
             f"smartstack secrets set {environment.name} {key})."
         )
     env, target = environment.name, environment.target
-    ledger = Ledger(target, environment.project)
+    ledger = Ledger(target, environment.project, environment.settings.lease_ttl_seconds)
     current = live_attempt(ledger.history(env, limit=None))
     if current is None or MIGRATOR not in current.versions:
         raise UsageError(f"nothing runs in {env} yet; rotate after its first deploy.")
