@@ -238,9 +238,9 @@ def test_two_concurrent_deploys_to_one_environment_exactly_one_proceeds(
 
 def test_a_stale_lease_blocks_deploys_until_unlocked(pipeline: Pipeline) -> None:
     lease = pipeline.ledger().lease(
-        "dev", "arn:aws:sts::123456789012:assumed-role/ci/crashed", "x1"
+        "dev", "arn:aws:sts::123456789012:assumed-role/ci/crashed", "x1", heartbeat=False
     )
-    lease.__enter__()  # a deploy that died without releasing it
+    lease.__enter__()  # a deploy that died without releasing it (within its TTL still)
     try:
         blocked = pipeline.cli(
             "deploy", "dev", "--release", pipeline.good.release, env=pipeline.job_env("dev")
