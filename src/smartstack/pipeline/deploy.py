@@ -63,7 +63,8 @@ from smartstack.pipeline.smoke import (
     Check,
     Functions,
     SmokeFailed,
-    run_checks,
+    failures,
+    smoke_test,
 )
 from smartstack.release.build import Artifact, Manifest
 from smartstack.release.store import (
@@ -388,17 +389,10 @@ class _Run:
         return "live moved: " + ", ".join(changed)
 
     def smoke(self, result: DeployResult) -> str:
-        functions = self._functions()
-        try:
-            checks = run_checks(functions, self.ctx.manifest.release)
-        finally:
-            functions.close()
+        checks = smoke_test(self._functions(), self.ctx.manifest.release)
         result.checks = checks
-        failed = [c for c in checks if not c.passed]
-        if failed:
-            raise SmokeFailed(
-                "smoke test failed: " + "; ".join(f"{c.name}: {c.detail}" for c in failed)
-            )
+        if failed := failures(checks):
+            raise SmokeFailed(f"smoke test failed: {failed}")
         return f"{len(checks)} checks passed"
 
     def _functions(self) -> Functions:

@@ -72,7 +72,7 @@ def check_approver(
     _require_person(approver, f"{approver} is not one")
     if config.promotes_from is None:
         return
-    passed = _passed(config, ledger, published, verb="approve it once it has")
+    passed = _passed(config, ledger, published, approving=True)
     if config.approver_must_differ and any(same_person(approver, a.who) for a in passed):
         raise GateError(
             f"{approver} deployed {published.release} to {config.promotes_from}; another person "
@@ -103,18 +103,17 @@ def _passed(
     config: EnvironmentConfig,
     ledger: Ledger,
     published: PublishedRelease,
-    verb: str = "deploy it to",
+    approving: bool = False,
 ) -> list[Attempt]:
     """Every success of this very manifest in the environment promoted from, newest first."""
     source, release = config.promotes_from or "", published.release
     passed = ledger.succeeded(source, release)
     if not passed:
-        hint = (
-            f"deploy it to {source} first (smartstack deploy {source} --release {release})"
-            if verb == "deploy it to"
-            else f"{verb} (smartstack deploy {source} --release {release})"
+        then = "approve it once it has" if approving else f"deploy it to {source} first"
+        raise GateError(
+            f"{release} has not passed {source}; {then} "
+            f"(smartstack deploy {source} --release {release})."
         )
-        raise GateError(f"{release} has not passed {source}; {hint}.")
     same = [a for a in passed if a.manifest_sha256 == published.sha256]
     if not same and not any(a.manifest_sha256 for a in passed):
         raise GateError(

@@ -38,7 +38,7 @@ from smartstack.pipeline.ledger import (
     live_attempt,
 )
 from smartstack.pipeline.migrator import can_end_sessions, end_sessions
-from smartstack.pipeline.smoke import AwsFunctions, run_checks
+from smartstack.pipeline.smoke import AwsFunctions, failures, smoke_test
 
 ROTATABLE = ("db-password",)
 _AVAILABLE_WAIT_SECONDS = 900
@@ -157,14 +157,7 @@ def _reconnect(environment: EnvironmentContext, migrator: str, version: str) -> 
 def _smoke(environment: EnvironmentContext, current: Attempt) -> str:
     names = {service: environment.resource_name(service) for service in current.versions}
     functions = AwsFunctions(environment.target, names, environment.parameter_prefix)
-    try:
-        checks = run_checks(functions, current.release)
-    finally:
-        functions.close()
-    failed = [c for c in checks if not c.passed]
-    if failed:
-        raise CommandFailedError(
-            "the services did not reconnect with the new password: "
-            + "; ".join(f"{c.name}: {c.detail}" for c in failed)
-        )
+    checks = smoke_test(functions, current.release)
+    if failed := failures(checks):
+        raise CommandFailedError(f"the services did not reconnect with the new password: {failed}")
     return f"{len(checks)} checks passed"

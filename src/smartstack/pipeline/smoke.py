@@ -109,6 +109,19 @@ class AwsFunctions:
         pass
 
 
+def smoke_test(functions: Functions, release: str) -> list[Check]:
+    """:func:`run_checks`, then the functions' clients closed whatever happened."""
+    try:
+        return run_checks(functions, release)
+    finally:
+        functions.close()
+
+
+def failures(checks: list[Check]) -> str:
+    """The failed checks as one line, ``name: detail; …``; empty when every check passed."""
+    return "; ".join(f"{c.name}: {c.detail}" for c in checks if not c.passed)
+
+
 def run_checks(
     functions: Functions, release: str, job_wait_seconds: float = JOB_WAIT_SECONDS
 ) -> list[Check]:
