@@ -102,7 +102,8 @@ def deploy_command(
 
 
 def approve(ctx: typer.Context, env: EnvArg, release: ReleaseArg) -> None:
-    """Approve a release for an environment that requires it; you are identified through STS."""
+    """Approve a release's manifest for an environment that requires it, signed in as your
+    own IAM user (an approvers group member); a role session is refused."""
 
     def action(environment: EnvironmentContext, out: Renderer) -> None:
         from smartstack.pipeline import promotion
