@@ -8,7 +8,14 @@ import time
 import pytest
 
 from smartstack.core.errors import LeaseHeldError, UsageError
-from smartstack.pipeline.ledger import Attempt, Ledger, StepRecord
+from smartstack.pipeline.ledger import (
+    Attempt,
+    AttemptOutcome,
+    Ledger,
+    StepOutcome,
+    StepRecord,
+    describe_unfinished,
+)
 
 
 def test_history_is_newest_first_and_per_environment(ledger: Ledger) -> None:
@@ -169,3 +176,57 @@ def test_a_live_holder_keeps_its_lease_past_its_ttl(ledger: Ledger) -> None:
         with pytest.raises(LeaseHeldError), ledger.lease("dev", "ci-run-2", "att2"):
             pass
         assert held.taken_over is None
+
+
+def test_a_journaled_attempt_reads_running_while_its_lease_lives_then_interrupted(
+    ledger: Ledger,
+) -> None:
+    attempt = Attempt("dev", "r-ccc", "alice")
+    with ledger.lease("dev", "alice", attempt.attempt_id, ttl_seconds=1.0, heartbeat=False):
+        attempt.steps.append(StepRecord("fetch", StepOutcome.SUCCEEDED, 0.2))
+        attempt.at_step = "app"
+        attempt.before["api"] = "3"
+        ledger.journal(attempt)
+        (running,) = ledger.history("dev")
+        assert (running.outcome, running.at_step, running.before) == (
+            "running",
+            "app",
+            {"api": "3"},
+        )
+        assert ledger.unfinished("dev") == []
+        time.sleep(1.2)  # the holder stopped beating: its lease expired
+        (dead,) = ledger.unfinished("dev")
+        assert (dead.attempt_id, dead.outcome, dead.finished) == (
+            attempt.attempt_id,
+            AttemptOutcome.INTERRUPTED,
+            "",
+        )
+    assert "died in app after moving api from v3" in describe_unfinished(dead)
+
+
+def test_a_recorded_attempt_leaves_no_journal_entry(ledger: Ledger) -> None:
+    attempt = Attempt("dev", "r-ddd", "alice")
+    ledger.journal(attempt)
+    attempt.outcome = AttemptOutcome.SUCCEEDED
+    ledger.record(attempt)
+    assert [(a.attempt_id, a.outcome) for a in ledger.history("dev")] == [
+        (attempt.attempt_id, "succeeded")
+    ]
+    assert ledger.unfinished("dev") == []
+
+
+def test_closing_a_dead_attempt_records_it_interrupted_at_its_step(ledger: Ledger) -> None:
+    dead = Attempt("dev", "r-eee", "alice", started="2026-11-26T00:00:00.000+00:00")
+    dead.at_step = "infra"
+    ledger.journal(dead)
+    recovery = Attempt("dev", "r-eee", "bob", resumes=[dead.attempt_id])
+    ledger.journal(recovery)
+    found, _ = ledger.unfinished("dev")  # no lease: both read as dead, the older first
+    ledger.close_interrupted(found, recovery)
+    assert [a.attempt_id for a in ledger.unfinished("dev")] == [recovery.attempt_id]
+    closed = next(a for a in ledger.history("dev") if a.attempt_id == dead.attempt_id)
+    assert closed.outcome == AttemptOutcome.INTERRUPTED and closed.finished
+    assert closed.steps[-1].name == "infra"
+    assert closed.steps[-1].outcome == StepOutcome.INTERRUPTED
+    assert f"recovered by deploy {recovery.attempt_id}" in closed.steps[-1].detail
+    assert all(c.broken is None for c in ledger.verify("dev"))

@@ -26,8 +26,8 @@ EnvArg = Annotated[
 ReleaseArg = Annotated[
     str, typer.Argument(help="A published release id (r-<commit>), see `smartstack build`.")
 ]
-_SIGN = {"succeeded": "✓", "skipped": "-", "failed": "✗"}
-_COLOUR = {"succeeded": "green", "skipped": "dim", "failed": "red"}
+_SIGN = {"succeeded": "✓", "skipped": "-", "failed": "✗", "interrupted": "!"}
+_COLOUR = {"succeeded": "green", "skipped": "dim", "failed": "red", "interrupted": "magenta"}
 _MARK = {outcome: f"[{_COLOUR[outcome]}]{sign}[/]" for outcome, sign in _SIGN.items()}
 
 
@@ -66,7 +66,16 @@ def _render_deploy(console: Console, result: DeployResult) -> None:
 def deploy_command(
     ctx: typer.Context,
     env: EnvArg,
-    release: Annotated[str, typer.Option("--release", help="The release to deploy (r-<commit>).")],
+    release: Annotated[
+        str | None, typer.Option("--release", help="The release to deploy (r-<commit>).")
+    ] = None,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            help="Finish the deploy that died in this environment (its release, planned "
+            "again); if that fails, its aliases go back to where they were before it."
+        ),
+    ] = False,
     allow_destroy: Annotated[
         bool, typer.Option(help="Let a protected environment's plan destroy or replace resources.")
     ] = False,
@@ -77,7 +86,15 @@ def deploy_command(
         ),
     ] = False,
 ) -> None:
-    """Deploy a release: fetch → migrate → infra → app → smoke, rolled back if smoke fails."""
+    """Deploy a release: fetch → migrate → infra → app → smoke, rolled back if smoke fails.
+
+    Each step is journaled as it goes: a deploy that dies shows as interrupted, and
+    nothing deploys over it until `--resume` finishes it or `rollback` undoes it."""
+
+    if release is None and not resume:  # an argument error: before anything loads
+        raise typer.BadParameter(
+            "name the release (r-<commit>), or pass --resume.", ctx, None, "--release"
+        )
 
     def action(environment: EnvironmentContext, out: Renderer) -> int:
         from smartstack.pipeline.deploy import deploy
@@ -85,6 +102,7 @@ def deploy_command(
         result = deploy(
             environment,
             release,
+            resume=resume,
             allow_destroy=allow_destroy,
             replan=replan,
             progress=_progress(out),
@@ -120,7 +138,9 @@ def approve(ctx: typer.Context, env: EnvArg, release: ReleaseArg) -> None:
 
 
 def rollback(ctx: typer.Context, env: EnvArg) -> None:
-    """Move `live` back to the previous successful release (the app only; schema and infra stay)."""
+    """Move `live` back to the previous successful release (the app only; schema and infra stay).
+
+    After a deploy that died, it goes back to the release that was live before that deploy."""
 
     def action(environment: EnvironmentContext, out: Renderer) -> None:
         from smartstack.pipeline import promotion
@@ -173,6 +193,8 @@ def _status_table(report: list[promotion.EnvironmentStatus]) -> Table:
         last = "-"
         if s.last:
             last = s.last.outcome if s.current is s.last else f"{s.last.release} {s.last.outcome}"
+            if s.last.unfinished:
+                last += f" in {s.last.at_step or 'between steps'}, needs --resume or rollback"
         waiting = "-"
         if s.waiting:
             waiting = f"{s.waiting} (passed {s.promotes_from})"
@@ -233,12 +255,25 @@ def unlock(
     ctx: typer.Context,
     env: EnvArg,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    state_lock: Annotated[
+        str | None,
+        typer.Option(
+            "--state-lock",
+            metavar="LOCK_ID",
+            help="Release the environment's OpenTofu state lock with this id (left by a run "
+            "that died), instead of the deploy lease.",
+        ),
+    ] = None,
 ) -> None:
-    """Release a stale deploy lease, after showing who held it."""
+    """Release a stale deploy lease (or with --state-lock, a dead run's OpenTofu state lock),
+    after showing who held it."""
 
     def action(environment: EnvironmentContext, out: Renderer) -> None:
         from smartstack.pipeline import promotion
 
+        if state_lock is not None:
+            _unlock_state(environment, out, state_lock, yes)
+            return
         lease = promotion.current_lease(environment)
         if lease is None:
             raise UsageError(f"{env} has no lease to release.")
@@ -251,6 +286,25 @@ def unlock(
         out.result(released, lambda c: c.print(f"released {env}'s lease held by {released.holder}"))
 
     run_in(ctx, env, action)
+
+
+def _unlock_state(environment: EnvironmentContext, out: Renderer, lock_id: str, yes: bool) -> None:
+    from smartstack.infra import state_lock
+
+    env = environment.name
+    held = state_lock.state_lock(environment.settings, env, environment.target)
+    if held is None:
+        raise UsageError(f"{env}'s state is not locked; nothing to release.")
+    out.progress(held.describe())
+    if held.lock_id != lock_id:
+        raise UsageError(f"that lock is {held.lock_id}, not {lock_id}; nothing released.")
+    if not yes and not typer.confirm("Is that run dead? Release its lock?", err=True):
+        raise UsageError("not released; nothing changed.")
+    released = state_lock.release_state_lock(environment.settings, env, environment.target, lock_id)
+    out.result(
+        released,
+        lambda c: c.print(f"released {env}'s state lock {lock_id} held by {released.who}"),
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -22,6 +22,7 @@ class ExitCode(IntEnum):
     TOOL_MISSING = 5
     CONFLICT = 6
     DRIFT = 7
+    INTERRUPTED = 130  # a signal stopped it (128 + SIGINT, as shells report)
 
 
 class SmartStackError(Exception):

@@ -18,13 +18,14 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import IO
 
-from smartstack.core.errors import SmartStackError
+from smartstack.core.errors import ExitCode, SmartStackError
 
 
 class Interrupted(SmartStackError):
-    """A child stopped early: interrupted, or past its time limit."""
+    """Stopped early: interrupted, or past its time limit."""
 
     code = "interrupted"
+    exit_code = ExitCode.INTERRUPTED
 
 
 def run_gracefully(

@@ -126,6 +126,11 @@ def stack_tofu(settings: Settings, target: AwsTarget, spec: StackSpec) -> Tofu:
         label=f"stack {spec.name}",
         timeout_seconds=settings.tofu_timeout_seconds,
         grace_seconds=settings.tofu_grace_seconds,
+        unlock_hint=(
+            "tofu force-unlock {lock_id}"
+            if spec.name == ACCOUNT_STACK
+            else f"smartstack unlock {spec.name} --state-lock {{lock_id}}"
+        ),
     )
 
 

@@ -84,6 +84,7 @@ class Tofu:
     label: str  # names the stack and environment in messages
     timeout_seconds: float = 3600.0  # a run past it gets SIGINT, as an interrupt does
     grace_seconds: float = 120.0  # for OpenTofu to write its state after SIGINT
+    unlock_hint: str = "tofu force-unlock {lock_id}"  # how a person releases a dead run's lock
 
     def env(self) -> dict[str, str]:
         env = self.target.process_env()
@@ -189,7 +190,8 @@ class Tofu:
                 f"{self.label}: the state is locked by {fields.get('Who', 'another run')} "
                 f"since {fields.get('Created', 'an unknown time')} "
                 f"(operation {fields.get('Operation', '?')}, lock id {fields.get('ID', '?')}); "
-                "wait for it, or if that run is dead: tofu force-unlock <lock id>."
+                "wait for it, or if that run is dead: "
+                + self.unlock_hint.format(lock_id=fields.get("ID", "<lock id>"))
             )
         log = self.data_dir / f"tofu-{args[0]}.log"
         log.write_text(output)

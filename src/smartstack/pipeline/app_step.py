@@ -12,6 +12,7 @@ compiled dependencies would not load there.
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from smartstack.aws.lambda_api import (
@@ -50,11 +51,14 @@ def release_function(
     *,
     runtime: str = RUNTIME,
     architecture: str = ARCHITECTURE,
+    before_move: Callable[[str], None] = lambda previous: None,
 ) -> FunctionRelease:
     """Deploy ``artifact`` to ``function_name`` and move ``live`` to it (no-op when it runs it).
 
     ``runtime`` and ``architecture`` are what the release was built for (its
     manifest's); a function configured otherwise is refused before any change.
+    ``before_move`` is told the version ``live`` leaves just before it moves (a journal
+    writes it ahead, so that a deploy killed right after the move can be undone).
     """
     lam = target.client("lambda")
     previous = live_version(target, function_name)
@@ -84,6 +88,7 @@ def release_function(
             f"{function_name} version {version} does not run {artifact.key}; "
             "someone else changed the function meanwhile: deploy again."
         )
+    before_move(previous)
     move_live(target, function_name, version)
     return FunctionRelease(artifact.name, function_name, previous, version)
 

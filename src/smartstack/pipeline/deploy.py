@@ -31,7 +31,6 @@ import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from pathlib import Path
 
 from botocore.exceptions import ClientError
@@ -44,7 +43,9 @@ from smartstack.core.environments import EnvironmentConfig, load_environment
 from smartstack.core.errors import SmartStackError, UsageError
 from smartstack.core.services import MIGRATOR
 from smartstack.core.tfvars import read_tfvars
+from smartstack.infra.graceful import Interrupted
 from smartstack.infra.stack import PreparedStack, infra_fingerprint, plan_stack, prepare_stack
+from smartstack.infra.state_lock import require_state_unlocked
 from smartstack.infra.tofu import PlanSummary
 from smartstack.infra.toolchain import toolchain
 from smartstack.pipeline.app_step import FunctionRelease, release_function
@@ -56,6 +57,8 @@ from smartstack.pipeline.ledger import (
     Ledger,
     StepOutcome,
     StepRecord,
+    describe_unfinished,
+    live_attempt,
 )
 from smartstack.pipeline.migrator import run_migrator
 from smartstack.pipeline.smoke import (
@@ -170,44 +173,112 @@ def _cached(ctx: Deployment, artifact: Artifact) -> Path:
 
 def deploy(
     environment: EnvironmentContext,
-    release: str,
+    release: str | None = None,
     *,
+    resume: bool = False,
     allow_destroy: bool = False,
     replan: bool = False,
     progress: Progress = lambda event: None,
 ) -> DeployResult:
-    """Deploy ``release`` to the environment; the result says how far it got (always recorded)."""
-    ctx = resolve(environment, release)
+    """Deploy ``release`` to the environment; the result says how far it got (always recorded).
+
+    With ``resume``, finish the attempt that died there instead (its release, ``release``
+    if given must agree): its aliases' earlier versions are where a failure moves them
+    back to, the infrastructure is planned again, and its record says it was interrupted.
+    """
     env = environment.name
+    ledger = Ledger(environment.target, environment.project, environment.settings.lease_ttl_seconds)
+    release = _release_to_deploy(env, release, resume, ledger.unfinished(env))
+    ctx = resolve(environment, release)
     config = gate_config(environment.config, released_config(ctx))
     gate = check_gates(config, ctx.ledger, ctx.published)
     attempt = Attempt(env, release, ctx.who, manifest_sha256=ctx.published.sha256)
     with ctx.ledger.lease(env, ctx.who, attempt.attempt_id) as lease:
+        dead = ctx.ledger.unfinished(env)  # again, under the lease: none can start now
+        if resume:
+            _release_to_deploy(env, release, resume, dead)
+            require_state_unlocked(ctx.settings, env, environment.target)
+        attempt.resumes = [a.attempt_id for a in dead]
+        for died in dead:  # the oldest first: its versions are the last that passed smoke
+            for service, version in died.before.items():
+                attempt.before.setdefault(service, version)
+        ctx.ledger.journal(attempt)  # before closing what it recovers: see close_interrupted
+        for died in dead:
+            ctx.ledger.close_interrupted(died, attempt)
+        if dead:
+            attempt.steps.append(StepRecord("resume", StepOutcome.SUCCEEDED, 0.0, _found(dead)))
         if lease.taken_over is not None:
-            dead = lease.taken_over
+            gone = lease.taken_over
             attempt.steps.append(StepRecord(
                 "lease", StepOutcome.SUCCEEDED, 0.0,
-                f"took over the expired lease of {dead.holder} (attempt {dead.attempt_id}, "
-                f"since {dead.acquired}); see its attempt in `history`",
+                f"took over the expired lease of {gone.holder} (attempt {gone.attempt_id}, "
+                f"since {gone.acquired}); see its attempt in `history`",
             ))  # fmt: skip
-        run = _Run(ctx, attempt, progress, allow_destroy, replan)
+        first = None if not resume else live_attempt(ctx.ledger.history(env, limit=None)) is None
+        run = _Run(ctx, attempt, progress, allow_destroy, replan or resume, first)
         result = DeployResult(attempt, gate)
         try:
             run.steps(result)
-            attempt.outcome = AttemptOutcome.SUCCEEDED
         except SmartStackError as exc:
             result.error = exc
-            run.restore_aliases()
-            smoke_failed = isinstance(exc, SmokeFailed) and run.moved
-            attempt.outcome = AttemptOutcome.ROLLED_BACK if smoke_failed else AttemptOutcome.FAILED
-        except BaseException:  # a bug or an interrupt: still leave the last good release
-            attempt.outcome = AttemptOutcome.FAILED
-            run.restore_aliases()
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (see cli.app): bookkeeping first
+            step = attempt.steps[-1].name if attempt.steps else "its start"
+            result.error = Interrupted(
+                f"{env}: the deploy of {release} was interrupted ({exc or 'Ctrl-C'}) in {step}; "
+                "its aliases were moved back and the attempt is recorded as interrupted."
+            )
+        except BaseException:  # a bug: still leave the last good release
+            run.undo(AttemptOutcome.FAILED)
             raise
-        finally:
-            attempt.finished = datetime.now(UTC).isoformat(timespec="milliseconds")
+        if result.error is None:
+            attempt.outcome = AttemptOutcome.SUCCEEDED
             ctx.ledger.record(attempt)
+        else:
+            run.undo(_outcome(result.error, attempt))
     return result
+
+
+def _outcome(error: SmartStackError, attempt: Attempt) -> AttemptOutcome:
+    if isinstance(error, Interrupted):
+        return AttemptOutcome.INTERRUPTED
+    if isinstance(error, SmokeFailed) and attempt.before:
+        return AttemptOutcome.ROLLED_BACK
+    return AttemptOutcome.FAILED
+
+
+def _release_to_deploy(env: str, release: str | None, resume: bool, dead: list[Attempt]) -> str:
+    """The release a deploy takes: the one asked for, or with ``resume``, the one whose
+    deploy died; refused while a dead attempt waits for its recovery."""
+    if not resume:
+        if dead:
+            raise UsageError(
+                f"{env}: {describe_unfinished(dead[-1])}; finish it first with "
+                f"`smartstack deploy {env} --resume`, or go back to the live release with "
+                f"`smartstack rollback {env}`."
+            )
+        if release is None:
+            raise UsageError("name the release to deploy: --release r-<commit>.")
+        return release
+    if not dead:
+        raise UsageError(
+            f"{env} has no interrupted attempt to resume (see `smartstack history {env}`)."
+        )
+    if any(a.kind != AttemptKind.DEPLOY for a in dead):
+        raise UsageError(
+            f"{env}: {describe_unfinished(dead[-1])}; it was not a deploy: finish it with "
+            f"`smartstack rollback {env}`."
+        )
+    releases = {a.release for a in dead}
+    if len(releases) > 1 or (release is not None and release not in releases):
+        raise UsageError(
+            f"{env}: the interrupted attempt deployed {', '.join(sorted(releases))}; resume "
+            "finishes that release (deploy another once it is done or rolled back)."
+        )
+    return dead[-1].release
+
+
+def _found(dead: list[Attempt]) -> str:
+    return "; ".join(describe_unfinished(a) for a in dead)
 
 
 class _Run:
@@ -220,6 +291,7 @@ class _Run:
         progress: Progress,
         allow_destroy: bool,
         replan: bool,
+        first_deploy: bool | None = None,  # None: the migrator's absence says it is
     ) -> None:
         self.ctx = ctx
         self.attempt = attempt
@@ -230,18 +302,27 @@ class _Run:
         self.zips: dict[str, Path] = {}
         self.infra_settings: Settings | None = None  # settings rooted in the release's code
         self.prepared: PreparedStack | None = None  # the stack's inputs, written once per run
-        self.moved: list[FunctionRelease] = []
+        self.first_deploy = first_deploy
 
     @contextmanager
     def step(self, name: str) -> Iterator[list[StepResult]]:
-        """Time a step and record it; the block appends what it did, or :class:`Skipped`."""
+        """Time a step and record it, journaled as it starts and ends; the block appends
+        what it did, or :class:`Skipped`."""
         self.progress(StepEvent(name))
+        self.attempt.at_step = name
+        self.ctx.ledger.journal(self.attempt)
         done: list[StepResult] = []
         started = time.monotonic()
         try:
             yield done
+        except Interrupted as exc:
+            self._record(name, StepOutcome.INTERRUPTED, started, exc.message)
+            raise
         except SmartStackError as exc:
             self._record(name, StepOutcome.FAILED, started, exc.message)
+            raise
+        except KeyboardInterrupt as exc:
+            self._record(name, StepOutcome.INTERRUPTED, started, f"interrupted ({exc or 'Ctrl-C'})")
             raise
         except BaseException as exc:
             self._record(name, StepOutcome.FAILED, started, f"{type(exc).__name__}: {exc}")
@@ -254,13 +335,19 @@ class _Run:
         seconds = round(time.monotonic() - started, 3)
         record = StepRecord(name, outcome, seconds, self.redactor.redact(detail))
         self.attempt.steps.append(record)
+        self.attempt.at_step = ""
+        self.ctx.ledger.journal(self.attempt)
         self.progress(StepEvent(name, record))
 
     def steps(self, result: DeployResult) -> None:
         with self.step("fetch") as detail:
             detail.append(self.fetch())
         migrator = self.ctx.environment.resource_name(MIGRATOR)
-        result.first_deploy = not _exists(self.ctx.environment, migrator)
+        result.first_deploy = (
+            not _exists(self.ctx.environment, migrator)
+            if self.first_deploy is None
+            else self.first_deploy
+        )
         if result.first_deploy:
             self.replan = True  # the stack must make the migrator, whatever the fingerprint says
         else:
@@ -307,11 +394,9 @@ class _Run:
         done = release_function(
             ctx.environment.target, function_name, ctx.manifest.artifact(MIGRATOR), ctx.bucket,
             ctx.manifest.release, runtime=ctx.manifest.runtime,
-            architecture=ctx.manifest.architecture,
+            architecture=ctx.manifest.architecture, before_move=self._moving(MIGRATOR),
         )  # fmt: skip
-        self.attempt.versions[MIGRATOR] = done.version
-        if done.changed:
-            self.moved.append(done)
+        self._moved(done)
         migrated = run_migrator(
             ctx.environment.target, function_name, done.version, self._migration_timeouts()
         )
@@ -376,11 +461,10 @@ class _Run:
                 ctx.manifest.release,
                 runtime=ctx.manifest.runtime,
                 architecture=ctx.manifest.architecture,
+                before_move=self._moving(artifact.name),
             )
             result.functions.append(done)
-            self.attempt.versions[artifact.name] = done.version
-            if done.changed:
-                self.moved.append(done)
+            self._moved(done)
         changed = [
             f"{f.service} v{f.previous_version}→v{f.version}" for f in result.functions if f.changed
         ]
@@ -400,11 +484,39 @@ class _Run:
         names = {a.name: ctx.environment.resource_name(a.name) for a in ctx.manifest.artifacts}
         return AwsFunctions(ctx.environment.target, names, ctx.environment.parameter_prefix)
 
-    def restore_aliases(self) -> None:
-        """Move every alias this attempt moved back to where it was."""
-        for done in reversed(self.moved):
-            move_live(self.ctx.environment.target, done.function_name, done.previous_version)
-            self.attempt.versions[done.service] = done.previous_version
+    def _moving(self, service: str) -> Callable[[str], None]:
+        """Journal where ``service``'s alias is before it moves (the first move counts)."""
+
+        def note(previous: str) -> None:
+            self.attempt.before.setdefault(service, previous)
+            self.ctx.ledger.journal(self.attempt)
+
+        return note
+
+    def _moved(self, done: FunctionRelease) -> None:
+        self.attempt.versions[done.service] = done.version
+        if done.changed:
+            self.ctx.ledger.journal(self.attempt)
+
+    def undo(self, outcome: AttemptOutcome) -> None:
+        """Move every alias this attempt (or the one it resumes) moved back, then record
+        the attempt.  If that fails it stays unfinished: a recovery can finish it."""
+        environment = self.ctx.environment
+        try:
+            for service, version in reversed(self.attempt.before.items()):
+                move_live(environment.target, environment.resource_name(service), version)
+                self.attempt.versions[service] = version
+        except BaseException as exc:
+            self.ctx.ledger.journal(self.attempt)
+            stopped = "interrupted again" if isinstance(exc, KeyboardInterrupt) else str(exc)
+            raise Interrupted(
+                f"{environment.name}: moving the aliases back failed ({stopped}); attempt "
+                f"{self.attempt.attempt_id} is left unfinished, some aliases may run "
+                f"{self.attempt.release} unverified: `smartstack deploy {environment.name} "
+                f"--resume` finishes it, `smartstack rollback {environment.name}` undoes it."
+            ) from exc
+        self.attempt.outcome = outcome
+        self.ctx.ledger.record(self.attempt)
 
 
 def last_fingerprint(ledger: Ledger, env: str) -> tuple[str, str] | None:

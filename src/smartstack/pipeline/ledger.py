@@ -6,6 +6,7 @@ Key scheme (table ``smartstack-deployments``, string keys ``pk`` and ``sk``):
 item                        pk                          sk
 ==========================  ==========================  ==============================
 a deploy attempt            ``env#<env>``               ``deploy#<started ISO>#<id>``
+an attempt in flight        ``env#<env>``               ``open#<id>``
 the environment's lease     ``env#<env>``               ``lease``
 an approval                 ``approvals#<env>#<user>``  ``approval#<ISO>#<release>``
 ==========================  ==========================  ==============================
@@ -14,6 +15,11 @@ What an environment's deploys write lives under its own partition key, so its ro
 can be confined to it with ``dynamodb:LeadingKeys``; each approver has a partition of
 their own, which only they may write, so a deploy role cannot approve and an approver
 cannot approve in another's name.
+An attempt is journaled: ``open#<id>`` is written when it starts and at every step
+transition and alias move, before the move (which step, which aliases moved and from
+which version), and removed once its final record is written.  An open attempt whose
+lease is gone or expired died: it reads as ``interrupted`` until a recovery (``deploy
+--resume`` or ``rollback``) closes it.
 The lease is a conditional write: of two deploys, exactly one gets it.  Attempts
 and approvals are written once and chained (:mod:`smartstack.pipeline.ledger_chain`);
 each names the sha256 of the release's manifest it deployed or approved.
@@ -73,6 +79,7 @@ def person_of(arn: str) -> str | None:
 LEASE_TTL_SECONDS = 300.0  # a lease not renewed for this long is its dead holder's
 
 _ATTEMPTS = "deploy#"
+_OPEN = "open#"
 _APPROVALS = "approval#"
 
 
@@ -80,6 +87,7 @@ class StepOutcome(StrEnum):
     SUCCEEDED = "succeeded"
     SKIPPED = "skipped"  # nothing to do: the detail says why
     FAILED = "failed"
+    INTERRUPTED = "interrupted"  # a signal, a time limit, or the deploy died in it
 
 
 class AttemptOutcome(StrEnum):
@@ -87,6 +95,7 @@ class AttemptOutcome(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     ROLLED_BACK = "rolled back"  # smoke failed and `live` went back
+    INTERRUPTED = "interrupted"  # stopped by a signal or died; never counts as passed
 
 
 class AttemptKind(StrEnum):
@@ -105,7 +114,8 @@ class StepRecord:
 
 @dataclass
 class Attempt:
-    """One deploy of a release to an environment, written when it ends."""
+    """One deploy of a release to an environment: journaled as it goes, recorded when it
+    ends."""
 
     env: str
     release: str
@@ -124,9 +134,21 @@ class Attempt:
     infra_fingerprint: str = ""
     # The sha256 of the release's manifest as deployed: the release's identity.
     manifest_sha256: str = ""
+    # The version each alias this attempt moved (or was about to move) ran before it, as
+    # journaled before the move: where an undo moves it back to.
+    before: dict[str, str] = field(default_factory=dict)
+    # The attempts this one recovers (`deploy --resume`, `rollback` after a deploy died).
+    resumes: list[str] = field(default_factory=list)
+    # The step in progress when the journal was last written ("" between steps).
+    at_step: str = ""
 
     def step(self, name: str) -> StepRecord | None:
         return next((s for s in self.steps if s.name == name), None)
+
+    @property
+    def unfinished(self) -> bool:
+        """Died without a final record: nothing may deploy over it until it is recovered."""
+        return self.outcome == AttemptOutcome.INTERRUPTED and not self.finished
 
 
 @dataclass(frozen=True)
@@ -171,33 +193,38 @@ class Ledger:
         self.lease_ttl_seconds = lease_ttl_seconds
 
     def record(self, attempt: Attempt) -> None:
-        steps = [
-            {
-                "M": {
-                    "name": {"S": s.name},
-                    "outcome": {"S": s.outcome},
-                    "seconds": {"N": f"{s.seconds:.3f}"},
-                    "detail": {"S": s.detail},
-                }
-            }
-            for s in attempt.steps
-        ]
-        self._append(
-            _ATTEMPTS,
-            {
-                "pk": {"S": _pk(attempt.env)},
-                "sk": {"S": f"{_ATTEMPTS}{attempt.started}#{attempt.attempt_id}"},
-                "release": {"S": attempt.release},
-                "manifest_sha256": {"S": attempt.manifest_sha256},
-                "who": {"S": attempt.who},
-                "outcome": {"S": attempt.outcome},
-                "finished": {"S": attempt.finished},
-                "steps": {"L": steps},
-                "kind": {"S": attempt.kind},
-                "versions": {"M": {k: {"S": v} for k, v in attempt.versions.items()}},
-                "infra_fingerprint": {"S": attempt.infra_fingerprint},
-            },
+        """The attempt's final record (chained, written once); then its journal entry goes."""
+        if not attempt.finished:
+            attempt.finished = _now()
+        item = _attempt_item(attempt, f"{_ATTEMPTS}{attempt.started}#{attempt.attempt_id}")
+        self._append(_ATTEMPTS, item)
+        self.ddb.delete_item(TableName=self.table, Key=_open_key(attempt))
+
+    def journal(self, attempt: Attempt) -> None:
+        """Write where the attempt is now (its step, its moves), before acting on it: a
+        deploy that dies leaves this behind."""
+        item = _attempt_item(attempt, f"{_OPEN}{attempt.attempt_id}")
+        item["started"] = {"S": attempt.started}
+        item["at_step"] = {"S": attempt.at_step}
+        self.ddb.put_item(TableName=self.table, Item=item)
+
+    def close_interrupted(self, attempt: Attempt, by: Attempt) -> None:
+        """Record an attempt that died as interrupted, at the step it died in, naming the
+        attempt that recovers it (which must be journaled first: a kill in between leaves
+        both open, and the next recovery takes both)."""
+        closed = replace(
+            attempt,
+            steps=list(attempt.steps),
+            outcome=AttemptOutcome.INTERRUPTED,
+            finished=_now(),
         )
+        closed.steps.append(
+            StepRecord(
+                attempt.at_step or "-", StepOutcome.INTERRUPTED, 0.0,
+                f"the deploy died here; recovered by {by.kind} {by.attempt_id} of {by.release}",
+            )
+        )  # fmt: skip
+        self.record(closed)
 
     def _append(self, prefix: str, item: Item) -> None:
         """Write a new record at the end of its partition's chain (never over another)."""
@@ -241,9 +268,30 @@ class Ledger:
             args["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def history(self, env: str, limit: int | None = 50) -> list[Attempt]:
-        """Newest first; ``limit=None`` reads every page."""
+        """Newest first, attempts in flight or dead (``running``, ``interrupted``) ahead of
+        the recorded ones; ``limit=None`` reads every page."""
         items = self._query(env, _ATTEMPTS, limit=limit, newest_first=True)
-        return [_attempt_from_item(env, item) for item in items]
+        recorded = [_attempt_from_item(env, item) for item in items]
+        done = {a.attempt_id for a in recorded}
+        journaled = [
+            a
+            for a in (_attempt_from_item(env, i) for i in self._query(env, _OPEN, None, True))
+            if a.attempt_id not in done  # recorded; killed before its journal entry went
+        ]
+        if journaled:
+            lease = self.current_lease(env)
+            now = time.time()
+            for attempt in journaled:
+                holds = lease is not None and lease.attempt_id == attempt.attempt_id
+                if not holds or lease is None or lease.expired(now):
+                    attempt.outcome = AttemptOutcome.INTERRUPTED  # its holder is gone
+            journaled.sort(key=lambda a: a.started, reverse=True)
+        merged = journaled + recorded
+        return merged if limit is None else merged[:limit]
+
+    def unfinished(self, env: str) -> list[Attempt]:
+        """Attempts that died without a final record, oldest first."""
+        return [a for a in reversed(self.history(env, limit=None)) if a.unfinished]
 
     def succeeded(self, env: str, release: str) -> list[Attempt]:
         """Every successful deploy of ``release`` to ``env``, newest first (all pages)."""
@@ -475,8 +523,64 @@ def live_attempt(attempts: list[Attempt]) -> Attempt | None:
     )
 
 
+def describe_unfinished(attempt: Attempt) -> str:
+    """One line on a dead attempt: what it did and where it died."""
+    moved = ", ".join(f"{s} from v{v}" for s, v in sorted(attempt.before.items()))
+    return (
+        f"attempt {attempt.attempt_id} ({attempt.kind} of {attempt.release} by "
+        f"{attempt.who.rsplit('/', 1)[-1]}, started {attempt.started[:19]}) died "
+        f"{'in ' + attempt.at_step if attempt.at_step else 'between steps'}"
+        + (f" after moving {moved}" if moved else "")
+    )
+
+
+def _steps_item(steps: list[StepRecord]) -> Item:
+    return {
+        "L": [
+            {
+                "M": {
+                    "name": {"S": s.name},
+                    "outcome": {"S": s.outcome},
+                    "seconds": {"N": f"{s.seconds:.3f}"},
+                    "detail": {"S": s.detail},
+                }
+            }
+            for s in steps
+        ]
+    }
+
+
+def _attempt_item(attempt: Attempt, sk: str) -> Item:
+    item: Item = {
+        "pk": {"S": _pk(attempt.env)},
+        "sk": {"S": sk},
+        "release": {"S": attempt.release},
+        "manifest_sha256": {"S": attempt.manifest_sha256},
+        "who": {"S": attempt.who},
+        "outcome": {"S": attempt.outcome},
+        "finished": {"S": attempt.finished},
+        "steps": _steps_item(attempt.steps),
+        "kind": {"S": attempt.kind},
+        "versions": {"M": {k: {"S": v} for k, v in attempt.versions.items()}},
+        "infra_fingerprint": {"S": attempt.infra_fingerprint},
+    }
+    if attempt.before:  # absent on records written before the journal existed
+        item["before"] = {"M": {k: {"S": v} for k, v in attempt.before.items()}}
+    if attempt.resumes:
+        item["resumes"] = {"L": [{"S": r} for r in attempt.resumes]}
+    return item
+
+
+def _open_key(attempt: Attempt) -> Item:
+    return {"pk": {"S": _pk(attempt.env)}, "sk": {"S": f"{_OPEN}{attempt.attempt_id}"}}
+
+
 def _attempt_from_item(env: str, item: dict[str, Any]) -> Attempt:
-    _, started, attempt_id = item["sk"]["S"].split("#", 2)
+    sk = item["sk"]["S"]
+    if sk.startswith(_OPEN):
+        started, attempt_id = item["started"]["S"], sk.removeprefix(_OPEN)
+    else:
+        _, started, attempt_id = sk.split("#", 2)
     steps = [
         StepRecord(
             s["M"]["name"]["S"],
@@ -499,4 +603,7 @@ def _attempt_from_item(env: str, item: dict[str, Any]) -> Attempt:
         {k: v["S"] for k, v in item.get("versions", {}).get("M", {}).items()},
         item.get("infra_fingerprint", {}).get("S", ""),
         item.get("manifest_sha256", {}).get("S", ""),
+        {k: v["S"] for k, v in item.get("before", {}).get("M", {}).items()},
+        [r["S"] for r in item.get("resumes", {}).get("L", [])],
+        item.get("at_step", {}).get("S", ""),
     )

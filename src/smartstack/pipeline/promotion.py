@@ -6,7 +6,7 @@ own target, so on AWS each command acts with that environment's role.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from smartstack.aws.environment import EnvironmentContext, open_environment
@@ -81,10 +81,47 @@ def rollback_target(attempts: list[Attempt]) -> Attempt | None:
 
 
 def rollback(environment: EnvironmentContext) -> Attempt:
-    """Move ``live`` of every function back to the previous successful release; recorded."""
+    """Move ``live`` of every function back to the previous successful release; recorded.
+
+    After an attempt that died (see :meth:`Ledger.unfinished`), back to the release that
+    was live before it instead: the one that last passed smoke, never one further back.
+    """
     env, target, ledger = environment.name, environment.target, ledger_of(environment)
     attempts = ledger.history(env, limit=None)
     current = live_attempt(attempts)
+    dead = [a for a in reversed(attempts) if a.unfinished]
+    previous = _undo_target(env, dead, current) if dead else _previous(env, attempts, current)
+    who = environment.caller
+    attempt = Attempt(
+        env, previous.release, who, kind=AttemptKind.ROLLBACK,
+        manifest_sha256=previous.manifest_sha256, versions=dict(previous.versions),
+        resumes=[a.attempt_id for a in dead],
+    )  # fmt: skip
+    with ledger.lease(env, who, attempt.attempt_id):
+        if [a.attempt_id for a in ledger.unfinished(env)] != attempt.resumes:
+            raise UsageError(f"{env}'s ledger changed meanwhile; run the rollback again.")
+        ledger.journal(attempt)  # its destination, before anything moves
+        for died in dead:
+            ledger.close_interrupted(died, attempt)
+        started = datetime.now(UTC)
+        for service, version in sorted(previous.versions.items()):
+            move_live(target, environment.resource_name(service), version)
+        seconds = (datetime.now(UTC) - started).total_seconds()
+        moved = ", ".join(f"{s} v{v}" for s, v in sorted(previous.versions.items()))
+        source = current.release if current and not dead else "the interrupted attempt"
+        if dead:
+            source = f"attempt {dead[-1].attempt_id} ({dead[-1].release}, interrupted)"
+        attempt.steps.append(
+            StepRecord("app", StepOutcome.SUCCEEDED, round(seconds, 3), f"from {source}: {moved}")
+        )
+        # after a dead deploy the state may hold its infrastructure: the next deploy plans
+        attempt.infra_fingerprint = current.infra_fingerprint if current and not dead else ""
+        attempt.outcome = AttemptOutcome.SUCCEEDED
+        ledger.record(attempt)
+    return attempt
+
+
+def _previous(env: str, attempts: list[Attempt], current: Attempt | None) -> Attempt:
     if current is None:
         raise UsageError(f"nothing has been deployed to {env}; there is nothing to roll back.")
     previous = rollback_target(attempts)
@@ -92,28 +129,27 @@ def rollback(environment: EnvironmentContext) -> Attempt:
         raise UsageError(
             f"{env} runs {current.release} and has no earlier successful release to go back to."
         )
-    who = environment.caller
-    attempt = Attempt(
-        env, previous.release, who, kind=AttemptKind.ROLLBACK,
-        manifest_sha256=previous.manifest_sha256,
-    )  # fmt: skip
-    with ledger.lease(env, who, attempt.attempt_id):
-        started = datetime.now(UTC)
-        for service, version in sorted(previous.versions.items()):
-            move_live(target, environment.resource_name(service), version)
-        seconds = (datetime.now(UTC) - started).total_seconds()
-        moved = ", ".join(f"{s} v{v}" for s, v in sorted(previous.versions.items()))
-        attempt.steps.append(
-            StepRecord(
-                "app", StepOutcome.SUCCEEDED, round(seconds, 3), f"from {current.release}: {moved}"
-            )
+    return previous
+
+
+def _undo_target(env: str, dead: list[Attempt], current: Attempt | None) -> Attempt:
+    """Where a rollback goes after attempts died (oldest first): a dead rollback's own
+    destination, else the release live before the dead deploy, at the versions that
+    passed smoke with it (a function it did not name goes back to the version journaled
+    before the dead deploy moved it)."""
+    newest = dead[-1]
+    if newest.kind == AttemptKind.ROLLBACK:
+        return newest
+    if current is None:
+        raise UsageError(
+            f"{env}: nothing passed smoke there before attempt {newest.attempt_id} died, so "
+            f"there is nothing to go back to; finish it with `smartstack deploy {env} --resume`."
         )
-        attempt.versions = dict(previous.versions)
-        attempt.infra_fingerprint = current.infra_fingerprint
-        attempt.outcome = AttemptOutcome.SUCCEEDED
-        attempt.finished = datetime.now(UTC).isoformat(timespec="milliseconds")
-        ledger.record(attempt)
-    return attempt
+    versions = dict(current.versions)
+    for died in dead:
+        for service, version in died.before.items():
+            versions.setdefault(service, version)
+    return replace(current, versions=versions)
 
 
 def current_lease(environment: EnvironmentContext) -> Lease | None:

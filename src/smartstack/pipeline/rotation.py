@@ -35,6 +35,7 @@ from smartstack.pipeline.ledger import (
     Ledger,
     StepOutcome,
     StepRecord,
+    describe_unfinished,
     live_attempt,
 )
 from smartstack.pipeline.migrator import can_end_sessions, end_sessions
@@ -71,6 +72,11 @@ def rotate(environment: EnvironmentContext, key: str) -> Attempt:
             "release, then rotate."
         )
     with ledger.lease(env, attempt.who, attempt.attempt_id):
+        if dead := ledger.unfinished(env):
+            raise UsageError(
+                f"{env}: {describe_unfinished(dead[-1])}; recover it first (`smartstack deploy "
+                f"{env} --resume` or `smartstack rollback {env}`), then rotate."
+            )
         try:
             _step(attempt, environment, "rotate", lambda: _rotate_password(environment))
             _step(
