@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -22,7 +24,7 @@ import pytest
 
 from smartstack.aws.target import AwsTarget, environment_target, target_for
 from smartstack.core.config import Settings
-from smartstack.core.errors import StateLockedError
+from smartstack.core.errors import StateLockedError, UsageError
 from smartstack.infra.isolation import AccountFacts, IamSimulateEvaluator, evaluate, render_matrix
 from smartstack.infra.stack import (
     StackProgress,
@@ -35,6 +37,7 @@ from smartstack.infra.stack import (
     stack_tofu,
 )
 from smartstack.infra.state_backend import backend_layout
+from smartstack.infra.state_lock import release_state_lock, require_state_unlocked, state_lock
 from smartstack.infra.toolchain import toolchain
 from smartstack.local import platform
 from smartstack.local.provision import main_job
@@ -182,6 +185,47 @@ def test_a_held_lock_fails_fast_and_names_the_holder(
         assert "since 20" in message and "OperationTypeApply" in message
     finally:
         holder.communicate("no\n", timeout=120)
+    _, plan = plan_stack(running_platform, "dev", target)
+    assert not plan.has_changes
+
+
+def test_a_dead_run_s_lock_is_named_and_released_only_by_its_id(
+    running_platform: Settings, applied: Applied, tmp_path: Path
+) -> None:
+    target, _ = applied
+    layout = backend_layout(target, ENVS)
+    spec = stack_spec(running_platform, "dev", layout, target)
+    tofu = replace(stack_tofu(running_platform, target, spec), data_dir=tmp_path)
+    tofu.init(backend_for(target, layout, "dev"))
+    variables = [f"-var={k}={v}" for k, v in spec.variables.items()]
+    holder = subprocess.Popen(
+        [str(tofu.toolchain.tofu), f"-chdir={tofu.stack_dir}", "apply", "-no-color",
+         f"-var-file={spec.var_file}", *variables, "-var=log_retention_days=14"],
+        env=tofu.env() | {"TF_INPUT": "1"}, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )  # fmt: skip
+    _wait_for_prompt(holder)
+    os.killpg(holder.pid, signal.SIGKILL)  # it dies holding the lock (and its provider)
+    holder.wait(timeout=60)
+
+    lock = state_lock(running_platform, "dev", target)
+    assert lock is not None and lock.operation == "OperationTypeApply"
+    assert lock.who.startswith(f"{getpass.getuser()}@")
+    with pytest.raises(StateLockedError) as info:
+        require_state_unlocked(running_platform, "dev", target)
+    assert f"smartstack unlock dev --state-lock {lock.lock_id}" in str(info.value)
+    with pytest.raises(StateLockedError) as info:
+        plan_stack(running_platform, "dev", target)
+    assert f"smartstack unlock dev --state-lock {lock.lock_id}" in str(info.value)
+
+    with pytest.raises(UsageError, match="not 0000: nothing released"):
+        release_state_lock(running_platform, "dev", target, "0000")
+    assert state_lock(running_platform, "dev", target) == lock
+    released = release_state_lock(running_platform, "dev", target, lock.lock_id)
+    assert released.lock_id == lock.lock_id
+    assert state_lock(running_platform, "dev", target) is None
+    with pytest.raises(UsageError, match="not locked"):
+        release_state_lock(running_platform, "dev", target, lock.lock_id)
     _, plan = plan_stack(running_platform, "dev", target)
     assert not plan.has_changes
 

@@ -40,7 +40,7 @@ from smartstack.aws.errors import error_code
 from smartstack.aws.lambda_api import deployed_function, move_live
 from smartstack.core.config import Settings
 from smartstack.core.environments import EnvironmentConfig, load_environment
-from smartstack.core.errors import SmartStackError, UsageError
+from smartstack.core.errors import LeaseHeldError, SmartStackError, UsageError
 from smartstack.core.services import MIGRATOR
 from smartstack.core.tfvars import read_tfvars
 from smartstack.infra.graceful import Interrupted
@@ -151,16 +151,21 @@ def resolve(environment: EnvironmentContext, release: str) -> Deployment:
     return Deployment(environment, published, ledger, bucket, environment.caller)
 
 
-def released_config(ctx: Deployment) -> EnvironmentConfig:
-    """The environment's deploy policy as the release carries it (its infrastructure is
-    fetched and checked against the manifest for this)."""
+def released_settings(ctx: Deployment) -> Settings:
+    """Settings rooted in the release's own infrastructure code (fetched and checked
+    against the manifest): what its infra step plans and applies."""
     artifact = ctx.manifest.infrastructure
     if artifact is None:
         raise UsageError(
             f"release {ctx.manifest.release} carries no infrastructure; build a new release."
         )
     root = _unpacked(_cached(ctx, artifact), unpack_infrastructure, "")
-    return load_environment(replace(ctx.settings, root=root).configs_dir, ctx.env)
+    return replace(ctx.settings, root=root)
+
+
+def released_config(ctx: Deployment) -> EnvironmentConfig:
+    """The environment's deploy policy as the release carries it."""
+    return load_environment(released_settings(ctx).configs_dir, ctx.env)
 
 
 def _cached(ctx: Deployment, artifact: Artifact) -> Path:
@@ -188,25 +193,27 @@ def deploy(
     """
     env = environment.name
     ledger = Ledger(environment.target, environment.project, environment.settings.lease_ttl_seconds)
-    release = _release_to_deploy(env, release, resume, ledger.unfinished(env))
+    release = _release_to_deploy(env, release, resume, ledger.history(env, limit=None))
     ctx = resolve(environment, release)
     config = gate_config(environment.config, released_config(ctx))
     gate = check_gates(config, ctx.ledger, ctx.published)
     attempt = Attempt(env, release, ctx.who, manifest_sha256=ctx.published.sha256)
     with ctx.ledger.lease(env, ctx.who, attempt.attempt_id) as lease:
-        dead = ctx.ledger.unfinished(env)  # again, under the lease: none can start now
+        attempts = ctx.ledger.history(env, limit=None)  # again, under the lease
+        _release_to_deploy(env, release, resume, attempts)
+        dead = [a for a in reversed(attempts) if a.unfinished]
         if resume:
-            _release_to_deploy(env, release, resume, dead)
             require_state_unlocked(ctx.settings, env, environment.target)
-        attempt.resumes = [a.attempt_id for a in dead]
+            attempt.resumes = [a.attempt_id for a in _recoverable(attempts)]
         for died in dead:  # the oldest first: its versions are the last that passed smoke
             for service, version in died.before.items():
                 attempt.before.setdefault(service, version)
         ctx.ledger.journal(attempt)  # before closing what it recovers: see close_interrupted
         for died in dead:
             ctx.ledger.close_interrupted(died, attempt)
-        if dead:
-            attempt.steps.append(StepRecord("resume", StepOutcome.SUCCEEDED, 0.0, _found(dead)))
+        if resume:
+            found = [a for a in attempts if a.attempt_id in attempt.resumes]
+            attempt.steps.append(StepRecord("resume", StepOutcome.SUCCEEDED, 0.0, _found(found)))
         if lease.taken_over is not None:
             gone = lease.taken_over
             attempt.steps.append(StepRecord(
@@ -214,7 +221,7 @@ def deploy(
                 f"took over the expired lease of {gone.holder} (attempt {gone.attempt_id}, "
                 f"since {gone.acquired}); see its attempt in `history`",
             ))  # fmt: skip
-        first = None if not resume else live_attempt(ctx.ledger.history(env, limit=None)) is None
+        first = None if not resume else live_attempt(attempts) is None
         run = _Run(ctx, attempt, progress, allow_destroy, replan or resume, first)
         result = DeployResult(attempt, gate)
         try:
@@ -246,35 +253,57 @@ def _outcome(error: SmartStackError, attempt: Attempt) -> AttemptOutcome:
     return AttemptOutcome.FAILED
 
 
-def _release_to_deploy(env: str, release: str | None, resume: bool, dead: list[Attempt]) -> str:
+def _recoverable(attempts: list[Attempt]) -> list[Attempt]:
+    """What ``--resume`` finishes, oldest first: the attempts that died, or else the newest
+    attempt when it is a deploy that was interrupted (and cleaned up after itself)."""
+    if dead := [a for a in reversed(attempts) if a.unfinished]:
+        return dead
+    newest = attempts[0] if attempts else None
+    if (
+        newest
+        and newest.outcome == AttemptOutcome.INTERRUPTED
+        and newest.kind == AttemptKind.DEPLOY
+    ):
+        return [newest]
+    return []
+
+
+def _release_to_deploy(env: str, release: str | None, resume: bool, attempts: list[Attempt]) -> str:
     """The release a deploy takes: the one asked for, or with ``resume``, the one whose
-    deploy died; refused while a dead attempt waits for its recovery."""
+    deploy was interrupted; refused while a dead attempt waits for its recovery."""
     if not resume:
-        if dead:
+        if dead := [a for a in attempts if a.unfinished]:
             raise UsageError(
-                f"{env}: {describe_unfinished(dead[-1])}; finish it first with "
+                f"{env}: {describe_unfinished(dead[0])}; finish it first with "
                 f"`smartstack deploy {env} --resume`, or go back to the live release with "
                 f"`smartstack rollback {env}`."
             )
         if release is None:
             raise UsageError("name the release to deploy: --release r-<commit>.")
         return release
-    if not dead:
+    if running := [a for a in attempts if a.outcome == AttemptOutcome.RUNNING]:
+        raise LeaseHeldError(
+            f"{env}: attempt {running[0].attempt_id} ({running[0].release} by "
+            f"{running[0].who.rsplit('/', 1)[-1]}) holds the lease: it is running, or died less "
+            f"than the lease's time to live ago; wait, or if it is dead: `smartstack unlock {env}`."
+        )
+    found = _recoverable(attempts)
+    if not found:
         raise UsageError(
             f"{env} has no interrupted attempt to resume (see `smartstack history {env}`)."
         )
-    if any(a.kind != AttemptKind.DEPLOY for a in dead):
+    if any(a.kind != AttemptKind.DEPLOY for a in found):
         raise UsageError(
-            f"{env}: {describe_unfinished(dead[-1])}; it was not a deploy: finish it with "
+            f"{env}: {describe_unfinished(found[-1])}; it was not a deploy: finish it with "
             f"`smartstack rollback {env}`."
         )
-    releases = {a.release for a in dead}
+    releases = {a.release for a in found}
     if len(releases) > 1 or (release is not None and release not in releases):
         raise UsageError(
             f"{env}: the interrupted attempt deployed {', '.join(sorted(releases))}; resume "
             "finishes that release (deploy another once it is done or rolled back)."
         )
-    return dead[-1].release
+    return found[-1].release
 
 
 def _found(dead: list[Attempt]) -> str:

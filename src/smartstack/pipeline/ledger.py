@@ -524,12 +524,17 @@ def live_attempt(attempts: list[Attempt]) -> Attempt | None:
 
 
 def describe_unfinished(attempt: Attempt) -> str:
-    """One line on a dead attempt: what it did and where it died."""
+    """One line on an interrupted attempt: what it did and where it stopped."""
     moved = ", ".join(f"{s} from v{v}" for s, v in sorted(attempt.before.items()))
+    if attempt.finished:  # it stopped cleanly and moved its aliases back
+        where = next((s.name for s in attempt.steps if s.outcome == StepOutcome.INTERRUPTED), "")
+        how, moved = "was interrupted", ""
+    else:
+        where, how = attempt.at_step, "died"
     return (
         f"attempt {attempt.attempt_id} ({attempt.kind} of {attempt.release} by "
-        f"{attempt.who.rsplit('/', 1)[-1]}, started {attempt.started[:19]}) died "
-        f"{'in ' + attempt.at_step if attempt.at_step else 'between steps'}"
+        f"{attempt.who.rsplit('/', 1)[-1]}, started {attempt.started[:19]}) {how} "
+        f"{'in ' + where if where else 'between steps'}"
         + (f" after moving {moved}" if moved else "")
     )
 
