@@ -29,11 +29,11 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 from smartstack.aws.target import AwsTarget
-from smartstack.cli.app import interrupt_on_sigterm
+from smartstack.cli.app import interrupt_on_signals
 from smartstack.core.errors import SmartStackError
 from smartstack.infra.tofu import Tofu
 
-interrupt_on_sigterm()  # as the CLI's main() does
+interrupt_on_signals()  # as the CLI's main() does
 here = Path(sys.argv[1])
 toolchain = SimpleNamespace(tofu=here / "tofu", cli_config=here / "tofu.rc")
 tofu = Tofu(toolchain, AwsTarget({}), here, here / "data", "stack dev",
@@ -46,13 +46,18 @@ except SmartStackError as exc:
 """
 
 
-def _start(tmp_path: Path, *, timeout: float = 60, save: float = 1.0) -> subprocess.Popen[str]:
+def _start(
+    tmp_path: Path, *, timeout: float = 60, save: float = 1.0, sigint_ignored: bool = False
+) -> subprocess.Popen[str]:
     (tmp_path / "tofu").write_text(FAKE_TOFU)
     (tmp_path / "tofu").chmod(0o755)
     env = dict(os.environ, DIR=str(tmp_path), SAVE=str(save), PYTHONPATH=str(ROOT / "src"))
+    # A shell starts a background job with SIGINT ignored, and the job's children inherit it.
+    ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None
     proc = subprocess.Popen(
         [sys.executable, "-c", RUNNER, str(tmp_path), str(timeout)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        preexec_fn=ignore,
     )  # fmt: skip
     deadline = time.monotonic() + 20
     while not (tmp_path / "started").exists():
@@ -61,11 +66,15 @@ def _start(tmp_path: Path, *, timeout: float = 60, save: float = 1.0) -> subproc
     return proc
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize(
+    ("signum", "sigint_ignored"),
+    [(signal.SIGINT, False), (signal.SIGTERM, False), (signal.SIGINT, True)],
+    ids=["SIGINT", "SIGTERM", "SIGINT-after-an-ignoring-parent"],
+)
 def test_an_interrupt_gives_tofu_sigint_and_waits_for_its_state(
-    tmp_path: Path, signum: signal.Signals
+    tmp_path: Path, signum: signal.Signals, sigint_ignored: bool
 ) -> None:
-    proc = _start(tmp_path)
+    proc = _start(tmp_path, sigint_ignored=sigint_ignored)
     proc.send_signal(signum)
     output, _ = proc.communicate(timeout=30)
 

@@ -293,7 +293,9 @@ def _kill_and_recover(pipeline: Pipeline, kill_releases: KillReleases, row: Outc
     run = Deploy(pipeline, release.release)
     row.killed = _trigger(run, case, pipeline) and run.proc.poll() is None
     orphans = _kill(run, case.how) if row.killed else []
-    run.proc.wait(timeout=600)
+    code = run.proc.wait(timeout=600)
+    if row.killed and case.how == "INT":
+        assert code != 0, f"{case}: the interrupted deploy exited 0:\n" + "\n".join(run.lines)
     for pid in orphans:  # "wait for it": an OpenTofu run on its own finishes and unlocks
         deadline = time.monotonic() + 600
         while _alive(pid) and time.monotonic() < deadline:
@@ -330,6 +332,7 @@ def _kill_and_recover(pipeline: Pipeline, kill_releases: KillReleases, row: Outc
     assert ledger.current_lease("dev") is None
     assert state_lock(pipeline.settings, "dev", pipeline.target) is None
     assert all(c.broken is None for c in ledger.verify("dev"))
+    print(f"{case}: {row.died_in}; {', '.join(row.recovery)}; {row.plan}", flush=True)
 
 
 def _print_table() -> None:

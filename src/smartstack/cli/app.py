@@ -61,14 +61,16 @@ _register()
 
 
 def main() -> None:
-    interrupt_on_sigterm()
+    interrupt_on_signals()
     app()
 
 
-def interrupt_on_sigterm() -> None:
-    """SIGTERM (a cancelled CI job, `kill`) is handled as Ctrl-C: OpenTofu is stopped
-    gracefully, a deploy moves its aliases back and records the attempt."""
+def interrupt_on_signals() -> None:
+    """SIGINT and SIGTERM (Ctrl-C, a cancelled CI job, `kill`) interrupt the command: OpenTofu
+    is stopped gracefully, a deploy moves its aliases back and records the attempt.  SIGINT
+    too, explicitly: a process started in the background by a shell inherits it ignored."""
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -187,9 +187,10 @@ def deploy(
 ) -> DeployResult:
     """Deploy ``release`` to the environment; the result says how far it got (always recorded).
 
-    With ``resume``, finish the attempt that died there instead (its release, ``release``
-    if given must agree): its aliases' earlier versions are where a failure moves them
-    back to, the infrastructure is planned again, and its record says it was interrupted.
+    With ``resume``, finish the attempt that was interrupted there instead (its release;
+    ``release`` if given must agree): its aliases' earlier versions are where a failure
+    moves them back to, the infrastructure is planned again if it reached the infra step,
+    and its record says it was interrupted and what recovered it.
     """
     env = environment.name
     ledger = Ledger(environment.target, environment.project, environment.settings.lease_ttl_seconds)
@@ -211,8 +212,8 @@ def deploy(
         ctx.ledger.journal(attempt)  # before closing what it recovers: see close_interrupted
         for died in dead:
             ctx.ledger.close_interrupted(died, attempt)
+        found = [a for a in attempts if a.attempt_id in attempt.resumes]
         if resume:
-            found = [a for a in attempts if a.attempt_id in attempt.resumes]
             attempt.steps.append(StepRecord("resume", StepOutcome.SUCCEEDED, 0.0, _found(found)))
         if lease.taken_over is not None:
             gone = lease.taken_over
@@ -222,7 +223,9 @@ def deploy(
                 f"since {gone.acquired}); see its attempt in `history`",
             ))  # fmt: skip
         first = None if not resume else live_attempt(attempts) is None
-        run = _Run(ctx, attempt, progress, allow_destroy, replan or resume, first)
+        # OpenTofu's state may hold part of a recovered attempt's apply: plan it again
+        touched = any(a.at_step == "infra" or a.step("infra") for a in found) if resume else False
+        run = _Run(ctx, attempt, progress, allow_destroy, replan or touched, first)
         result = DeployResult(attempt, gate)
         try:
             run.steps(result)
