@@ -21,7 +21,8 @@ from tests.conftest import ROOT
 FAKE_TOFU = """#!/usr/bin/env bash
 trap 'echo interrupted > "$DIR/signal"; sleep "$SAVE"; echo saved > "$DIR/state"; exit 1' INT
 echo started > "$DIR/started"
-for _ in $(seq 600); do sleep 0.1; done
+for i in $(seq "${LOOPS:-600}"); do echo "still applying ($i)"; sleep 0.1; done
+echo finished > "$DIR/finished"
 """
 
 RUNNER = """
@@ -47,11 +48,19 @@ except SmartStackError as exc:
 
 
 def _start(
-    tmp_path: Path, *, timeout: float = 60, save: float = 1.0, sigint_ignored: bool = False
+    tmp_path: Path,
+    *,
+    timeout: float = 60,
+    save: float = 1.0,
+    sigint_ignored: bool = False,
+    loops: int = 600,
 ) -> subprocess.Popen[str]:
     (tmp_path / "tofu").write_text(FAKE_TOFU)
     (tmp_path / "tofu").chmod(0o755)
-    env = dict(os.environ, DIR=str(tmp_path), SAVE=str(save), PYTHONPATH=str(ROOT / "src"))
+    env = dict(
+        os.environ, DIR=str(tmp_path), SAVE=str(save), LOOPS=str(loops),
+        PYTHONPATH=str(ROOT / "src"),
+    )  # fmt: skip
     # A shell starts a background job with SIGINT ignored, and the job's children inherit it.
     ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None
     proc = subprocess.Popen(
@@ -105,3 +114,15 @@ def test_a_run_past_its_time_limit_is_stopped_like_an_interrupt(tmp_path: Path) 
 
     assert (tmp_path / "state").read_text() == "saved\n"
     assert "tofu apply (stack dev) ran past its time limit (2s); it stopped" in output
+
+
+def test_a_killed_runner_leaves_tofu_to_finish_on_its_own(tmp_path: Path) -> None:
+    """SIGKILL of the deploy (nothing of it runs after) must not take OpenTofu down with it:
+    writing to a pipe nobody reads any more would kill it mid-apply, holding its lock."""
+    proc = _start(tmp_path, loops=30)
+    proc.kill()
+    proc.wait(timeout=10)
+    deadline = time.monotonic() + 30
+    while not (tmp_path / "finished").exists():
+        assert time.monotonic() < deadline, "the fake tofu died with its runner"
+        time.sleep(0.1)

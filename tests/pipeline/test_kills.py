@@ -202,7 +202,7 @@ def _trigger(run: Deploy, case: Case, pipeline: Pipeline) -> bool:
     if edge == "end":
         return run.wait_for_line(rf"^[✓\-✗!] {step}\b")
     if case.point == "random":
-        return run.wait_until(lambda: False, timeout=RNG.uniform(0.5, 40)) or True
+        return run.wait_until(lambda: False, timeout=RNG.uniform(0.5, 25)) or True
     if case.point == "in:apply":
         return run.wait_until(
             lambda: any(" apply " in _cmdline(c) for c in _children(run.proc.pid))
@@ -304,13 +304,12 @@ def _kill_and_recover(pipeline: Pipeline, kill_releases: KillReleases, row: Outc
     history = ledger.history("dev", limit=None)
     mine = [a for a in history if a.release == release.release and not a.resumes]
     killed = next((a for a in mine if _epoch(a.started) >= began - 1), None)
-    if killed is not None:
-        row.died_in = f"{killed.outcome} in {killed.at_step or _stopped_in(killed)}"
     row.recovery = _recover(pipeline)
 
     history = ledger.history("dev", limit=None)
     if killed is not None:
         after = next(a for a in history if a.attempt_id == killed.attempt_id)
+        row.died_in = f"{after.outcome} in {killed.at_step or _stopped_in(killed)}"
         assert after.outcome in (AttemptOutcome.INTERRUPTED, AttemptOutcome.SUCCEEDED), after
         if after.outcome == AttemptOutcome.INTERRUPTED:
             recovery = next(a for a in history if killed.attempt_id in a.resumes)
@@ -355,3 +354,44 @@ def _epoch(iso: str) -> float:
 def _stopped_in(attempt: object) -> str:
     steps = getattr(attempt, "steps", [])
     return next((s.name for s in steps if s.outcome == "interrupted"), "between steps")
+
+
+def test_after_a_dead_deploy_nothing_deploys_over_it_and_rollback_returns_to_what_ran(
+    pipeline: Pipeline, kill_releases: KillReleases
+) -> None:
+    ledger = pipeline.ledger()
+    before = live_attempt(ledger.history("dev", limit=None))
+    assert before is not None
+    release = kill_releases.b if before.release == kill_releases.a.release else kill_releases.a
+    run = Deploy(pipeline, release.release)
+    assert _trigger(run, Case("in:aliases", "KILL"), pipeline), "the deploy ended first"
+    _kill(run, "KILL")  # one alias runs the new release's code, unverified
+    moved = {s: live_version(pipeline.target, f"smartstack-dev-{s}") for s in FUNCTIONS}
+    assert moved != {s: before.versions[s] for s in FUNCTIONS}
+    time.sleep(LEASE_TTL + 1)  # its holder is gone: the lease expires
+
+    env = dict(pipeline.job_env("dev"), SMARTSTACK_LEASE_TTL=str(LEASE_TTL))
+    refused = pipeline.cli("deploy", "dev", "--release", before.release, env=env)
+    assert refused.exit_code == 2, refused.stderr
+    assert "died in app after moving" in refused.stderr
+    assert "smartstack deploy dev --resume" in refused.stderr
+    assert "smartstack rollback dev" in refused.stderr
+    status = pipeline.cli("status", env=env)
+    assert "interrupted in app, needs --resume or rollback" in " ".join(status.stdout.split())
+
+    back = pipeline.cli("rollback", "dev", env=env)
+    assert back.exit_code == 0, back.stderr
+    assert f"rolled back to {before.release}" in back.stdout  # the release live before, not older
+    for service in FUNCTIONS:
+        assert (
+            live_version(pipeline.target, f"smartstack-dev-{service}") == before.versions[service]
+        )
+    history = ledger.history("dev", limit=None)
+    dead = next(a for a in history if a.release == release.release)
+    assert dead.outcome == AttemptOutcome.INTERRUPTED and dead.steps[-1].name == "app"
+    assert "recovered by rollback" in dead.steps[-1].detail
+    assert history[0].kind == AttemptKind.ROLLBACK and history[0].resumes == [dead.attempt_id]
+    assert ledger.unfinished("dev") == []
+    assert all(c.broken is None for c in ledger.verify("dev"))
+    after = pipeline.cli("deploy", "dev", "--release", release.release, env=env)
+    assert after.exit_code == 0, after.stderr  # deploys go on; its infra is applied again

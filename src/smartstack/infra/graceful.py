@@ -7,16 +7,22 @@ interrupt.  Here the child runs in a session of its own (a terminal's Ctrl-C rea
 only us) and, on an interrupt, a SIGTERM turned into one, or the time limit, it gets
 exactly one SIGINT and ``grace_seconds`` to finish.  A second interrupt kills it, and
 the error says what that leaves behind.
+
+Its output goes to files, never to a pipe: if we are killed outright (SIGKILL, nothing of
+ours runs after), a child writing to a pipe nobody reads any more would die of SIGPIPE
+mid-apply, holding its lock.  Writing to a file, it runs on to its end, writes its state
+and releases its lock by itself.
 """
 
 from __future__ import annotations
 
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import IO
+from pathlib import Path
 
 from smartstack.core.errors import ExitCode, SmartStackError
 
@@ -40,15 +46,31 @@ def run_gracefully(
     """Run ``argv``; raise :class:`Interrupted` if it had to be stopped.  With ``on_line``,
     stdout and stderr are merged and each line is passed on as it comes."""
     merged = on_line is not None
-    proc = subprocess.Popen(
-        list(argv), env=dict(env), stdout=subprocess.PIPE, text=True, start_new_session=True,
-        stderr=subprocess.STDOUT if merged else subprocess.PIPE,
-    )  # fmt: skip
-    out: list[str] = []
-    err: list[str] = []
-    readers = [_reader(proc.stdout, out, on_line, what)]
-    if not merged:
-        readers.append(_reader(proc.stderr, err, None, what))
+    with tempfile.TemporaryDirectory(prefix="smartstack-run-") as tmp:
+        paths = [Path(tmp, "stdout")] + ([] if merged else [Path(tmp, "stderr")])
+        with open(paths[0], "w") as stdout, open(paths[-1], "a") as stderr:
+            proc = subprocess.Popen(
+                list(argv), env=dict(env), stdin=subprocess.DEVNULL, stdout=stdout,
+                stderr=subprocess.STDOUT if merged else stderr, text=True,
+                start_new_session=True,
+            )  # fmt: skip
+        sinks: list[list[str]] = [[] for _ in paths]
+        readers = [
+            _follow(path, sink, on_line if index == 0 else None, proc, what)
+            for index, (path, sink) in enumerate(zip(paths, sinks, strict=True))
+        ]
+        try:
+            _wait(proc, what, timeout_seconds, grace_seconds)
+        finally:
+            for reader in readers:
+                reader.join()
+    out, err = "".join(sinks[0]), "" if merged else "".join(sinks[-1])
+    return subprocess.CompletedProcess(list(argv), proc.returncode, out, err)
+
+
+def _wait(
+    proc: subprocess.Popen[str], what: str, timeout_seconds: float, grace_seconds: float
+) -> None:
     deadline = time.monotonic() + timeout_seconds
     try:
         while proc.poll() is None:
@@ -58,20 +80,40 @@ def run_gracefully(
             time.sleep(0.05)
     except KeyboardInterrupt:
         _stop(proc, f"{what} was interrupted", grace_seconds)
-    for reader in readers:
-        reader.join(timeout=5)
-    return subprocess.CompletedProcess(list(argv), proc.returncode, "".join(out), "".join(err))
 
 
-def _reader(
-    stream: IO[str] | None, sink: list[str], on_line: Callable[[str], None] | None, what: str
+def _follow(
+    path: Path,
+    sink: list[str],
+    on_line: Callable[[str], None] | None,
+    proc: subprocess.Popen[str],
+    what: str,
 ) -> threading.Thread:
+    """Read ``path`` as the child writes it, line by line, until the child has exited and
+    everything it wrote is read."""
+
     def pump() -> None:
-        assert stream is not None
-        for line in stream:
-            sink.append(line)
-            if on_line is not None:
-                on_line(line.rstrip("\n"))
+        with open(path, errors="replace") as stream:
+            pending = ""
+            while True:
+                chunk = stream.readline()
+                if not chunk:
+                    if proc.poll() is None:
+                        time.sleep(0.02)
+                        continue
+                    chunk = stream.read()
+                    if not chunk:
+                        break
+                pending += chunk
+                *lines, pending = pending.split("\n")
+                for line in lines:
+                    sink.append(line + "\n")
+                    if on_line is not None:
+                        on_line(line)
+            if pending:
+                sink.append(pending)
+                if on_line is not None:
+                    on_line(pending)
 
     thread = threading.Thread(target=pump, name=f"{what} output", daemon=True)
     thread.start()

@@ -340,9 +340,9 @@ class _Run:
     def step(self, name: str) -> Iterator[list[StepResult]]:
         """Time a step and record it, journaled as it starts and ends; the block appends
         what it did, or :class:`Skipped`."""
-        self.progress(StepEvent(name))
         self.attempt.at_step = name
         self.ctx.ledger.journal(self.attempt)
+        self.progress(StepEvent(name))
         done: list[StepResult] = []
         started = time.monotonic()
         try:
