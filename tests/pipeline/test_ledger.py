@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from smartstack.core.errors import LeaseHeldError, UsageError
+from smartstack.core.errors import LeaseHeldError, LeaseLostError, UsageError
+from smartstack.pipeline.deploy import last_fingerprint
 from smartstack.pipeline.ledger import (
     Attempt,
     AttemptOutcome,
@@ -182,7 +183,7 @@ def test_a_journaled_attempt_reads_running_while_its_lease_lives_then_interrupte
     ledger: Ledger,
 ) -> None:
     attempt = Attempt("dev", "r-ccc", "alice")
-    with ledger.lease("dev", "alice", attempt.attempt_id, ttl_seconds=1.0, heartbeat=False):
+    with ledger.lease("dev", "alice", attempt.attempt_id, ttl_seconds=2.0, heartbeat=False):
         attempt.steps.append(StepRecord("fetch", StepOutcome.SUCCEEDED, 0.2))
         attempt.at_step = "app"
         attempt.before["api"] = "3"
@@ -194,7 +195,7 @@ def test_a_journaled_attempt_reads_running_while_its_lease_lives_then_interrupte
             {"api": "3"},
         )
         assert ledger.unfinished("dev") == []
-        time.sleep(1.2)  # the holder stopped beating: its lease expired
+        time.sleep(2.2)  # the holder stopped beating: its lease expired
         (dead,) = ledger.unfinished("dev")
         assert (dead.attempt_id, dead.outcome, dead.finished) == (
             attempt.attempt_id,
@@ -230,3 +231,41 @@ def test_closing_a_dead_attempt_records_it_interrupted_at_its_step(ledger: Ledge
     assert closed.steps[-1].outcome == StepOutcome.INTERRUPTED
     assert f"recovered by deploy {recovery.attempt_id}" in closed.steps[-1].detail
     assert all(c.broken is None for c in ledger.verify("dev"))
+
+
+def test_a_deploy_whose_lease_was_taken_over_may_not_act_any_more(ledger: Ledger) -> None:
+    attempt = Attempt("dev", "r-fff", "alice")
+    with ledger.lease("dev", "alice", attempt.attempt_id, ttl_seconds=1.0, heartbeat=False):
+        ledger.journal(attempt)
+        time.sleep(1.2)  # paused past its lease (a laptop asleep): taken for dead
+        with ledger.lease("dev", "bob", "recovery", heartbeat=False) as taken:
+            assert taken.taken_over is not None
+            assert taken.taken_over.attempt_id == attempt.attempt_id
+            with pytest.raises(LeaseLostError, match="held by bob"):
+                ledger.journal(attempt)  # what it writes before its next step or alias move
+
+
+def test_an_attempt_killed_between_its_record_and_its_journal_s_removal_shows_once(
+    ledger: Ledger,
+) -> None:
+    old = Attempt("dev", "r-ggg", "alice", started="2026-11-20T00:00:00.000+00:00")
+    old.outcome = AttemptOutcome.SUCCEEDED
+    ledger.record(old)
+    ledger.journal(old)  # its journal entry, as a kill right after the record leaves it
+    newer = [Attempt("dev", f"r-{n}", "bob", outcome=AttemptOutcome.SUCCEEDED) for n in "hij"]
+    for attempt in newer:
+        ledger.record(attempt)
+    shown = ledger.history("dev", limit=2)  # the old record is past the page
+    assert [a.release for a in shown] == ["r-j", "r-i"]
+    assert ledger.unfinished("dev") == []
+
+
+def test_an_infra_step_cut_short_makes_the_next_deploy_plan(ledger: Ledger) -> None:
+    good = Attempt("dev", "r-kkk", "alice", outcome=AttemptOutcome.SUCCEEDED)
+    good.infra_fingerprint = "f" * 64
+    ledger.record(good)
+    assert last_fingerprint(ledger, "dev") == ("f" * 64, "r-kkk")
+    dead = Attempt("dev", "r-lll", "alice")
+    dead.at_step = "infra"  # killed mid-apply: resources may have changed, the state not
+    ledger.journal(dead)
+    assert last_fingerprint(ledger, "dev") is None

@@ -146,12 +146,13 @@ def rollback(ctx: typer.Context, env: EnvArg) -> None:
         from smartstack.pipeline import promotion
 
         attempt = promotion.rollback(environment)
-        out.result(
-            attempt,
-            lambda c: c.print(
-                f"{env}: rolled back to {attempt.release} ({attempt.steps[0].detail})"
-            ),
-        )
+        said = f"{env}: rolled back to {attempt.release} ({attempt.steps[0].detail})"
+        if attempt.outcome != "succeeded":  # a first deploy died: nothing was live before it
+            said = (
+                f"{env}: undid the interrupted deploy of {attempt.release}; nothing passed smoke "
+                f"there before it ({attempt.steps[0].detail})"
+            )
+        out.result(attempt, lambda c: c.print(said))
 
     run_in(ctx, env, action)
 

@@ -77,6 +77,13 @@ class LeaseHeldError(SmartStackError):
     exit_code = ExitCode.LOCKED
 
 
+class LeaseLostError(SmartStackError):
+    """The environment's lease was taken over (its holder seemed dead): stop, touch nothing."""
+
+    code = "lease_lost"
+    exit_code = ExitCode.LOCKED
+
+
 class ToolMissingError(SmartStackError):
     """A binary (tofu, go, initdb) is missing; the message says how to get it."""
 

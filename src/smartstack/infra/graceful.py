@@ -93,10 +93,10 @@ def _follow(
     everything it wrote is read."""
 
     def pump() -> None:
-        with open(path, errors="replace") as stream:
-            pending = ""
+        with open(path, "rb") as stream:  # bytes: a character cut mid-write stays whole
+            pending = b""
             while True:
-                chunk = stream.readline()
+                chunk = stream.read(65536)
                 if not chunk:
                     if proc.poll() is None:
                         time.sleep(0.02)
@@ -105,15 +105,16 @@ def _follow(
                     if not chunk:
                         break
                 pending += chunk
-                *lines, pending = pending.split("\n")
+                *lines, pending = pending.split(b"\n")
                 for line in lines:
-                    sink.append(line + "\n")
-                    if on_line is not None:
-                        on_line(line)
+                    emit(line.decode(errors="replace"), "\n")
             if pending:
-                sink.append(pending)
-                if on_line is not None:
-                    on_line(pending)
+                emit(pending.decode(errors="replace"), "")
+
+    def emit(line: str, end: str) -> None:
+        sink.append(line + end)
+        if on_line is not None:
+            on_line(line)
 
     thread = threading.Thread(target=pump, name=f"{what} output", daemon=True)
     thread.start()

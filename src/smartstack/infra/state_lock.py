@@ -78,8 +78,9 @@ def require_state_unlocked(settings: Settings, env: str, target: AwsTarget) -> N
     lock = state_lock(settings, env, target)
     if lock is not None:
         raise StateLockedError(
-            f"{lock.describe()}; wait for it, or if that run is dead (see `smartstack status`): "
-            f"{unlock_command(env, lock.lock_id)}"
+            f"{lock.describe()}. An OpenTofu whose deploy was killed runs on to its end, so it "
+            f"may still be finishing on {lock.who.rsplit('@', 1)[-1]}: wait for it; once "
+            f"no tofu of that run is left there: {unlock_command(env, lock.lock_id)}"
         )
 
 

@@ -40,7 +40,7 @@ from smartstack.aws.errors import error_code
 from smartstack.aws.lambda_api import deployed_function, move_live
 from smartstack.core.config import Settings
 from smartstack.core.environments import EnvironmentConfig, load_environment
-from smartstack.core.errors import LeaseHeldError, SmartStackError, UsageError
+from smartstack.core.errors import LeaseHeldError, LeaseLostError, SmartStackError, UsageError
 from smartstack.core.services import MIGRATOR
 from smartstack.core.tfvars import read_tfvars
 from smartstack.infra.graceful import Interrupted
@@ -229,6 +229,8 @@ def deploy(
         result = DeployResult(attempt, gate)
         try:
             run.steps(result)
+        except LeaseLostError:
+            raise  # another deploy recovers this one: touch nothing more
         except SmartStackError as exc:
             result.error = exc
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (see cli.app): bookkeeping first
@@ -534,6 +536,7 @@ class _Run:
         """Move every alias this attempt (or the one it resumes) moved back, then record
         the attempt.  If that fails it stays unfinished: a recovery can finish it."""
         environment = self.ctx.environment
+        self.ctx.ledger.journal(self.attempt)  # still its lease? else another recovers it
         try:
             for service, version in reversed(self.attempt.before.items()):
                 move_live(environment.target, environment.resource_name(service), version)
@@ -552,12 +555,19 @@ class _Run:
 
 
 def last_fingerprint(ledger: Ledger, env: str) -> tuple[str, str] | None:
-    """The infra fingerprint of the newest successful deploy and its release."""
+    """The infra fingerprint of the newest successful deploy and its release; None when a
+    deploy since ran its infra step and did not succeed (an apply cut short may have
+    changed resources without writing the state, which the fingerprint cannot see)."""
     for attempt in ledger.history(env, limit=None):
-        if attempt.kind == AttemptKind.DEPLOY and attempt.outcome == AttemptOutcome.SUCCEEDED:
+        if attempt.kind != AttemptKind.DEPLOY:
+            continue
+        if attempt.outcome == AttemptOutcome.SUCCEEDED:
             return (
                 (attempt.infra_fingerprint, attempt.release) if attempt.infra_fingerprint else None
             )
+        infra = attempt.step("infra")
+        if attempt.at_step == "infra" or (infra and infra.outcome != StepOutcome.SKIPPED):
+            return None
     return None
 
 

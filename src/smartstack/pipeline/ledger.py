@@ -42,7 +42,7 @@ from botocore.exceptions import ClientError
 
 from smartstack.aws.errors import error_code
 from smartstack.aws.target import AwsTarget
-from smartstack.core.errors import LeaseHeldError, UsageError
+from smartstack.core.errors import LeaseHeldError, LeaseLostError, UsageError
 from smartstack.core.naming import DEFAULT_PROJECT, check_environment_name
 from smartstack.pipeline.ledger_chain import Break, Item, chained, first_break
 
@@ -191,6 +191,7 @@ class Ledger:
         self.ddb = target.client("dynamodb")
         self.table = deployments_table(project)
         self.lease_ttl_seconds = lease_ttl_seconds
+        self._leased: set[tuple[str, str]] = set()  # (env, attempt id) holding a lease here
 
     def record(self, attempt: Attempt) -> None:
         """The attempt's final record (chained, written once); then its journal entry goes."""
@@ -202,7 +203,22 @@ class Ledger:
 
     def journal(self, attempt: Attempt) -> None:
         """Write where the attempt is now (its step, its moves), before acting on it: a
-        deploy that dies leaves this behind."""
+        deploy that dies leaves this behind.
+
+        An attempt holding its lease in this process must still hold it: one that was
+        paused past its lease's time to live (a laptop asleep, a network cut) may have been
+        taken for dead and recovered by someone else, and must not act any more.
+        """
+        if (attempt.env, attempt.attempt_id) in self._leased:
+            current = self.current_lease(attempt.env)
+            if current is None or current.attempt_id != attempt.attempt_id:
+                who = f"{current.holder} (attempt {current.attempt_id})" if current else "no one"
+                raise LeaseLostError(
+                    f"{attempt.env}'s lease is no longer this deploy's (attempt "
+                    f"{attempt.attempt_id}): it is held by {who}, who took this deploy for "
+                    "dead; it stops here without touching anything more (see `smartstack "
+                    f"history {attempt.env}`)."
+                )
         item = _attempt_item(attempt, f"{_OPEN}{attempt.attempt_id}")
         item["started"] = {"S": attempt.started}
         item["at_step"] = {"S": attempt.at_step}
@@ -276,7 +292,7 @@ class Ledger:
         journaled = [
             a
             for a in (_attempt_from_item(env, i) for i in self._query(env, _OPEN, None, True))
-            if a.attempt_id not in done  # recorded; killed before its journal entry went
+            if a.attempt_id not in done and not self._recorded(a)
         ]
         if journaled:
             lease = self.current_lease(env)
@@ -288,6 +304,16 @@ class Ledger:
             journaled.sort(key=lambda a: a.started, reverse=True)
         merged = journaled + recorded
         return merged if limit is None else merged[:limit]
+
+    def _recorded(self, attempt: Attempt) -> bool:
+        """Whether an attempt has its final record: one killed between writing it and
+        removing its journal entry leaves both."""
+        key = {
+            "pk": {"S": _pk(attempt.env)},
+            "sk": {"S": f"{_ATTEMPTS}{attempt.started}#{attempt.attempt_id}"},
+        }
+        found = self.ddb.get_item(TableName=self.table, Key=key, ConsistentRead=True)
+        return "Item" in found
 
     def unfinished(self, env: str) -> list[Attempt]:
         """Attempts that died without a final record, oldest first."""
@@ -374,13 +400,17 @@ class Ledger:
         )  # fmt: skip
         if heartbeat:
             beat.start()
+        self._leased.add((env, attempt_id))
         try:
             yield lease
         finally:
+            self._leased.discard((env, attempt_id))
             stop.set()
-            if heartbeat:
-                beat.join()
-            self._release(env, attempt_id)
+            try:
+                if heartbeat:
+                    beat.join()
+            finally:  # a second Ctrl-C while the beat stops still releases the lease
+                self._release(env, attempt_id)
 
     def _take_over(self, lease: Lease, item: Item, now: float) -> Lease:
         env = lease.env
@@ -421,8 +451,10 @@ class Ledger:
                     ConditionExpression="attempt_id = :id",
                     ExpressionAttributeValues={":id": {"S": lease.attempt_id}},
                 )
-            except ClientError:
-                return  # taken over or unlocked: nothing left to renew
+            except ClientError as exc:
+                if error_code(exc) == "ConditionalCheckFailedException":
+                    return  # taken over or unlocked: nothing left to renew
+                continue  # throttled, or a server error: the next beat tries again
             except Exception:  # a network hiccup: the next beat tries again
                 continue
 

@@ -6,6 +6,7 @@ own target, so on AWS each command acts with that environment's role.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -84,22 +85,23 @@ def rollback(environment: EnvironmentContext) -> Attempt:
     """Move ``live`` of every function back to the previous successful release; recorded.
 
     After an attempt that died (see :meth:`Ledger.unfinished`), back to the release that
-    was live before it instead: the one that last passed smoke, never one further back.
+    was live before it instead: the one that last passed smoke, never one further back;
+    with none (a first deploy died), its aliases go back to where it found them.  The
+    target is chosen under the lease, so no deploy can finish in between.
     """
     env, target, ledger = environment.name, environment.target, ledger_of(environment)
-    attempts = ledger.history(env, limit=None)
-    current = live_attempt(attempts)
-    dead = [a for a in reversed(attempts) if a.unfinished]
-    previous = _undo_target(env, dead, current) if dead else _previous(env, attempts, current)
     who = environment.caller
-    attempt = Attempt(
-        env, previous.release, who, kind=AttemptKind.ROLLBACK,
-        manifest_sha256=previous.manifest_sha256, versions=dict(previous.versions),
-        resumes=[a.attempt_id for a in dead],
-    )  # fmt: skip
-    with ledger.lease(env, who, attempt.attempt_id):
-        if [a.attempt_id for a in ledger.unfinished(env)] != attempt.resumes:
-            raise UsageError(f"{env}'s ledger changed meanwhile; run the rollback again.")
+    attempt_id = uuid.uuid4().hex[:12]
+    with ledger.lease(env, who, attempt_id):
+        attempts = ledger.history(env, limit=None)
+        current = live_attempt(attempts)
+        dead = [a for a in reversed(attempts) if a.unfinished]
+        previous = _undo_target(dead, current) if dead else _previous(env, attempts, current)
+        attempt = Attempt(
+            env, previous.release, who, attempt_id=attempt_id, kind=AttemptKind.ROLLBACK,
+            manifest_sha256=previous.manifest_sha256, versions=dict(previous.versions),
+            resumes=[a.attempt_id for a in dead],
+        )  # fmt: skip
         ledger.journal(attempt)  # its destination, before anything moves
         for died in dead:
             ledger.close_interrupted(died, attempt)
@@ -108,7 +110,7 @@ def rollback(environment: EnvironmentContext) -> Attempt:
             move_live(target, environment.resource_name(service), version)
         seconds = (datetime.now(UTC) - started).total_seconds()
         moved = ", ".join(f"{s} v{v}" for s, v in sorted(previous.versions.items()))
-        source = current.release if current and not dead else "the interrupted attempt"
+        source = current.release if current and not dead else ""
         if dead:
             source = f"attempt {dead[-1].attempt_id} ({dead[-1].release}, interrupted)"
         attempt.steps.append(
@@ -116,7 +118,9 @@ def rollback(environment: EnvironmentContext) -> Attempt:
         )
         # after a dead deploy the state may hold its infrastructure: the next deploy plans
         attempt.infra_fingerprint = current.infra_fingerprint if current and not dead else ""
-        attempt.outcome = AttemptOutcome.SUCCEEDED
+        # with nothing live before, the dead deploy is undone but nothing passed smoke
+        nothing_live = dead and current is None
+        attempt.outcome = AttemptOutcome.ROLLED_BACK if nothing_live else AttemptOutcome.SUCCEEDED
         ledger.record(attempt)
     return attempt
 
@@ -132,23 +136,20 @@ def _previous(env: str, attempts: list[Attempt], current: Attempt | None) -> Att
     return previous
 
 
-def _undo_target(env: str, dead: list[Attempt], current: Attempt | None) -> Attempt:
+def _undo_target(dead: list[Attempt], current: Attempt | None) -> Attempt:
     """Where a rollback goes after attempts died (oldest first): a dead rollback's own
     destination, else the release live before the dead deploy, at the versions that
     passed smoke with it (a function it did not name goes back to the version journaled
-    before the dead deploy moved it)."""
+    before the dead deploy moved it); with nothing live, the journaled versions alone."""
     newest = dead[-1]
     if newest.kind == AttemptKind.ROLLBACK:
         return newest
-    if current is None:
-        raise UsageError(
-            f"{env}: nothing passed smoke there before attempt {newest.attempt_id} died, so "
-            f"there is nothing to go back to; finish it with `smartstack deploy {env} --resume`."
-        )
-    versions = dict(current.versions)
+    versions = dict(current.versions) if current else {}
     for died in dead:
         for service, version in died.before.items():
             versions.setdefault(service, version)
+    if current is None:
+        return replace(newest, versions=versions)
     return replace(current, versions=versions)
 
 
