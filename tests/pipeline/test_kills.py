@@ -382,7 +382,7 @@ def test_after_a_dead_deploy_nothing_deploys_over_it_and_rollback_returns_to_wha
     assert "died in app after moving" in refused.stderr
     assert "smartstack deploy dev --resume" in refused.stderr
     assert "smartstack rollback dev" in refused.stderr
-    status = json.loads(pipeline.cli("--json", "status", env=env).stdout)["data"]
+    status = json.loads(pipeline.cli("--json", "status").stdout)["data"]  # every env: the admin
     (dev,) = [s for s in status if s["env"] == "dev"]
     assert (dev["last"]["outcome"], dev["last"]["at_step"]) == ("interrupted", "app")
     assert dev["current"]["release"] == before.release

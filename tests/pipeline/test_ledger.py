@@ -252,7 +252,13 @@ def test_an_attempt_killed_between_its_record_and_its_journal_s_removal_shows_on
     old.outcome = AttemptOutcome.SUCCEEDED
     ledger.record(old)
     ledger.journal(old)  # its journal entry, as a kill right after the record leaves it
-    newer = [Attempt("dev", f"r-{n}", "bob", outcome=AttemptOutcome.SUCCEEDED) for n in "hij"]
+    newer = [
+        Attempt(
+            "dev", f"r-{n}", "bob", started=f"2026-11-2{day}T00:00:00.000+00:00",
+            outcome=AttemptOutcome.SUCCEEDED,
+        )
+        for day, n in enumerate("hij", start=1)
+    ]  # fmt: skip
     for attempt in newer:
         ledger.record(attempt)
     shown = ledger.history("dev", limit=2)  # the old record is past the page

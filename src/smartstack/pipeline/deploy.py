@@ -556,8 +556,8 @@ class _Run:
 
 def last_fingerprint(ledger: Ledger, env: str) -> tuple[str, str] | None:
     """The infra fingerprint of the newest successful deploy and its release; None when a
-    deploy since ran its infra step and did not succeed (an apply cut short may have
-    changed resources without writing the state, which the fingerprint cannot see)."""
+    deploy since failed or died in its infra step (an apply cut short may have changed
+    resources without writing the state, which the fingerprint cannot see)."""
     for attempt in ledger.history(env, limit=None):
         if attempt.kind != AttemptKind.DEPLOY:
             continue
@@ -566,7 +566,8 @@ def last_fingerprint(ledger: Ledger, env: str) -> tuple[str, str] | None:
                 (attempt.infra_fingerprint, attempt.release) if attempt.infra_fingerprint else None
             )
         infra = attempt.step("infra")
-        if attempt.at_step == "infra" or (infra and infra.outcome != StepOutcome.SKIPPED):
+        cut_short = (StepOutcome.FAILED, StepOutcome.INTERRUPTED)
+        if attempt.at_step == "infra" or (infra and infra.outcome in cut_short):
             return None
     return None
 
