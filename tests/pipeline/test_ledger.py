@@ -271,6 +271,12 @@ def test_an_infra_step_cut_short_makes_the_next_deploy_plan(ledger: Ledger) -> N
     good.infra_fingerprint = "f" * 64
     ledger.record(good)
     assert last_fingerprint(ledger, "dev") == ("f" * 64, "r-kkk")
+    running = Attempt("dev", "r-kkk", "bob")
+    with ledger.lease("dev", "bob", running.attempt_id, heartbeat=False):
+        running.at_step = "infra"  # the caller's own attempt, in its infra step
+        ledger.journal(running)
+        assert last_fingerprint(ledger, "dev") == ("f" * 64, "r-kkk")
+        ledger.record(running)
     dead = Attempt("dev", "r-lll", "alice")
     dead.at_step = "infra"  # killed mid-apply: resources may have changed, the state not
     ledger.journal(dead)

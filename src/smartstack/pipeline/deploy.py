@@ -559,8 +559,8 @@ def last_fingerprint(ledger: Ledger, env: str) -> tuple[str, str] | None:
     deploy since failed or died in its infra step (an apply cut short may have changed
     resources without writing the state, which the fingerprint cannot see)."""
     for attempt in ledger.history(env, limit=None):
-        if attempt.kind != AttemptKind.DEPLOY:
-            continue
+        if attempt.kind != AttemptKind.DEPLOY or attempt.outcome == AttemptOutcome.RUNNING:
+            continue  # a running attempt is the caller's own
         if attempt.outcome == AttemptOutcome.SUCCEEDED:
             return (
                 (attempt.infra_fingerprint, attempt.release) if attempt.infra_fingerprint else None
