@@ -57,6 +57,7 @@ from smartstack.pipeline.ledger import (
     Ledger,
     StepOutcome,
     StepRecord,
+    dead_attempts,
     describe_unfinished,
     live_attempt,
 )
@@ -202,7 +203,7 @@ def deploy(
     with ctx.ledger.lease(env, ctx.who, attempt.attempt_id) as lease:
         attempts = ctx.ledger.history(env, limit=None)  # again, under the lease
         _release_to_deploy(env, release, resume, attempts)
-        dead = [a for a in reversed(attempts) if a.unfinished]
+        dead = dead_attempts(attempts)
         if resume:
             require_state_unlocked(ctx.settings, env, environment.target)
             attempt.resumes = [a.attempt_id for a in _recoverable(attempts)]
@@ -261,7 +262,7 @@ def _outcome(error: SmartStackError, attempt: Attempt) -> AttemptOutcome:
 def _recoverable(attempts: list[Attempt]) -> list[Attempt]:
     """What ``--resume`` finishes, oldest first: the attempts that died, or else the newest
     attempt when it is a deploy that was interrupted (and cleaned up after itself)."""
-    if dead := [a for a in reversed(attempts) if a.unfinished]:
+    if dead := dead_attempts(attempts):
         return dead
     newest = attempts[0] if attempts else None
     if (
@@ -277,9 +278,9 @@ def _release_to_deploy(env: str, release: str | None, resume: bool, attempts: li
     """The release a deploy takes: the one asked for, or with ``resume``, the one whose
     deploy was interrupted; refused while a dead attempt waits for its recovery."""
     if not resume:
-        if dead := [a for a in attempts if a.unfinished]:
+        if dead := dead_attempts(attempts):
             raise UsageError(
-                f"{env}: {describe_unfinished(dead[0])}; finish it first with "
+                f"{env}: {describe_unfinished(dead[-1])}; finish it first with "
                 f"`smartstack deploy {env} --resume`, or go back to the live release with "
                 f"`smartstack rollback {env}`."
             )

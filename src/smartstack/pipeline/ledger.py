@@ -317,7 +317,7 @@ class Ledger:
 
     def unfinished(self, env: str) -> list[Attempt]:
         """Attempts that died without a final record, oldest first."""
-        return [a for a in reversed(self.history(env, limit=None)) if a.unfinished]
+        return dead_attempts(self.history(env, limit=None))
 
     def succeeded(self, env: str, release: str) -> list[Attempt]:
         """Every successful deploy of ``release`` to ``env``, newest first (all pages)."""
@@ -541,6 +541,11 @@ class Ledger:
             if not last or (limit is not None and len(items) >= limit):
                 return items
             args["ExclusiveStartKey"] = last
+
+
+def dead_attempts(attempts: list[Attempt]) -> list[Attempt]:
+    """Of a newest-first history, the attempts that died unrecovered, oldest first."""
+    return [a for a in reversed(attempts) if a.unfinished]
 
 
 def live_attempt(attempts: list[Attempt]) -> Attempt | None:

@@ -26,6 +26,7 @@ from smartstack.pipeline.ledger import (
     Ledger,
     StepOutcome,
     StepRecord,
+    dead_attempts,
     live_attempt,
 )
 from smartstack.release.store import load_release
@@ -95,7 +96,7 @@ def rollback(environment: EnvironmentContext) -> Attempt:
     with ledger.lease(env, who, attempt_id):
         attempts = ledger.history(env, limit=None)
         current = live_attempt(attempts)
-        dead = [a for a in reversed(attempts) if a.unfinished]
+        dead = dead_attempts(attempts)
         previous = _undo_target(dead, current) if dead else _previous(env, attempts, current)
         attempt = Attempt(
             env, previous.release, who, attempt_id=attempt_id, kind=AttemptKind.ROLLBACK,
