@@ -162,18 +162,7 @@ def test_a_held_lock_fails_fast_and_names_the_holder(
     running_platform: Settings, applied: Applied, tmp_path: Path
 ) -> None:
     target, _ = applied
-    layout = backend_layout(target, ENVS)
-    spec = stack_spec(running_platform, "dev", layout, target)
-    tofu = replace(stack_tofu(running_platform, target, spec), data_dir=tmp_path)
-    tofu.init(backend_for(target, layout, "dev"))
-    variables = [f"-var={k}={v}" for k, v in spec.variables.items()]
-    # A real run that holds the lock: an interactive apply waiting for its "yes".
-    holder = subprocess.Popen(
-        [str(tofu.toolchain.tofu), f"-chdir={tofu.stack_dir}", "apply", "-no-color",
-         f"-var-file={spec.var_file}", *variables, "-var=log_retention_days=14"],
-        env=tofu.env() | {"TF_INPUT": "1"}, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+    holder = _lock_holder(running_platform, target, tmp_path)
     try:
         _wait_for_prompt(holder)
         started = time.monotonic()
@@ -193,17 +182,7 @@ def test_a_dead_run_s_lock_is_named_and_released_only_by_its_id(
     running_platform: Settings, applied: Applied, tmp_path: Path
 ) -> None:
     target, _ = applied
-    layout = backend_layout(target, ENVS)
-    spec = stack_spec(running_platform, "dev", layout, target)
-    tofu = replace(stack_tofu(running_platform, target, spec), data_dir=tmp_path)
-    tofu.init(backend_for(target, layout, "dev"))
-    variables = [f"-var={k}={v}" for k, v in spec.variables.items()]
-    holder = subprocess.Popen(
-        [str(tofu.toolchain.tofu), f"-chdir={tofu.stack_dir}", "apply", "-no-color",
-         f"-var-file={spec.var_file}", *variables, "-var=log_retention_days=14"],
-        env=tofu.env() | {"TF_INPUT": "1"}, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, start_new_session=True,
-    )  # fmt: skip
+    holder = _lock_holder(running_platform, target, tmp_path)
     _wait_for_prompt(holder)
     os.killpg(holder.pid, signal.SIGKILL)  # it dies holding the lock (and its provider)
     holder.wait(timeout=60)
@@ -228,6 +207,22 @@ def test_a_dead_run_s_lock_is_named_and_released_only_by_its_id(
         release_state_lock(running_platform, "dev", target, lock.lock_id)
     _, plan = plan_stack(running_platform, "dev", target)
     assert not plan.has_changes
+
+
+def _lock_holder(settings: Settings, target: AwsTarget, data_dir: Path) -> subprocess.Popen[str]:
+    """A real run that holds dev's state lock: an interactive apply waiting for its "yes"
+    (in a session of its own, so that it and its provider can be killed together)."""
+    layout = backend_layout(target, ENVS)
+    spec = stack_spec(settings, "dev", layout, target)
+    tofu = replace(stack_tofu(settings, target, spec), data_dir=data_dir)
+    tofu.init(backend_for(target, layout, "dev"))
+    variables = [f"-var={k}={v}" for k, v in spec.variables.items()]
+    return subprocess.Popen(
+        [str(tofu.toolchain.tofu), f"-chdir={tofu.stack_dir}", "apply", "-no-color",
+         f"-var-file={spec.var_file}", *variables, "-var=log_retention_days=14"],
+        env=tofu.env() | {"TF_INPUT": "1"}, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )  # fmt: skip
 
 
 def _wait_for_prompt(proc: subprocess.Popen[str], timeout: float = 300) -> None:
