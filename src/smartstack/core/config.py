@@ -32,6 +32,10 @@ _IAM_MODES = {
 }  # fmt: skip
 
 
+_ON_OFF = {"1": True, "on": True, "true": True, "yes": True,
+           "0": False, "off": False, "false": False, "no": False}  # fmt: skip
+
+
 def iam_enforcement_mode(raw: str | None) -> str | None:
     """``enforce``, ``audit`` or ``off`` from a setting's text; None when not set."""
     value = (raw or "").strip().lower()
@@ -70,6 +74,9 @@ class Settings:
     # A deploy's lease, renewed by its heartbeat, expires this long after the last beat:
     # then the next deploy may take it over (its holder is dead).
     lease_ttl_seconds: int = 300
+    # Whether the local AWS keeps its state on disk across restarts (as AWS does) or in
+    # memory only (SMARTSTACK_AWS_PERSISTENCE=off: a restart starts empty).
+    aws_persistence: bool = True
 
     @property
     def infrastructure_dir(self) -> Path:
@@ -120,7 +127,17 @@ def resolve_settings(
         tofu_timeout_seconds=_seconds(environ, "SMARTSTACK_TOFU_TIMEOUT", 3600),
         tofu_grace_seconds=_seconds(environ, "SMARTSTACK_TOFU_GRACE", 120),
         lease_ttl_seconds=_seconds(environ, "SMARTSTACK_LEASE_TTL", 300),
+        aws_persistence=_switch(environ, "SMARTSTACK_AWS_PERSISTENCE", True),
     )
+
+
+def _switch(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (environ.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw not in _ON_OFF:
+        raise UsageError(f"{name}='{raw}' is not a switch: use on or off.")
+    return _ON_OFF[raw]
 
 
 def _seconds(environ: Mapping[str, str], name: str, default: int) -> int:

@@ -32,6 +32,8 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from smartstack.local.persistence.store import persisted
+
 log = logging.getLogger("smartstack.local.alarms")
 _EVALUATE_EVERY = 1.0
 
@@ -203,7 +205,8 @@ class AlarmEvaluator:
                 )
                 data = json.dumps({"version": "1.0", "queryDate": now, "recentDatapoints": [
                     p for p in points if p is not None]})  # fmt: skip
-                backend.set_alarm_state(alarm.name, reason, data, state)
+                _set_alarm_state(backend.account_id, backend.region_name, alarm.name, reason,
+                                 data, state)  # fmt: skip
 
     def state_of(self, alarm: Any, samples: Samples, now: float) -> tuple[str, list[float | None]]:
         queries = list(alarm.metric_data_queries or [])
@@ -261,3 +264,11 @@ def index_samples(data: Iterable[Any]) -> Samples:
 
 def _values(samples: Samples, wanted: Wanted, start: float, end: float) -> list[float]:
     return [value for moment, value in samples.get(wanted, ()) if start <= moment < end]
+
+
+@persisted("cloudwatch.set_alarm_state")
+def _set_alarm_state(account: str, region: str, name: str, reason: str, data: str,
+                     state: str) -> None:  # fmt: skip
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    cloudwatch_backends[account][region].set_alarm_state(name, reason, data, state)

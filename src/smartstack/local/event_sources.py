@@ -27,6 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 from smartstack.local.lambda_runner import sqs_event
+from smartstack.local.persistence.store import persisted
 
 log = logging.getLogger("smartstack.local.event_sources")
 _POLL_SECONDS = 0.2
@@ -109,13 +110,11 @@ class SqsPoller:
         return waiting >= _batch_size(mapping) or time.monotonic() - first >= window
 
     def _deliver(self, backend: Any, mapping: Any, queue: Any) -> None:
-        from moto.sqs.models import sqs_backends
-
         try:
             self._first_seen.pop(mapping.uuid, None)
-            sqs = sqs_backends[queue.account_id][queue.region]
             visibility = int(queue.visibility_timeout or 30)
-            messages = sqs.receive_message(queue.name, _batch_size(mapping), 0, visibility, ["All"])
+            where = (queue.account_id, queue.region, queue.name)
+            messages = _receive(*where, _batch_size(mapping), visibility)
             if not messages:
                 return
             records = [_as_received(m) for m in messages]
@@ -130,7 +129,7 @@ class SqsPoller:
             done = batch_outcome(ids, answer, headers, report)
             for message in messages:
                 if message.id in done:
-                    sqs.delete_message(queue.name, str(message.receipt_handle))
+                    _delete(*where, str(message.receipt_handle))
         finally:
             with self._lock:
                 self._busy.discard(mapping.uuid)
@@ -241,3 +240,17 @@ def _qualified_arn(backend: Any, requested: str) -> str | None:
         return None
     unqualified = ":".join(str(backend.get_function(name).function_arn).split(":")[:7])
     return f"{unqualified}:{qualifier}"
+
+
+@persisted("sqs.receive_for_mapping")
+def _receive(account: str, region: str, queue: str, count: int, visibility: int) -> Any:
+    from moto.sqs.models import sqs_backends
+
+    return sqs_backends[account][region].receive_message(queue, count, 0, visibility, ["All"])
+
+
+@persisted("sqs.delete_for_mapping")
+def _delete(account: str, region: str, queue: str, receipt_handle: str) -> None:
+    from moto.sqs.models import sqs_backends
+
+    sqs_backends[account][region].delete_message(queue, receipt_handle)

@@ -34,8 +34,10 @@ def isolated_environ(
         SMARTSTACK_POSTGRES_PORT=str(free_port()),
         SMARTSTACK_TARGET="local",
     )
-    for kept in ("SMARTSTACK_CACHE", "SMARTSTACK_IAM_ENFORCEMENT"):  # audit: a suite that
-        if base.get(kept):  # records refusals instead of failing on them
+    # audit: a suite that records refusals instead of failing on them; persistence off: a
+    # benchmark's baseline
+    for kept in ("SMARTSTACK_CACHE", "SMARTSTACK_IAM_ENFORCEMENT", "SMARTSTACK_AWS_PERSISTENCE"):
+        if base.get(kept):
             env[kept] = base[kept]
     return env
 

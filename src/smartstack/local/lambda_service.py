@@ -52,6 +52,7 @@ from smartstack.local import event_sources, http_api, metrics
 from smartstack.local.http_api import Throttled
 from smartstack.local.lambda_runner import LocalLambda
 from smartstack.local.network import PrivateNetwork
+from smartstack.local.persistence.store import persisted
 from smartstack.local.wsgi import wrap_moto
 
 RIE_VARIABLE = "SMARTSTACK_LAMBDA_RIE"
@@ -476,14 +477,17 @@ def _split(backend: Any, function_name: str) -> tuple[str, str | None]:
 
 def _role_session(fn: Any) -> Any:
     """A session of the function's execution role, as Lambda's service assumes it."""
+    return _assume_execution_role(fn.account_id, fn.region, fn.function_name[:64], fn.role)
+
+
+@persisted("sts.assume_execution_role")
+def _assume_execution_role(account: str, region: str, session: str, role: str) -> Any:
     from moto.sts.models import sts_backends
 
-    account = fn.account_id
-    sts = sts_backends[account]["aws"]
-    return sts.assume_role(
-        region_name=fn.region,
-        role_session_name=fn.function_name[:64],
-        role_arn=fn.role,
+    return sts_backends[account]["aws"].assume_role(
+        region_name=region,
+        role_session_name=session,
+        role_arn=role,
         policy=None,  # type: ignore[arg-type]
         duration=_SESSION_SECONDS,
         external_id=None,  # type: ignore[arg-type]
@@ -492,19 +496,26 @@ def _role_session(fn: Any) -> Any:
 
 def _write_log(fn: Any, invocation: Invocation) -> None:
     """The invocation's lines into ``/aws/lambda/<function>``, as Lambda writes them."""
-    from moto.logs.models import logs_backends
-
     lines = [line for line in invocation.log.splitlines() if line.strip()]
     if not lines:
         return
-    logs = logs_backends[fn.account_id][fn.region]
     group = fn.logging_config.get("LogGroup") if getattr(fn, "logging_config", None) else None
     group = group or f"/aws/lambda/{fn.function_name}"
+    now = int(time.time() * 1000)
+    events = [{"timestamp": now, "message": line} for line in lines]
+    _put_function_log(fn.account_id, fn.region, group, invocation.stream, events)
+
+
+@persisted("logs.put_function_log")
+def _put_function_log(
+    account: str, region: str, group: str, stream: str, events: list[dict[str, Any]]
+) -> None:
+    from moto.logs.models import logs_backends
+
+    logs = logs_backends[account][region]
     with _LOG_LOCK:  # two first invocations at once create the group once
         if group not in logs.groups:
             logs.create_log_group(group, tags={})
-        if invocation.stream not in logs.groups[group].streams:
-            logs.create_log_stream(group, invocation.stream)
-    now = int(time.time() * 1000)
-    events = [{"timestamp": now, "message": line} for line in lines]
-    logs.put_log_events(group, invocation.stream, events)
+        if stream not in logs.groups[group].streams:
+            logs.create_log_stream(group, stream)
+    logs.put_log_events(group, stream, events)

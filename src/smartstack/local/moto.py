@@ -4,9 +4,8 @@ It runs through :mod:`smartstack.local.moto_server`, which fixes three places
 where moto departs from AWS in ways the AWS provider or the applications trip
 over; given ``postgres_dsn``, its RDS instances are databases in that server.
 
-moto keeps everything in memory.  When it restarts, every bucket, table and
-parameter is gone, which is why ``local up`` bootstraps the state backend
-again each time it starts a fresh server.
+moto keeps everything in memory; given ``state_dir``, the server keeps it there
+across restarts (:mod:`smartstack.local.persistence`), as AWS does.
 """
 
 from __future__ import annotations
@@ -35,6 +34,7 @@ from smartstack.local.lambda_service import RIE_VARIABLE
 from smartstack.local.network import VARIABLE as NETWORK_VARIABLE
 from smartstack.local.network import PrivateNetwork
 from smartstack.local.oidc import GITHUB_ISSUER, LocalOidcIssuer
+from smartstack.local.persistence import STATE_DIR_VARIABLE
 
 SEED = 42
 _MARKER = "smartstack.local.moto_server"
@@ -57,6 +57,8 @@ class MotoServer:
     # The VPC the functions with a VpcConfig run in (it also listens on the network's
     # machine end); None: every function runs on the machine's network.
     network: PrivateNetwork | None = None
+    # Where the server keeps its state across restarts; None: in memory only, lost on a stop.
+    state_dir: Path | None = None
 
     @property
     def url(self) -> str:
@@ -89,8 +91,8 @@ class MotoServer:
         """Start unless ours is already up; returns True when a fresh server started.
 
         One of ours started with another RDS backing (by an older version, or for
-        another PostgreSQL) or another IAM enforcement mode than the one asked for is
-        replaced: its in-memory state is lost, as on any start.
+        another PostgreSQL), another IAM enforcement mode or another state directory than
+        the one asked for is replaced (its state stays on disk, where it kept any).
         """
         pid = self.pid()
         if pid is not None and self.healthy() and self._started_as_configured(pid):
@@ -110,6 +112,9 @@ class MotoServer:
         env.pop(NETWORK_VARIABLE, None)
         if self.network is not None:
             env[NETWORK_VARIABLE] = self.network.variable()
+        env.pop(STATE_DIR_VARIABLE, None)
+        if self.state_dir is not None:
+            env[STATE_DIR_VARIABLE] = str(self.state_dir)
         self._wait_healthy(processes.spawn(argv, self.log_file, self.pid_file, env))
         self._seed()
         return True
@@ -136,6 +141,10 @@ class MotoServer:
             return False
         if environ is not None and (environ.get(NETWORK_VARIABLE) or None) != (
             self.network.variable() if self.network else None
+        ):
+            return False
+        if environ is not None and (environ.get(STATE_DIR_VARIABLE) or None) != (
+            str(self.state_dir) if self.state_dir else None
         ):
             return False
         return self.iam_enforcement is None or self.iam_mode() == self.wanted_iam_mode()

@@ -37,6 +37,10 @@ one can connect to the database they create (see docs/local-platform.md):
   (:mod:`smartstack.local.retries`).
 * CloudWatch: alarms are stored but never evaluated.  Here they change state from the
   published metrics as CloudWatch evaluates them (:mod:`smartstack.local.alarms`).
+* Persistence: moto keeps everything in memory, so a restart loses every resource.  AWS
+  does not forget.  With ``SMARTSTACK_AWS_STATE_DIR`` (``local up`` sets it) every write is
+  logged to disk before it is answered and replayed on the next start, and a checkpoint
+  is written when the server stops (:mod:`smartstack.local.persistence`).
 * Lambda: ``Invoke`` answers a canned reply (it needs Docker to run anything).  On AWS it
   runs the function: here the version asked for runs in the Lambda RIE
   (:mod:`smartstack.local.lambda_service`) when ``SMARTSTACK_LAMBDA_RIE`` names it.
@@ -94,6 +98,15 @@ def _tags_at_bucket_creation() -> None:
     setattr(s3_responses.S3Response, "_bucket_response_put", put)  # noqa: B010
 
 
+def _replaying() -> bool:
+    """Whether the store is replaying its log: PostgreSQL keeps its own data on disk, so a
+    replayed write must not create, change or drop it again."""
+    from smartstack.local.persistence.store import installed
+
+    store = installed()
+    return store is not None and store.replaying
+
+
 def _postgres_backed_rds(server: LocalRdsPostgres) -> None:
     backend_class = rds_models.RDSBackend
     create, modify = backend_class.create_db_instance, backend_class.modify_db_instance
@@ -113,6 +126,10 @@ def _postgres_backed_rds(server: LocalRdsPostgres) -> None:
             return database
         # moto keeps the password but will not give it back (the property raises).
         password = db_kwargs.get("master_user_password")
+        if _replaying():  # the database is in PostgreSQL already, with what came after
+            setattr(database, "_smartstack_postgres", True)  # noqa: B010
+            database.port = server.port
+            return database
         try:
             if not database.master_username or not password:
                 raise RdsPostgresError(
@@ -134,7 +151,7 @@ def _postgres_backed_rds(server: LocalRdsPostgres) -> None:
         old_password = getattr(before, "_master_user_password", None)
         database = modify(self, db_instance_identifier, db_kwargs)
         password = db_kwargs.get("master_user_password")
-        if backed(database) and password:
+        if backed(database) and password and not _replaying():
             try:
                 server.set_password(str(database.master_username), password)
             except RdsPostgresError as exc:
@@ -145,7 +162,7 @@ def _postgres_backed_rds(server: LocalRdsPostgres) -> None:
     def delete_db_instance(self: Any, db_instance_identifier: str, **kwargs: Any) -> Any:
         identifier = db_instance_identifier
         database = delete(self, identifier, **kwargs)
-        if not backed(database):
+        if not backed(database) or _replaying():
             return database
         # Another instance (any account or region) logging in as the same role keeps it.
         shared = any(
@@ -331,8 +348,52 @@ def _lambda_invoke(argv: list[str], enforcer: Any) -> None:
     port = argv[argv.index("-p") + 1] if "-p" in argv else "5000"
     network = _vpc_endpoint(int(port))
     install(Path(rie), f"http://127.0.0.1:{port}", enforcer, network)
-    # The functions' environments are processes of their own: a stop ends them (atexit).
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+
+
+def _persistence() -> Any:
+    """The store that keeps the local AWS across restarts, when SMARTSTACK_AWS_STATE_DIR
+    names its directory: wrapped around moto first, so it sees what moto sees."""
+    from pathlib import Path
+
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    from smartstack.local.persistence import CHECKPOINT_AFTER_VARIABLE, STATE_DIR_VARIABLE
+    from smartstack.local.persistence.backends import make_repeatable
+    from smartstack.local.persistence.store import AwsStore, install
+    from smartstack.local.wsgi import wrap_moto
+
+    directory = os.environ.get(STATE_DIR_VARIABLE)
+    if not directory:
+        return None
+    make_repeatable()
+    store = AwsStore(Path(directory), int(os.environ.get(CHECKPOINT_AFTER_VARIABLE) or 0) or None)
+    moto_call = DomainDispatcherApplication.__call__  # before any wrapper
+    wrap_moto(store.wrap)
+    install(store)
+    return store, moto_call
+
+
+def _recover(persistence: Any) -> None:
+    """Load the checkpoint and replay the log before anyone is answered; a checkpoint is
+    written when the server stops."""
+    import atexit
+
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    from smartstack.local.persistence.store import StoreError
+
+    store, moto_call = persistence
+    dispatcher = DomainDispatcherApplication(create_backend_app)
+    try:
+        recovery = store.open(lambda environ, respond: moto_call(dispatcher, environ, respond))
+    except StoreError as exc:
+        print(f"the local AWS's saved state cannot be opened: {exc}; `smartstack local down "
+              "--purge` discards it.", file=sys.stderr, flush=True)  # fmt: skip
+        sys.exit(1)
+    print(f"local AWS state: {store.directory}: checkpoint at write {recovery.checkpoint_seq}, "
+          f"{recovery.replayed} write(s) replayed, {recovery.torn_bytes} torn byte(s) cut, "
+          f"{recovery.seconds:.2f} s", file=sys.stderr, flush=True)  # fmt: skip
+    atexit.register(store.close)
 
 
 def main() -> None:
@@ -343,11 +404,16 @@ def main() -> None:
     dsn = os.environ.get(RDS_POSTGRES_DSN)
     if dsn:
         _postgres_backed_rds(LocalRdsPostgres(dsn))
+    persistence = _persistence()  # innermost: it logs the requests moto carries out
     _cloudwatch_cbor()  # inside the enforcer, which decides on the CBOR request itself
     enforcer = _iam_enforcement()
     _lambda_invoke(sys.argv[1:], enforcer)
-    _alarm_evaluation()
     _retry_replay()
+    if persistence is not None:
+        _recover(persistence)
+    _alarm_evaluation()  # after the replay: it changes alarms itself
+    # A stop ends the functions' environments and writes the checkpoint (atexit).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     from moto.server import main as moto_main
 
     moto_main(sys.argv[1:])

@@ -7,6 +7,7 @@ the AWS provider all read them from there.
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,6 +21,7 @@ from smartstack.infra.toolchain import toolchain
 from smartstack.local.iam import ADMIN_ACCESS_KEY, ADMIN_SECRET_KEY, DEFAULT_ACCOUNT
 from smartstack.local.moto import MotoServer
 from smartstack.local.network import private_network
+from smartstack.local.persistence import STATE_DIR_NAME
 from smartstack.local.postgres import PostgresServer
 
 # Not secrets: the local AWS knows this key as the account's root (docs/local-iam.md).
@@ -66,7 +68,13 @@ def moto_server(settings: Settings) -> MotoServer:
         iam_enforcement=settings.iam_enforcement,
         lambda_rie=_lambda_rie(settings),
         network=private_network(settings.local_dir),
+        state_dir=aws_state_dir(settings) if settings.aws_persistence else None,
     )
+
+
+def aws_state_dir(settings: Settings) -> Path:
+    """Where the local AWS keeps its resources across restarts."""
+    return settings.local_dir / STATE_DIR_NAME
 
 
 def _lambda_rie(settings: Settings) -> Path | None:
@@ -104,7 +112,8 @@ def up(settings: Settings) -> PlatformStatus:
 
 
 def down(settings: Settings, purge: bool = False) -> PlatformStatus:
-    """Stop only the processes our PID files name; ``purge`` also drops the data."""
+    """Stop only the processes our PID files name (the local AWS writes its checkpoint as
+    it stops); ``purge`` also drops the data: PostgreSQL's and the local AWS's."""
     moto_server(settings).stop()
     pg = postgres_server(settings)
     pg.stop()
@@ -112,6 +121,7 @@ def down(settings: Settings, purge: bool = False) -> PlatformStatus:
         pg.network.delete()
     if purge:
         pg.purge()
+        shutil.rmtree(aws_state_dir(settings), ignore_errors=True)
     settings.endpoints_file.unlink(missing_ok=True)
     return status(settings)
 
@@ -148,7 +158,7 @@ def status(settings: Settings, started: dict[str, bool] | None = None) -> Platfo
 def write_endpoints(settings: Settings, url: str) -> None:
     """One file of standard variables, read by every client of the local AWS."""
     lines = [
-        "# Written by `smartstack local up`. The local AWS (moto, in memory only),",
+        "# Written by `smartstack local up`. The local AWS (moto, its state kept on disk),",
         "# for boto3, the OpenTofu S3 backend, the AWS provider and the AWS CLI alike.",
         f"AWS_ENDPOINT_URL={url}",
         f"AWS_REGION={settings.region}",
