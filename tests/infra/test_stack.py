@@ -20,7 +20,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
+from botocore.exceptions import ClientError
 
 from smartstack.aws.target import AwsTarget, environment_target, target_for
 from smartstack.core.config import Settings
@@ -39,7 +41,8 @@ from smartstack.infra.stack import (
 from smartstack.infra.state_backend import backend_layout
 from smartstack.infra.state_lock import release_state_lock, require_state_unlocked, state_lock
 from smartstack.infra.toolchain import toolchain
-from smartstack.local import platform
+from smartstack.local import platform, processes, snapshots
+from smartstack.local.persistence.store import CHECKPOINT
 from smartstack.local.provision import main_job
 from tests.conftest import ROOT
 from tests.infra.inventory import take_inventory
@@ -133,10 +136,62 @@ def test_the_first_stack_outputs_follow_the_convention(applied: Applied) -> None
 
 
 def test_a_second_plan_shows_no_changes(running_platform: Settings, applied: Applied) -> None:
-    target, _ = applied
+    _plans_no_changes(running_platform, applied[0])
+
+
+def _plans_no_changes(settings: Settings, target: AwsTarget) -> None:
     for stack in STACKS:
-        _, plan = plan_stack(running_platform, stack, target)
+        _, plan = plan_stack(settings, stack, target)
         assert not plan.has_changes, f"{stack}: {plan.describe()}"
+
+
+def test_the_local_aws_killed_comes_back_with_every_stack_as_it_was(
+    running_platform: Settings, applied: Applied
+) -> None:
+    """No checkpoint: everything comes back from the log of writes, the ids included."""
+    target, _ = applied
+    moto = platform.moto_server(running_platform)
+    before = take_inventory(target)
+    pid = moto.pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while processes.port_in_use(moto.port) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert platform.up(running_platform).aws_restarted
+    assert take_inventory(target) == before
+    _plans_no_changes(running_platform, target)
+
+
+def test_local_down_and_up_keep_every_stack_as_it_was(
+    running_platform: Settings, applied: Applied
+) -> None:
+    target, _ = applied
+    before = take_inventory(target)
+    platform.down(running_platform)
+    assert (platform.aws_state_dir(running_platform) / CHECKPOINT).is_file()
+    platform.up(running_platform)
+    assert take_inventory(target) == before
+    _plans_no_changes(running_platform, target)
+
+
+def test_a_snapshot_puts_back_the_local_aws_and_the_database_together(
+    running_platform: Settings, applied: Applied
+) -> None:
+    target, _ = applied
+    dsn = platform.postgres_server(running_platform).admin_dsn()
+    snapshots.save(running_platform, "before-changes", replace_existing=True)
+    target.client("ssm").put_parameter(Name="/made/after", Value="x", Type="String")
+    with psycopg.connect(dsn, autocommit=True) as db:
+        db.execute("CREATE TABLE made_after (n int)")
+    loaded = snapshots.load(running_platform, "before-changes")
+    assert loaded.size_bytes > 0
+    with pytest.raises(ClientError, match="ParameterNotFound"):
+        target.client("ssm").get_parameter(Name="/made/after")
+    with psycopg.connect(dsn) as db:
+        assert db.execute("SELECT to_regclass('made_after')").fetchone() == (None,)
+    _plans_no_changes(running_platform, target)
+    snapshots.delete(running_platform, "before-changes")
 
 
 def test_each_environment_role_plans_its_own_stack_refused_nothing(

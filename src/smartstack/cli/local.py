@@ -1,4 +1,4 @@
-"""``smartstack local up | down | status | env``."""
+"""``smartstack local up | down | status | env | snapshot``."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from smartstack.core.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:  # heavy (boto3 and friends): imported when a command runs
     from smartstack.local.platform import PlatformStatus
+    from smartstack.local.snapshots import Snapshot
 
 _SHELL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")  # what `export` may name
 
@@ -26,6 +27,14 @@ app = typer.Typer(
     help="The local platform: a local AWS (moto server) and PostgreSQL.",
     no_args_is_help=True,
 )
+snapshot_app = typer.Typer(
+    rich_markup_mode=None,
+    help="The local platform at one point in time: the local AWS (the OpenTofu state with "
+    "it) and PostgreSQL's data, saved and loaded together.",
+    no_args_is_help=True,
+)
+app.add_typer(snapshot_app, name="snapshot")
+NameArgument = Annotated[str, typer.Argument(help="The snapshot's name (letters, digits, . _ -).")]
 
 
 IamOption = Annotated[
@@ -88,8 +97,9 @@ def _status_table(status: PlatformStatus) -> Table:
 def up(ctx: typer.Context, enforce: IamOption = None) -> None:
     """Start the local AWS and PostgreSQL (idempotent) and bootstrap the state backend.
 
-    A running local AWS with another IAM enforcement mode than the one asked for is
-    restarted (its resources are lost, as on any start).
+    The local AWS keeps its resources on disk across restarts (SMARTSTACK_AWS_PERSISTENCE=off:
+    in memory only). A running one with another IAM enforcement mode than the one asked
+    for is restarted.
     """
 
     def action(settings: Settings, out: Renderer) -> None:
@@ -114,7 +124,11 @@ def down(
     ctx: typer.Context,
     purge: Annotated[bool, typer.Option(help="Also delete the PostgreSQL data directory.")] = False,
 ) -> None:
-    """Stop the processes `local up` started (by PID file) and nothing else."""
+    """Stop the processes `local up` started (by PID file) and nothing else.
+
+    The local AWS writes its state to disk as it stops; the next `local up` has every
+    resource back. --purge deletes it, and PostgreSQL's data.
+    """
 
     def action(settings: Settings, out: Renderer) -> None:
         from smartstack.local import platform
@@ -156,5 +170,78 @@ def env_command(ctx: typer.Context) -> None:
                 )
         exports = "\n".join(f"export {k}={shlex.quote(v)}" for k, v in variables.items())
         out.result(variables, lambda console: console.print(exports, markup=False))
+
+    run(ctx, action)
+
+
+def _snapshot_line(snapshot: Snapshot) -> str:
+    took = f" in {snapshot.seconds:.1f} s" if snapshot.seconds else ""
+    return (f"{snapshot.name}: {snapshot.size_bytes / 1e6:.1f} MB, taken {snapshot.created}"
+            f"{took} ({snapshot.path})")  # fmt: skip
+
+
+@snapshot_app.command("save")
+def snapshot_save(
+    ctx: typer.Context,
+    name: NameArgument,
+    replace_existing: Annotated[
+        bool, typer.Option("--replace", help="Overwrite a snapshot of that name.")
+    ] = False,
+) -> None:
+    """Save the local platform as NAME (it is stopped meanwhile and started again)."""
+
+    def action(settings: Settings, out: Renderer) -> None:
+        from smartstack.local import snapshots
+
+        with out.step(f"saving snapshot {name}"):
+            saved = snapshots.save(settings, name, replace_existing=replace_existing)
+        out.result(saved, lambda console: console.print(_snapshot_line(saved), markup=False))
+
+    run(ctx, action)
+
+
+@snapshot_app.command("load")
+def snapshot_load(ctx: typer.Context, name: NameArgument) -> None:
+    """Put the local platform back to snapshot NAME: whatever was made since is gone."""
+
+    def action(settings: Settings, out: Renderer) -> None:
+        from smartstack.local import snapshots
+
+        with out.step(f"loading snapshot {name}"):
+            loaded = snapshots.load(settings, name)
+        out.result(loaded, lambda console: console.print(_snapshot_line(loaded), markup=False))
+
+    run(ctx, action)
+
+
+@snapshot_app.command("list")
+def snapshot_list(ctx: typer.Context) -> None:
+    """The saved snapshots, with their sizes and times."""
+
+    def action(settings: Settings, out: Renderer) -> None:
+        from smartstack.local import snapshots
+
+        found = snapshots.list_snapshots(settings)
+
+        def human(console: Console) -> None:
+            for snapshot in found:
+                console.print(_snapshot_line(snapshot), markup=False)
+            if not found:
+                console.print("no snapshots; `smartstack local snapshot save NAME` takes one.")
+
+        out.result(found, human)
+
+    run(ctx, action)
+
+
+@snapshot_app.command("delete")
+def snapshot_delete(ctx: typer.Context, name: NameArgument) -> None:
+    """Delete snapshot NAME."""
+
+    def action(settings: Settings, out: Renderer) -> None:
+        from smartstack.local import snapshots
+
+        deleted = snapshots.delete(settings, name)
+        out.result(deleted, lambda console: console.print(f"deleted snapshot {deleted.name}"))
 
     run(ctx, action)

@@ -22,6 +22,7 @@ CloudWatch (a datapoint published with more dimensions is another metric).
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import logging
 import math
@@ -186,9 +187,12 @@ class AlarmEvaluator:
             for region in list(cloudwatch_backends[account].keys()):
                 backend = cloudwatch_backends[account][region]
                 if backend.alarms:
-                    self.evaluate(backend)
+                    self.evaluate(backend, functools.partial(_set_alarm_state, account, region))
 
-    def evaluate(self, backend: Any) -> None:
+    def evaluate(self, backend: Any, set_state: Callable[..., None] | None = None) -> None:
+        """Each alarm of ``backend`` from its metrics; a change goes through ``set_state``
+        (name, reason, data, state), the backend's own unless given (logged, in the server)."""
+        set_state = set_state or backend.set_alarm_state
         now = self.clock()
         samples = index_samples(backend.metric_data)
         for alarm in list(backend.alarms.values()):
@@ -205,8 +209,7 @@ class AlarmEvaluator:
                 )
                 data = json.dumps({"version": "1.0", "queryDate": now, "recentDatapoints": [
                     p for p in points if p is not None]})  # fmt: skip
-                _set_alarm_state(backend.account_id, backend.region_name, alarm.name, reason,
-                                 data, state)  # fmt: skip
+                set_state(alarm.name, reason, data, state)
 
     def state_of(self, alarm: Any, samples: Samples, now: float) -> tuple[str, list[float | None]]:
         queries = list(alarm.metric_data_queries or [])
