@@ -53,7 +53,10 @@ def _zip(source: str) -> bytes:
 @pytest.fixture(scope="module")
 def server(rie: Path) -> Iterator[MotoServer]:
     with tempfile.TemporaryDirectory(prefix="smartstack-invoke-") as directory:
-        running = MotoServer(free_port(), Path(directory), iam_enforcement="1", lambda_rie=rie)
+        # With its state on disk, as `local up` starts it: a function calling it back while
+        # its invocation runs must not wait for the store's lock.
+        running = MotoServer(free_port(), Path(directory), iam_enforcement="1", lambda_rie=rie,
+                             state_dir=Path(directory) / "aws-state")  # fmt: skip
         try:
             running.start()
             yield running

@@ -15,9 +15,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from smartstack.local.persistence.store import persisted
+
 _DURATION = re.compile(r"REPORT RequestId: \S+\s+Duration: ([0-9.]+) ms")
 
 
+@persisted("cloudwatch.put_metric_data")
 def put(account: str, region: str, namespace: str, data: list[dict[str, Any]]) -> None:
     from moto.cloudwatch.models import cloudwatch_backends
 

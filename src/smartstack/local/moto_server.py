@@ -360,12 +360,14 @@ def _persistence() -> Any:
     from smartstack.local.persistence import CHECKPOINT_AFTER_VARIABLE, STATE_DIR_VARIABLE
     from smartstack.local.persistence.backends import make_repeatable
     from smartstack.local.persistence.store import AwsStore, install
+    from smartstack.local.persistence.unlocked import poll_queues_outside_the_lock
     from smartstack.local.wsgi import wrap_moto
 
     directory = os.environ.get(STATE_DIR_VARIABLE)
     if not directory:
         return None
     make_repeatable()
+    poll_queues_outside_the_lock()
     store = AwsStore(Path(directory), int(os.environ.get(CHECKPOINT_AFTER_VARIABLE) or 0) or None)
     moto_call = DomainDispatcherApplication.__call__  # before any wrapper
     wrap_moto(store.wrap)
@@ -380,6 +382,8 @@ def _recover(persistence: Any) -> None:
 
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
+    # What the server changes by itself is logged as calls to these modules' functions.
+    from smartstack.local import alarms, event_sources, lambda_service, metrics  # noqa: F401
     from smartstack.local.persistence.store import StoreError
 
     store, moto_call = persistence
@@ -407,11 +411,11 @@ def main() -> None:
     persistence = _persistence()  # innermost: it logs the requests moto carries out
     _cloudwatch_cbor()  # inside the enforcer, which decides on the CBOR request itself
     enforcer = _iam_enforcement()
+    if persistence is not None:
+        _recover(persistence)  # before anything that changes resources by itself starts
     _lambda_invoke(sys.argv[1:], enforcer)
     _retry_replay()
-    if persistence is not None:
-        _recover(persistence)
-    _alarm_evaluation()  # after the replay: it changes alarms itself
+    _alarm_evaluation()
     # A stop ends the functions' environments and writes the checkpoint (atexit).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     from moto.server import main as moto_main

@@ -93,13 +93,26 @@ def postgres_server(settings: Settings) -> PostgresServer:
     )
 
 
+def interrupted_load_file(settings: Settings) -> Path:
+    """Present while a snapshot load swaps the local AWS's and PostgreSQL's data in."""
+    return settings.local_dir / "snapshot-loading"
+
+
 def up(settings: Settings) -> PlatformStatus:
     """Start whatever is not running; a second call changes nothing.
 
     PostgreSQL first: the local AWS creates its RDS instances' databases there.
-    Both ports are checked before either server starts.
+    Both ports are checked before either server starts.  A snapshot load cut short
+    (one server's data swapped in, not the other's) is refused: it is run again.
     """
     settings.local_dir.mkdir(parents=True, exist_ok=True)
+    loading = interrupted_load_file(settings)
+    if loading.is_file():
+        name = loading.read_text().strip()
+        raise ConfigError(
+            f"loading snapshot {name!r} was interrupted: the data is half swapped in; run "
+            f"`smartstack local snapshot load {name}` again."
+        )
     moto, pg = moto_server(settings), postgres_server(settings)
     moto.check_port()
     pg.check_port()

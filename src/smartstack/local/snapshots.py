@@ -14,6 +14,7 @@ interruption leaves the old state or the new, never a mix.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -27,7 +28,7 @@ from smartstack.core.config import Settings
 from smartstack.core.errors import CommandFailedError, UsageError
 from smartstack.local import platform
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _AWS, _POSTGRES, _ABOUT = "aws-state", "postgres-data", "snapshot.json"
 
 
@@ -46,6 +47,7 @@ def snapshots_dir(settings: Settings) -> Path:
 
 def save(settings: Settings, name: str, *, replace_existing: bool = False) -> Snapshot:
     """Stop what runs, copy the local AWS's state and PostgreSQL's data, start it again."""
+    _require_persistence(settings)
     started = time.monotonic()
     target = snapshots_dir(settings) / _checked(name)
     if target.exists() and not replace_existing:
@@ -65,14 +67,18 @@ def save(settings: Settings, name: str, *, replace_existing: bool = False) -> Sn
                 _copy(source, copy)
     created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     (partial / _ABOUT).write_text(json.dumps({"name": name, "created": created}) + "\n")
+    os.sync()  # the copies on disk before the name says they are whole
+    replaced = target.with_name(f".{name}.replaced")
     if target.exists():
-        shutil.rmtree(target)
+        target.rename(replaced)
     partial.rename(target)
+    shutil.rmtree(replaced, ignore_errors=True)
     return Snapshot(name, target, created, _size(target), time.monotonic() - started)
 
 
 def load(settings: Settings, name: str) -> Snapshot:
     """Put the platform back to the snapshot: everything made since is gone."""
+    _require_persistence(settings)
     started = time.monotonic()
     source = snapshots_dir(settings) / _checked(name)
     if not (source / _ABOUT).is_file():
@@ -84,6 +90,10 @@ def load(settings: Settings, name: str) -> Snapshot:
             shutil.rmtree(_incoming(live), ignore_errors=True)
             if saved.is_dir():
                 _copy(saved, _incoming(live))
+        os.sync()
+        # Until both are swapped in, `local up` refuses to start a mix and names this load.
+        intent = platform.interrupted_load_file(settings)
+        intent.write_text(name + "\n")
         for saved, live in pairs:
             outgoing = live.with_name(live.name + ".outgoing")
             shutil.rmtree(outgoing, ignore_errors=True)
@@ -92,6 +102,7 @@ def load(settings: Settings, name: str) -> Snapshot:
             if saved.is_dir():
                 _incoming(live).rename(live)
             shutil.rmtree(outgoing, ignore_errors=True)
+        intent.unlink()
     return replace(_read(source), seconds=time.monotonic() - started)
 
 
@@ -126,8 +137,16 @@ def _paused(settings: Settings) -> Iterator[None]:
             platform.up(replace(settings, iam_enforcement=mode or settings.iam_enforcement))
 
 
+def _require_persistence(settings: Settings) -> None:
+    if not settings.aws_persistence:
+        raise UsageError(
+            "SMARTSTACK_AWS_PERSISTENCE is off: the local AWS keeps nothing on disk to save or "
+            "load; unset it (or set it to on) and run `smartstack local up`."
+        )
+
+
 def _checked(name: str) -> str:
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise UsageError(
             f"{name!r} is not a snapshot name: use letters, digits, '.', '_' and '-' "
             "(up to 64, starting with a letter or digit)."

@@ -32,7 +32,8 @@ def server_dir() -> Iterator[Path]:
 def enforced_server() -> Iterator[MotoServer]:
     """The local AWS with SMARTSTACK_IAM_ENFORCEMENT=1, for the whole session."""
     with tempfile.TemporaryDirectory(prefix="smartstack-iam-") as directory:
-        server = MotoServer(free_port(), Path(directory), iam_enforcement="1")
+        server = MotoServer(free_port(), Path(directory), iam_enforcement="1",
+                            state_dir=Path(directory) / "aws-state")  # fmt: skip
         try:
             server.start()
             yield server

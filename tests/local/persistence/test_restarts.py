@@ -26,6 +26,7 @@ from smartstack.core.errors import CommandFailedError
 from smartstack.local.iam import ADMIN_ACCESS_KEY, ADMIN_SECRET_KEY, DEFAULT_ACCOUNT
 from smartstack.local.moto import MotoServer
 from smartstack.local.persistence import CHECKPOINT_AFTER_VARIABLE
+from smartstack.local.persistence.sealing import Sealer
 from smartstack.local.persistence.store import CHECKPOINT, LOG
 from smartstack.local.processes import free_port, port_in_use
 
@@ -211,14 +212,121 @@ def test_reset_empties_the_store_too(server: MotoServer) -> None:
         _client(server, "ssm").get_parameter(Name="/gone")
 
 
+def _store(moto: MotoServer) -> tuple[Path, Sealer]:
+    assert moto.state_dir is not None
+    return moto.state_dir, Sealer.for_key_file(moto.state_dir.with_name("aws-state.key"))
+
+
 def test_a_store_of_another_moto_is_refused_with_one_line(server: MotoServer) -> None:
     server.stop()
-    assert server.state_dir is not None
-    path = server.state_dir / CHECKPOINT
-    saved = pickle.loads(path.read_bytes())
+    state, sealer = _store(server)
+    saved = pickle.loads(sealer.open((state / CHECKPOINT).read_bytes(), b"checkpoint"))
     saved["moto"] = "0.0.1"
-    path.write_bytes(pickle.dumps(saved))
+    (state / CHECKPOINT).write_bytes(sealer.seal(pickle.dumps(saved), b"checkpoint"))
     with pytest.raises(CommandFailedError, match="did not come up"):
         server.start()
     assert "written by another version" in server.log_file.read_text()
     assert "`smartstack local down --purge` discards it" in server.log_file.read_text()
+
+
+def test_the_store_holds_no_value_in_clear_and_refuses_a_forged_one(server: MotoServer) -> None:
+    """Secret values are sealed at rest; a checkpoint sealed with another key (or none) is
+    refused before anything of it is unpickled."""
+    secret = "canary-" + os.urandom(8).hex()
+    _client(server, "ssm").put_parameter(Name="/sealed", Value=secret, Type="SecureString")
+    state, _ = _store(server)
+    assert secret.encode() not in (state / LOG).read_bytes()
+    server.stop()
+    assert secret.encode() not in (state / CHECKPOINT).read_bytes()
+    forged = Sealer(bytes(32)).seal(pickle.dumps({"format": 1}), b"checkpoint")
+    (state / CHECKPOINT).write_bytes(forged)
+    with pytest.raises(CommandFailedError, match="did not come up"):
+        server.start()
+    assert "not sealed with this machine's key" in server.log_file.read_text()
+
+
+def test_an_alarm_s_change_of_state_survives_a_kill(server: MotoServer) -> None:
+    """The server changes alarms by itself: those changes are replayed too."""
+    cloudwatch = _client(server, "cloudwatch")
+    cloudwatch.put_metric_alarm(
+        AlarmName="errors", Namespace="Probe", MetricName="Errors", Statistic="Sum",
+        Period=60, EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanThreshold",
+    )  # fmt: skip
+    cloudwatch.put_metric_data(Namespace="Probe", MetricData=[{"MetricName": "Errors", "Value": 5}])
+    _wait_for(lambda: _alarm_state(cloudwatch) == "ALARM")
+    _kill(server)
+    server.start()
+    assert _alarm_state(cloudwatch) == "ALARM"
+
+
+def _alarm_state(cloudwatch: Any) -> str:
+    return str(cloudwatch.describe_alarms(AlarmNames=["errors"])["MetricAlarms"][0]["StateValue"])
+
+
+def _wait_for(condition: Any, seconds: float = 15) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "not within the time"
+        time.sleep(0.2)
+
+
+def test_a_replay_keeps_the_time_each_write_was_made(server: MotoServer) -> None:
+    """Replayed at its own time, a write keeps its dates (and what depends on time with
+    them: a message's visibility, a session's expiry)."""
+    ssm = _client(server, "ssm")
+    ssm.put_parameter(Name="/dated", Value="v", Type="String")
+    made = ssm.get_parameter(Name="/dated")["Parameter"]["LastModifiedDate"]
+    time.sleep(2)
+    _kill(server)
+    server.start()
+    again = _client(server, "ssm").get_parameter(Name="/dated")["Parameter"]
+    assert abs((again["LastModifiedDate"] - made).total_seconds()) < 0.5
+
+
+def test_a_long_poll_does_not_stop_the_others(server: MotoServer) -> None:
+    sqs = _client(server, "sqs")
+    queue = sqs.create_queue(QueueName="waiting")["QueueUrl"]
+    waiting = threading.Thread(
+        target=lambda: sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=5), daemon=True
+    )
+    waiting.start()
+    time.sleep(0.5)
+    started = time.monotonic()
+    _client(server, "ssm").put_parameter(Name="/meanwhile", Value="v", Type="String")
+    assert time.monotonic() - started < 2
+    waiting.join()
+
+
+@pytest.fixture
+def server_with_functions(tmp_path: Path, rie: Path) -> Iterator[MotoServer]:
+    moto = MotoServer(free_port(), tmp_path, iam_enforcement="enforce", lambda_rie=rie,
+                      state_dir=tmp_path / "aws-state")  # fmt: skip
+    moto.start()
+    yield moto
+    moto.stop()
+
+
+def test_a_function_is_not_run_again_by_a_restart(server_with_functions: MotoServer) -> None:
+    """An invocation changes nothing by itself: what its run wrote is kept, and the
+    function, which calls the local AWS back while it runs, is not run again."""
+    from tests.conftest import LAMBDA_TRUST
+    from tests.local.test_lambda_invoke import HANDLER, _zip
+
+    moto = server_with_functions
+    role = _client(moto, "iam").create_role(
+        RoleName="fn-role", AssumeRolePolicyDocument=LAMBDA_TRUST
+    )
+    _client(moto, "lambda").create_function(
+        FunctionName="fn", Runtime="python3.12", Handler="app.handler", Timeout=10,
+        Role=role["Role"]["Arn"], Code={"ZipFile": _zip(HANDLER)},
+    )  # fmt: skip
+    for _ in range(2):
+        answer = _client(moto, "lambda").invoke(FunctionName="fn", Payload=b'{"kind": "whoami"}')
+        assert "FunctionError" not in answer
+    logs = _client(moto, "logs")
+    before = logs.filter_log_events(logGroupName="/aws/lambda/fn")["events"]
+    assert sum("START RequestId" in e["message"] for e in before) == 2
+    _kill(moto)
+    moto.start()
+    after = _client(moto, "logs").filter_log_events(logGroupName="/aws/lambda/fn")["events"]
+    assert [e["message"] for e in after] == [e["message"] for e in before]

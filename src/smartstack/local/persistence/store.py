@@ -13,12 +13,21 @@ server stops (SIGTERM), after ``/moto-api/reset``, and once the log outgrows
 :data:`CHECKPOINT_AFTER`; it replaces the old one atomically, then the log is emptied
 (a record the checkpoint already holds is skipped by its number, should a kill come
 in between).
+
+A request answered with an error is not logged: as on AWS, it changed nothing.  A Lambda
+invocation and an SQS long poll run outside the lock (:mod:`.unlocked`).  Each write is
+replayed at the time it was first made (the clock frozen there), so what depends on time
+(a message's visibility, a session's expiry) comes out as it did.  Records and checkpoint
+are sealed (:mod:`.sealing`).  A write that cannot be logged (the disk full) stops the
+server before it is answered: moto's memory then holds a change the store does not, and
+no client may see it.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import os
 import pickle
 import sys
 import threading
@@ -30,6 +39,7 @@ from typing import Any, TypeVar
 
 from smartstack.local.persistence import backends
 from smartstack.local.persistence.log import WriteAheadLog, write_atomically
+from smartstack.local.persistence.sealing import Sealer, SealError
 from smartstack.local.persistence.writes import RESET_PATH, is_write
 from smartstack.local.wsgi import WsgiApp, read_body
 
@@ -38,6 +48,7 @@ log = logging.getLogger("smartstack.local.persistence")
 FORMAT = 1
 CHECKPOINT = "checkpoint.pickle"
 LOG = "writes.log"
+KEY_SUFFIX = ".key"  # the sealing key: beside the state directory, never inside it
 CHECKPOINT_AFTER = 64 * 1024 * 1024  # bytes of log
 _ENVIRON_KEPT = ("REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "RAW_URI",
                  "REQUEST_URI", "CONTENT_TYPE", "CONTENT_LENGTH", "SERVER_NAME",
@@ -68,38 +79,42 @@ class AwsStore:
         self._seq = 0
         self._log: WriteAheadLog | None = None
         self._moto: WsgiApp | None = None  # moto's dispatcher, without any wrapper
+        self._sealer: Sealer | None = None
 
     @property
     def seq(self) -> int:
         return self._seq
 
+    @property
+    def key_file(self) -> Path:
+        return self.directory.with_name(self.directory.name + KEY_SUFFIX)
+
     def open(self, moto: WsgiApp) -> Recovery:
         """Load the checkpoint and replay the log through ``moto``; ready to log after."""
-        started = time.monotonic()
+        started = time.perf_counter()
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.directory.chmod(0o700)
         self._moto = moto
         with self._lock:
-            checkpoint_seq = self._load_checkpoint()
-            self._log = WriteAheadLog(self.directory / LOG)
-            replayed = 0
-            self.replaying = True
             try:
-                for payload in self._log.records():
-                    record = pickle.loads(payload)
-                    if record[1] <= self._seq:
-                        continue
-                    self._replay(record)
-                    replayed += 1
-            finally:
-                self.replaying = False
+                self._sealer = Sealer.for_key_file(self.key_file)
+                checkpoint_seq = self._load_checkpoint()
+                self._log = WriteAheadLog(self.directory / LOG)
+                records = [self._unsealed(payload) for payload in self._log.records()]
+            except SealError as exc:
+                raise StoreError(f"{self.directory}: {exc}") from None
+            replayed = self._replay_all([r for r in records if r[1] > self._seq])
         return Recovery(checkpoint_seq, replayed, self._log.torn_bytes,
-                        time.monotonic() - started)  # fmt: skip
+                        time.perf_counter() - started)  # fmt: skip
 
     def wrap(self, moto: WsgiApp) -> WsgiApp:
         """Every request to moto under the lock; a write logged before it is answered."""
+        from smartstack.local.persistence.unlocked import runs_unlocked
 
         def serve(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
             body = read_body(environ)
+            if runs_unlocked(environ, body):
+                return moto(environ, start_response)
             write = is_write(environ, body)
             captured: list[tuple[Any, ...]] = []
 
@@ -107,16 +122,20 @@ class AwsStore:
                 captured.append((status, headers, *rest))
                 return lambda data: None
 
+            def answered() -> bool:  # an error answer changed nothing: not logged
+                return bool(captured) and int(str(captured[0][0]).split()[0]) < 400
+
             with self._lock:
                 if write:
                     answer = self._logged(
                         lambda: b"".join(moto(environ, capture)),
                         lambda seq: ("http", seq, time.time(), _kept(environ), body),
+                        answered,
                     )
                 else:
                     answer = b"".join(moto(environ, capture))
                 if write and str(environ.get("PATH_INFO")) == RESET_PATH:
-                    self.checkpoint()
+                    self._checkpoint_quietly()
             if not captured:
                 raise RuntimeError("moto answered without a status")
             start_response(*captured[0])
@@ -130,62 +149,113 @@ class AwsStore:
             if getattr(self._inside, "active", False) or self.replaying:
                 return function(*args)  # part of a write being logged or replayed
             return self._logged(
-                lambda: function(*args), lambda seq: ("call", seq, time.time(), name, args)
+                lambda: function(*args),
+                lambda seq: ("call", seq, time.time(), name, args),
+                lambda: True,  # it returned: logged (an exception is not)
             )
 
-    def _logged(self, run: Callable[[], Any], record: Callable[[int], tuple[Any, ...]]) -> Any:
+    def _logged(
+        self,
+        run: Callable[[], Any],
+        record: Callable[[int], tuple[Any, ...]],
+        succeeded: Callable[[], bool],
+    ) -> Any:
         assert self._log is not None, "the store is not open"
         seq = self._seq + 1
         self._inside.active = True
         try:
             with backends.seeded(seq):
-                return run()
+                result = run()
         finally:
             self._inside.active = False
-            # Logged whatever the outcome: a write that failed half-way fails so again.
-            self._log.append(pickle.dumps(record(seq), protocol=pickle.HIGHEST_PROTOCOL))
+        if succeeded():
+            self._append(record(seq))
             self._seq = seq
             if self._log.size > self.checkpoint_after:
-                self.checkpoint()
+                self._checkpoint_quietly()
+        return result
+
+    def _append(self, record: tuple[Any, ...]) -> None:
+        assert self._log is not None and self._sealer is not None
+        payload = pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            self._log.append(self._sealer.seal(payload, LOG.encode()))
+        except OSError as exc:
+            # moto holds a change the log does not: no client may see it. Stop unanswered;
+            # the next start has the state of every write that was answered.
+            log.critical("the local AWS cannot log write %d (%s): stopping", record[1], exc)
+            os._exit(70)
+
+    def _unsealed(self, payload: bytes) -> tuple[Any, ...]:
+        assert self._sealer is not None
+        record: tuple[Any, ...] = pickle.loads(self._sealer.open(payload, LOG.encode()))
+        return record
+
+    def _replay_all(self, records: list[tuple[Any, ...]]) -> int:
+        """Each record at the time it was made; moto's clock is frozen there meanwhile."""
+        if not records:
+            return 0
+        import freezegun
+
+        self.replaying = True
+        try:
+            with freezegun.freeze_time(_utc(records[0][2])) as clock:
+                for record in records:
+                    clock.move_to(_utc(record[2]))
+                    self._replay(record)
+        finally:
+            self.replaying = False
+        return len(records)
 
     def _replay(self, record: tuple[Any, ...]) -> None:
         kind, seq = record[0], record[1]
-        with backends.seeded(seq):
-            if kind == "http":
-                environ = dict(record[3])
-                environ.update({"wsgi.input": io.BytesIO(record[4]), "wsgi.errors": sys.stderr,
-                                "wsgi.version": (1, 0), "wsgi.multithread": False,
-                                "wsgi.multiprocess": False, "wsgi.run_once": False})  # fmt: skip
-                assert self._moto is not None
-                b"".join(self._moto(environ, lambda *_: lambda data: None))
-            else:
-                name, args = record[3], record[4]
-                function = _REGISTRY.get(name)
-                if function is None:
-                    raise StoreError(f"write {seq} is a call to {name}, which nothing registered")
-                try:
-                    function(*args)
-                except Exception as exc:  # it failed when it ran, too
-                    log.warning("replayed write %d (%s) failed again: %s", seq, name, exc)
+        try:
+            with backends.seeded(seq):
+                if kind == "http":
+                    self._replay_request(record[3], record[4])
+                else:
+                    function = _REGISTRY.get(record[3])
+                    if function is None:
+                        log.warning("write %d: nothing here carries out %s", seq, record[3])
+                    else:
+                        function(*record[4])
+        except Exception as exc:  # it was answered; moto fails it now: keep the rest
+            log.warning("replaying write %d failed: %s: %s", seq, type(exc).__name__, exc)
         self._seq = seq
+
+    def _replay_request(self, kept: dict[str, Any], body: bytes) -> None:
+        environ = dict(kept)
+        environ.update({"wsgi.input": io.BytesIO(body), "wsgi.errors": sys.stderr,
+                        "wsgi.version": (1, 0), "wsgi.multithread": False,
+                        "wsgi.multiprocess": False, "wsgi.run_once": False})  # fmt: skip
+        assert self._moto is not None
+        b"".join(self._moto(environ, lambda *_: lambda data: None))
 
     def checkpoint(self) -> None:
         """Everything into one file, atomically; then the log starts empty."""
         with self._lock:
             from moto import __version__ as moto_version
 
+            assert self._sealer is not None
             saved = {"format": FORMAT, "moto": moto_version, "seq": self._seq,
                      "backends": backends.capture()}  # fmt: skip
             data = pickle.dumps(saved, protocol=pickle.HIGHEST_PROTOCOL)
-            write_atomically(self.directory / CHECKPOINT, data)
+            write_atomically(self.directory / CHECKPOINT, self._sealer.seal(data, b"checkpoint"))
             if self._log is not None:
                 self._log.truncate()
+
+    def _checkpoint_quietly(self) -> None:
+        """A checkpoint now; one that fails leaves the log as it was (it holds everything)."""
+        try:
+            self.checkpoint()
+        except Exception:
+            log.exception("the local AWS could not write a checkpoint; its log keeps every write")
 
     def close(self) -> None:
         with self._lock:
             if self._log is None:
                 return
-            self.checkpoint()
+            self._checkpoint_quietly()
             self._log.close()
             self._log = None
 
@@ -196,8 +266,10 @@ class AwsStore:
         path.with_name(path.name + ".tmp").unlink(missing_ok=True)  # a checkpoint cut short
         if not path.is_file():
             return 0
+        assert self._sealer is not None
+        data = self._sealer.open(path.read_bytes(), b"checkpoint")
         try:
-            saved = pickle.loads(path.read_bytes())
+            saved = pickle.loads(data)
         except Exception as exc:
             raise StoreError(f"{path} cannot be read ({exc})") from None
         if saved.get("format") != FORMAT or saved.get("moto") != moto_version:
@@ -208,6 +280,12 @@ class AwsStore:
         backends.restore(saved["backends"])
         self._seq = int(saved["seq"])
         return self._seq
+
+
+def _utc(timestamp: float) -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(timestamp, UTC)
 
 
 def _kept(environ: dict[str, Any]) -> dict[str, Any]:

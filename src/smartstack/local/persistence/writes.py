@@ -16,8 +16,10 @@ from urllib.parse import parse_qs
 _READ = re.compile(
     r"^(Describe|Get|List|Head|Query|Scan|BatchGet|TransactGet|Lookup|Search|Filter"
     r"|Select|Check|Validate|Estimate|Simulate|Test|Preview|Encrypt|Decrypt|ReEncrypt"
-    r"|GenerateDataKey|GenerateRandom|GenerateMac|VerifyMac|Sign|Verify)"
+    r"|GenerateDataKey|GenerateRandom|GenerateMac|VerifyMac)|^(Sign|Verify)$"
 )
+# Named as reads, yet they store something: a new identity, an iterator.
+_STORING_READS = {"GetId", "GetShardIterator", "GetOpenIdToken", "GetCredentialsForIdentity"}
 _OPERATION_PATH = re.compile(r"/operation/([A-Za-z]+)$")
 _MOTO_API = "/moto-api/"
 RESET_PATH = "/moto-api/reset"
@@ -40,12 +42,14 @@ def operation(environ: dict[str, Any], body: bytes) -> str | None:
 def is_write(environ: dict[str, Any], body: bytes) -> bool:
     path = str(environ.get("PATH_INFO") or "")
     if path.startswith(_MOTO_API):
-        return path == RESET_PATH  # the dashboard, seed and recorder change no resource
+        # The dashboard, the seed and our own reports change no resource; the state manager's
+        # transitions and the like are configuration a restart may drop.
+        return path == RESET_PATH
     if _signed_for(environ, "sts"):
         return operation(environ, body) != "GetCallerIdentity"
     name = operation(environ, body)
     if name is not None:
-        return not _READ.match(name)
+        return name in _STORING_READS or not _READ.match(name)
     return str(environ.get("REQUEST_METHOD") or "GET").upper() not in ("GET", "HEAD", "OPTIONS")
 
 
