@@ -253,7 +253,7 @@ def _reserved_concurrency(backend: Any, fn: Any) -> int | None:
 
 def install(
     rie: Path, endpoint: str, enforcer: Any = None, network: PrivateNetwork | None = None
-) -> FunctionPool:
+) -> LambdaService:
     """Make moto's ``Invoke`` run functions in ``rie``; their AWS is ``endpoint``.
     ``enforcer``: the IAM enforcement (``smartstack.local.iam.enforcer.Enforcer``), which
     decides whether API Gateway may invoke a function; None when enforcement is off.
@@ -351,9 +351,20 @@ def install(
     event_sources.deliver_on_send_no_more()
     event_sources.mappings_keep_their_alias()
     poller = event_sources.SqsPoller(synchronous)
-    poller.start()
     atexit.register(poller.stop)
-    return pool
+    return LambdaService(pool, poller)
+
+
+@dataclass(frozen=True)
+class LambdaService:
+    """What :func:`install` set up; ``start()`` starts what runs by itself (the queue
+    poller), once the local AWS's state is in place."""
+
+    pool: FunctionPool
+    poller: event_sources.SqsPoller
+
+    def start(self) -> None:
+        self.poller.start()
 
 
 def _execution_roles_lambda_may_assume(enforcer: Any, error: type[Exception]) -> None:

@@ -335,19 +335,20 @@ def _vpc_endpoint(port: int) -> Any:
     return network
 
 
-def _lambda_invoke(argv: list[str], enforcer: Any) -> None:
+def _lambda_invoke(argv: list[str], enforcer: Any) -> Any:
     """Lambda's Invoke runs the function in the Lambda RIE (smartstack.local.lambda_service)
-    when SMARTSTACK_LAMBDA_RIE names it; stock moto answers with a canned reply."""
+    when SMARTSTACK_LAMBDA_RIE names it; stock moto answers with a canned reply.  Returns
+    the service, whose queue poller ``start()`` starts (None without the RIE)."""
     from pathlib import Path
 
     from smartstack.local.lambda_service import RIE_VARIABLE, install
 
     rie = os.environ.get(RIE_VARIABLE)
     if not rie:
-        return
+        return None
     port = argv[argv.index("-p") + 1] if "-p" in argv else "5000"
     network = _vpc_endpoint(int(port))
-    install(Path(rie), f"http://127.0.0.1:{port}", enforcer, network)
+    return install(Path(rie), f"http://127.0.0.1:{port}", enforcer, network)
 
 
 def _persistence() -> Any:
@@ -411,9 +412,13 @@ def main() -> None:
     persistence = _persistence()  # innermost: it logs the requests moto carries out
     _cloudwatch_cbor()  # inside the enforcer, which decides on the CBOR request itself
     enforcer = _iam_enforcement()
+    # Its patches are in place before the replay (they shape what a write stores) ...
+    functions = _lambda_invoke(sys.argv[1:], enforcer)
     if persistence is not None:
-        _recover(persistence)  # before anything that changes resources by itself starts
-    _lambda_invoke(sys.argv[1:], enforcer)
+        _recover(persistence)
+    # ... and what changes resources by itself starts after it.
+    if functions is not None:
+        functions.start()
     _retry_replay()
     _alarm_evaluation()
     # A stop ends the functions' environments and writes the checkpoint (atexit).

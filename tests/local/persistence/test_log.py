@@ -53,6 +53,36 @@ def test_a_record_with_bad_bytes_ends_the_log_there(tmp_path: Path) -> None:
     assert path.read_bytes().count(MAGIC) == 2
 
 
+def test_a_failed_append_is_cut_off_so_later_records_are_kept(tmp_path: Path) -> None:
+    """A full disk: half a record written, then an error. The next records must not end
+    up behind that torn one (opening would cut them off with it)."""
+    path = tmp_path / "w.log"
+    log = WriteAheadLog(path)
+    log.append(b"before")
+    real = log._file
+
+    class FullDisk:
+        def __init__(self) -> None:
+            self.failed = False
+
+        def write(self, data: memoryview) -> int:
+            if self.failed:
+                return real.write(data)
+            self.failed = True
+            real.write(data[: len(data) // 2])
+            raise OSError(28, "No space left on device")
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(real, name)
+
+    log._file = FullDisk()  # type: ignore[assignment]
+    with pytest.raises(OSError, match="No space"):
+        log.append(b"x" * 100)
+    log.append(b"after")
+    log.close()
+    assert list(WriteAheadLog(path).records()) == [b"before", b"after"]
+
+
 def test_truncate_empties_the_log(tmp_path: Path) -> None:
     log = WriteAheadLog(tmp_path / "w.log")
     log.append(b"one")

@@ -7,6 +7,7 @@ and cuts the torn tail off, so the log always opens.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 import zlib
@@ -39,9 +40,20 @@ class WriteAheadLog:
         return self._file.tell()
 
     def append(self, payload: bytes) -> None:
-        """Write one record and fsync it: durable once this returns."""
-        self._file.write(_HEADER.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload)
-        os.fdatasync(self._file.fileno())
+        """Write one record and fsync it: durable once this returns.  A write that fails
+        (a full disk) is cut off again, so the records after it do not sit behind a torn
+        one, which opening would cut off with them."""
+        record = memoryview(_HEADER.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload)
+        start = self._file.tell()
+        try:
+            while record:
+                record = record[self._file.write(record) or 0 :]
+            os.fdatasync(self._file.fileno())
+        except OSError:
+            with contextlib.suppress(OSError):
+                self._file.truncate(start)
+                self._file.seek(start)
+            raise
 
     def records(self) -> Iterator[bytes]:
         """Every whole record, oldest first."""

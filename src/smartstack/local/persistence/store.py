@@ -48,6 +48,7 @@ log = logging.getLogger("smartstack.local.persistence")
 FORMAT = 1
 CHECKPOINT = "checkpoint.pickle"
 LOG = "writes.log"
+VERSION = "version"  # the format and the moto that wrote the store
 KEY_SUFFIX = ".key"  # the sealing key: beside the state directory, never inside it
 CHECKPOINT_AFTER = 64 * 1024 * 1024  # bytes of log
 _ENVIRON_KEPT = ("REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "RAW_URI",
@@ -98,6 +99,7 @@ class AwsStore:
         with self._lock:
             try:
                 self._sealer = Sealer.for_key_file(self.key_file)
+                self._check_version()
                 checkpoint_seq = self._load_checkpoint()
                 self._log = WriteAheadLog(self.directory / LOG)
                 records = [self._unsealed(payload) for payload in self._log.records()]
@@ -258,6 +260,21 @@ class AwsStore:
             self._checkpoint_quietly()
             self._log.close()
             self._log = None
+
+    def _check_version(self) -> None:
+        """A store is replayed by the moto that wrote it: another one may carry out the
+        same requests differently."""
+        from moto import __version__ as moto_version
+
+        wanted = f"format {FORMAT}, moto {moto_version}"
+        path = self.directory / VERSION
+        if path.is_file() and path.read_text().strip() != wanted:
+            raise StoreError(
+                f"{self.directory} was written by another version "
+                f"({path.read_text().strip()}; this is {wanted})"
+            )
+        if not path.is_file():
+            write_atomically(path, (wanted + "\n").encode())
 
     def _load_checkpoint(self) -> int:
         from moto import __version__ as moto_version
