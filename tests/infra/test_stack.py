@@ -146,8 +146,10 @@ def _plans_no_changes(settings: Settings, target: AwsTarget) -> None:
 
 
 def _lasting(inventory: Inventory) -> Inventory:
-    """What a restart must keep: an alarm's state is the evaluator's to change meanwhile."""
-    alarms = [{k: v for k, v in a.items() if not k.startswith("State")} for a in inventory.alarms]
+    """What a restart must keep: an alarm's state is the evaluator's to change meanwhile, and
+    a replayed write's times are those it started at (a few milliseconds off)."""
+    alarms = [{k: v for k, v in a.items() if not k.startswith("State") and "Timestamp" not in k}
+              for a in inventory.alarms]  # fmt: skip
     return replace(inventory, alarms=alarms)
 
 

@@ -131,7 +131,7 @@ class AwsStore:
                 if write:
                     answer = self._logged(
                         lambda: b"".join(moto(environ, capture)),
-                        lambda seq: ("http", seq, time.time(), _kept(environ), body),
+                        lambda seq, at: ("http", seq, at, _kept(environ), body),
                         answered,
                     )
                 else:
@@ -152,18 +152,18 @@ class AwsStore:
                 return function(*args)  # part of a write being logged or replayed
             return self._logged(
                 lambda: function(*args),
-                lambda seq: ("call", seq, time.time(), name, args),
+                lambda seq, at: ("call", seq, at, name, args),
                 lambda: True,  # it returned: logged (an exception is not)
             )
 
     def _logged(
         self,
         run: Callable[[], Any],
-        record: Callable[[int], tuple[Any, ...]],
+        record: Callable[[int, float], tuple[Any, ...]],
         succeeded: Callable[[], bool],
     ) -> Any:
         assert self._log is not None, "the store is not open"
-        seq = self._seq + 1
+        seq, started = self._seq + 1, time.time()  # replayed at the time it started
         self._inside.active = True
         try:
             with backends.seeded(seq):
@@ -171,7 +171,7 @@ class AwsStore:
         finally:
             self._inside.active = False
         if succeeded():
-            self._append(record(seq))
+            self._append(record(seq, started))
             self._seq = seq
             if self._log.size > self.checkpoint_after:
                 self._checkpoint_quietly()
