@@ -130,3 +130,25 @@ def test_local_env_prints_exports_a_shell_cannot_be_made_to_run(tmp_path: Path) 
         f"eu-west-1 $(touch {pwned})",
         "http://localhost:5010`id`",
     ]
+
+
+def test_snapshot_bad_input_is_one_line_and_changes_nothing(
+    session_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A bad name, an unknown snapshot, persistence off: one line each, exit 2, and the
+    platform (never started here) is not touched."""
+    env = _cold_env(session_env, tmp_path)
+    cases = [
+        (env, ("local", "snapshot", "save", "../escape"), "is not a snapshot name"),
+        (env, ("local", "snapshot", "save", "name\n"), "is not a snapshot name"),
+        (env, ("local", "snapshot", "load", "never-saved"), "no snapshot 'never-saved'"),
+        (env | {"SMARTSTACK_AWS_PERSISTENCE": "off"}, ("local", "snapshot", "save", "x"),
+         "SMARTSTACK_AWS_PERSISTENCE is off"),
+    ]  # fmt: skip
+    for case_env, args, message in cases:
+        result = _invoke(case_env, *args)
+        assert result.exit_code == ExitCode.USAGE, (args, result.output)
+        assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "state").exists() or not any((tmp_path / "state").rglob("*.partial"))
+    listed = _invoke(env, "local", "snapshot", "list")
+    assert listed.exit_code == 0 and "no snapshots" in listed.stdout

@@ -16,8 +16,8 @@ in between).
 
 A request answered with an error is not logged: as on AWS, it changed nothing.  A Lambda
 invocation and an SQS long poll run outside the lock (:mod:`.unlocked`).  Each write is
-replayed at the time it was first made (the clock frozen there), so what depends on time
-(a message's visibility, a session's expiry) comes out as it did.  Records and checkpoint
+replayed at the time it started (the clock frozen there), so what depends on time (a
+message's visibility, a session's expiry) comes out as it did.  Records and checkpoint
 are sealed (:mod:`.sealing`).  A write that cannot be logged (the disk full) stops the
 server before it is answered: moto's memory then holds a change the store does not, and
 no client may see it.
