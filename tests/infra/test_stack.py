@@ -41,11 +41,12 @@ from smartstack.infra.stack import (
 from smartstack.infra.state_backend import backend_layout
 from smartstack.infra.state_lock import release_state_lock, require_state_unlocked, state_lock
 from smartstack.infra.toolchain import toolchain
-from smartstack.local import platform, processes, snapshots
+from smartstack.local import platform, snapshots
 from smartstack.local.persistence.store import CHECKPOINT
 from smartstack.local.provision import main_job
 from tests.conftest import ROOT
 from tests.infra.inventory import Inventory, take_inventory
+from tests.local.persistence.crash import kill
 
 ENVS = ("dev", "staging", "prod")
 STACKS = ("account", *ENVS)
@@ -158,14 +159,8 @@ def test_the_local_aws_killed_comes_back_with_every_stack_as_it_was(
 ) -> None:
     """No checkpoint: everything comes back from the log of writes, the ids included."""
     target, _ = applied
-    moto = platform.moto_server(running_platform)
     before = _lasting(take_inventory(target))
-    pid = moto.pid()
-    assert pid is not None
-    os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 10
-    while processes.port_in_use(moto.port) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    kill(platform.moto_server(running_platform))
     assert platform.up(running_platform).aws_restarted
     assert _lasting(take_inventory(target)) == before
     _plans_no_changes(running_platform, target)

@@ -242,8 +242,8 @@ def _qualified_arn(backend: Any, requested: str) -> str | None:
     return f"{unqualified}:{qualifier}"
 
 
-@persisted("sqs.receive_for_mapping")
 def _receive(account: str, region: str, queue: str, count: int, visibility: int) -> Any:
+    """A poll without a wait (logged by the store's receive_message, when there is one)."""
     from moto.sqs.models import sqs_backends
 
     return sqs_backends[account][region].receive_message(queue, count, 0, visibility, ["All"])

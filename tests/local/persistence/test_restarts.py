@@ -10,7 +10,6 @@ import contextlib
 import os
 import pickle
 import random
-import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -28,7 +27,9 @@ from smartstack.local.moto import MotoServer
 from smartstack.local.persistence import CHECKPOINT_AFTER_VARIABLE
 from smartstack.local.persistence.sealing import Sealer
 from smartstack.local.persistence.store import CHECKPOINT, LOG
-from smartstack.local.processes import free_port, port_in_use
+from smartstack.local.processes import free_port
+from tests.local.persistence.crash import kill
+from tests.local.test_lambda_invoke import HANDLER, _wait_for, _zip
 
 KILLS = 20
 _NO_RETRIES = Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=2,
@@ -51,15 +52,6 @@ def _client(moto: MotoServer, service: str, **credentials: str) -> Any:
     credentials = credentials or admin
     return boto3.client(service, endpoint_url=moto.url, region_name="us-east-1",
                         config=_NO_RETRIES, **credentials)  # fmt: skip
-
-
-def _kill(moto: MotoServer) -> None:
-    pid = moto.pid()
-    assert pid is not None
-    os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 10
-    while port_in_use(moto.port) and time.monotonic() < deadline:  # its threads still exit
-        time.sleep(0.01)
 
 
 class Burst:
@@ -132,7 +124,7 @@ def test_every_acknowledged_write_survives_sigkill_in_a_burst(server: MotoServer
     for round_ in range(KILLS):
         burst = Burst(server, round_).start()
         time.sleep(random.uniform(0.05, 1.5))
-        _kill(server)
+        kill(server)
         burst.join()
         assert server.start(), "a killed server is started again"
         acknowledged += burst.acknowledged
@@ -161,7 +153,7 @@ def test_a_role_session_s_credentials_work_after_a_restart(server: MotoServer) -
     credentials = {"aws_access_key_id": session["AccessKeyId"],
                    "aws_secret_access_key": session["SecretAccessKey"],
                    "aws_session_token": session["SessionToken"]}  # fmt: skip
-    _kill(server)
+    kill(server)
     server.start()
     ssm = _client(server, "ssm", **credentials)
     assert ssm.get_parameter(Name="/kept")["Parameter"]["Value"] == "v"
@@ -206,7 +198,7 @@ def _last_recovery(moto: MotoServer) -> str:
 def test_reset_empties_the_store_too(server: MotoServer) -> None:
     _client(server, "ssm").put_parameter(Name="/gone", Value="v", Type="String")
     server.reset()
-    _kill(server)
+    kill(server)
     server.start()
     with pytest.raises(ClientError, match="ParameterNotFound"):
         _client(server, "ssm").get_parameter(Name="/gone")
@@ -245,7 +237,7 @@ def test_the_store_holds_no_value_in_clear_and_refuses_a_forged_one(server: Moto
     assert "not sealed with this machine's key" in server.log_file.read_text()
 
 
-def test_an_alarm_s_change_of_state_survives_a_kill(server: MotoServer) -> None:
+def test_an_alarm_s_change_of_state_survives_akill(server: MotoServer) -> None:
     """The server changes alarms by itself: those changes are replayed too."""
     cloudwatch = _client(server, "cloudwatch")
     cloudwatch.put_metric_alarm(
@@ -253,21 +245,14 @@ def test_an_alarm_s_change_of_state_survives_a_kill(server: MotoServer) -> None:
         Period=60, EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanThreshold",
     )  # fmt: skip
     cloudwatch.put_metric_data(Namespace="Probe", MetricData=[{"MetricName": "Errors", "Value": 5}])
-    _wait_for(lambda: _alarm_state(cloudwatch) == "ALARM")
-    _kill(server)
+    _wait_for(lambda: _alarm_state(cloudwatch) == "ALARM", timeout=15)
+    kill(server)
     server.start()
     assert _alarm_state(cloudwatch) == "ALARM"
 
 
 def _alarm_state(cloudwatch: Any) -> str:
     return str(cloudwatch.describe_alarms(AlarmNames=["errors"])["MetricAlarms"][0]["StateValue"])
-
-
-def _wait_for(condition: Any, seconds: float = 15) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "not within the time"
-        time.sleep(0.2)
 
 
 def test_a_replay_keeps_the_time_each_write_was_made(server: MotoServer) -> None:
@@ -277,7 +262,7 @@ def test_a_replay_keeps_the_time_each_write_was_made(server: MotoServer) -> None
     ssm.put_parameter(Name="/dated", Value="v", Type="String")
     made = ssm.get_parameter(Name="/dated")["Parameter"]["LastModifiedDate"]
     time.sleep(2)
-    _kill(server)
+    kill(server)
     server.start()
     again = _client(server, "ssm").get_parameter(Name="/dated")["Parameter"]
     assert abs((again["LastModifiedDate"] - made).total_seconds()) < 0.5
@@ -310,7 +295,6 @@ def test_a_function_is_not_run_again_by_a_restart(server_with_functions: MotoSer
     """An invocation changes nothing by itself: what its run wrote is kept, and the
     function, which calls the local AWS back while it runs, is not run again."""
     from tests.conftest import LAMBDA_TRUST
-    from tests.local.test_lambda_invoke import HANDLER, _zip
 
     moto = server_with_functions
     role = _client(moto, "iam").create_role(
@@ -326,7 +310,7 @@ def test_a_function_is_not_run_again_by_a_restart(server_with_functions: MotoSer
     logs = _client(moto, "logs")
     before = logs.filter_log_events(logGroupName="/aws/lambda/fn")["events"]
     assert sum("START RequestId" in e["message"] for e in before) == 2
-    _kill(moto)
+    kill(moto)
     moto.start()
     after = _client(moto, "logs").filter_log_events(logGroupName="/aws/lambda/fn")["events"]
     assert [e["message"] for e in after] == [e["message"] for e in before]
