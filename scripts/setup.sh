@@ -11,6 +11,16 @@ die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
+# One setup at a time: two would build into the same temporary directories, and the one
+# that ends first would delete what the other is still writing.
+cache=${SMARTSTACK_CACHE:-$HOME/.cache/smartstack}
+mkdir -p "$cache"
+exec 9>"$cache/setup.lock"
+if ! flock -n 9; then
+    log "another setup is running; waiting for it to end"
+    flock 9
+fi
+
 apt_updated=""
 apt_install() {
     if [ -z "$apt_updated" ]; then as_root apt-get update -qq; apt_updated=1; fi
@@ -65,14 +75,17 @@ if [ ! -d "$iam_tool/node_modules/@cloud-copilot/iam-simulate" ]; then
     (cd "$iam_tool" && npm ci --silent --no-audit --no-fund)
 fi
 
-# checkov, in a virtual environment of its own, keyed by version.
+# checkov, in a virtual environment of its own, from scripts/checkov.lock (pinned with
+# its hashes, like requirements.lock), keyed by version and the lock's digest (the same
+# path as smartstack.infra.toolchain).
 source "$repo/scripts/versions.env"
-checkov_venv=${SMARTSTACK_CACHE:-$HOME/.cache/smartstack}/checkov-$CHECKOV_VERSION
+checkov_lock=$(sha256sum "$repo/scripts/checkov.lock" | cut -c1-12)
+checkov_venv=${SMARTSTACK_CACHE:-$HOME/.cache/smartstack}/checkov-$CHECKOV_VERSION-$checkov_lock
 if [ ! -f "$checkov_venv/.complete" ]; then
-    log "installing checkov $CHECKOV_VERSION in its own virtual environment"
+    log "installing checkov $CHECKOV_VERSION in its own virtual environment (scripts/checkov.lock, hashes required)"
     rm -rf "$checkov_venv"  # virtual environments cannot be moved, so no build-then-rename
     "$python" -m venv "$checkov_venv"
-    "$checkov_venv/bin/pip" install -q "checkov==$CHECKOV_VERSION"
+    "$checkov_venv/bin/pip" install -q --require-hashes --no-deps -r "$repo/scripts/checkov.lock"
     touch "$checkov_venv/.complete"
 fi
 

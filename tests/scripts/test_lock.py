@@ -2,8 +2,10 @@
 what they lock.
 
 ``requirements.lock`` is the tool's (``pyproject.toml`` with the ``dev`` extra; regenerate
-it with the pip-compile command in its header); ``app/requirements.txt`` and
-``app/migrator/requirements.txt`` are the services' (the Lambda zips').
+it with the pip-compile command in its header); ``scripts/checkov.lock`` is checkov's own
+environment (``CHECKOV_VERSION`` of ``scripts/versions.env``; regenerate it as its top
+comment says); ``app/requirements.txt`` and ``app/migrator/requirements.txt`` are the
+services' (the Lambda zips').
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from smartstack.core.envfile import read_env_file
 from tests.conftest import ROOT
 
 SERVICE_PINS = (ROOT / "app/requirements.txt", ROOT / "app/migrator/requirements.txt")
+CHECKOV_LOCK = ROOT / "scripts/checkov.lock"
 _PIN = re.compile(r"^([A-Za-z0-9_.-]+)==(\S+)")
 
 
@@ -76,7 +80,9 @@ def test_a_disagreement_is_seen() -> None:
     ]
 
 
-@pytest.mark.parametrize("path", [ROOT / "requirements.lock", *SERVICE_PINS], ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", [ROOT / "requirements.lock", CHECKOV_LOCK, *SERVICE_PINS], ids=lambda p: p.name
+)
 def test_every_pin_carries_its_hashes(path: Path) -> None:
     pins = locked(path)
     assert pins, f"{path} pins nothing"
@@ -89,3 +95,16 @@ def test_the_installs_require_hashes() -> None:
         r"pip\" install -q --require-hashes --no-deps -r \"\$repo/requirements\.lock\"", setup
     )
     assert "install -q -e" not in setup  # nothing resolved from the index outside the lock
+
+
+def test_the_checkov_lock_pins_the_pinned_checkov() -> None:
+    version = read_env_file((ROOT / "scripts/versions.env").read_text())["CHECKOV_VERSION"]
+    assert locked(CHECKOV_LOCK)["checkov"][0] == version
+
+
+def test_checkov_is_installed_from_its_lock_with_hashes() -> None:
+    setup = (ROOT / "scripts/setup.sh").read_text()
+    assert re.search(
+        r"pip\" install -q --require-hashes --no-deps -r \"\$repo/scripts/checkov\.lock\"", setup
+    )
+    assert "checkov==" not in setup  # nothing resolved from the index outside the lock

@@ -12,6 +12,7 @@ the binary to exist beforehand.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,6 +60,13 @@ def toolchain(settings: Settings) -> Toolchain:
         actionlint_version = pins["ACTIONLINT_VERSION"]
     except (OSError, KeyError) as exc:
         raise ConfigError(f"{versions_file}: missing or incomplete ({exc}).") from exc
+    # checkov's environment is keyed by its lock too, as in scripts/setup.sh. A release's
+    # infrastructure root has no lock (and no use for checkov): a path that never exists.
+    try:
+        lock = (settings.root / "scripts" / "checkov.lock").read_bytes()
+        checkov_lock = hashlib.sha256(lock).hexdigest()[:12]
+    except OSError:
+        checkov_lock = "no-lock"
     cache = settings.cache_dir
     try:
         state = read_env_file((cache / "toolchain.env").read_text())
@@ -74,7 +82,7 @@ def toolchain(settings: Settings) -> Toolchain:
         cli_config=cache / "tofu.rc",
         provider=provider_dir / f"terraform-provider-aws_v{provider_version}_x5",
         lambda_rie=cache / "bin" / f"aws-lambda-rie-{rie_version}",
-        checkov=cache / f"checkov-{checkov_version}" / "bin" / "checkov",
+        checkov=cache / f"checkov-{checkov_version}-{checkov_lock}" / "bin" / "checkov",
         actionlint=cache / "bin" / f"actionlint-{actionlint_version}",
         provider_from_registry=state.get("PROVIDERS") == "registry",
     )
