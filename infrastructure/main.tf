@@ -11,6 +11,14 @@ provider "aws" {
   }
 }
 
+# The same account and region without default tags: the network module adopts the VPC's
+# default security group through it, untagged (modules/networking/main.tf).
+provider "aws" {
+  alias             = "untagged"
+  region            = var.aws_region
+  s3_use_path_style = var.s3_use_path_style
+}
+
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
 
@@ -73,6 +81,10 @@ resource "aws_ssm_parameter" "environment" {
 
 module "networking" {
   source = "./modules/networking"
+  providers = {
+    aws          = aws
+    aws.untagged = aws.untagged
+  }
 
   name_prefix         = local.name_prefix
   vpc_cidr            = var.vpc_cidr

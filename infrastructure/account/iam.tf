@@ -380,38 +380,17 @@ data "aws_iam_policy_document" "env_network" {
     }
   }
 
-  # A VPC's default security group is made by EC2, untagged; the network module adopts
-  # it (aws_default_security_group strips its rules) and must tag it before
-  # ChangeOwnNetwork lets it change the group. IAM cannot tell a default group from
-  # another, nor which VPC is the environment's (ec2:Vpc is the VPC's ARN, and its ID is
-  # not known here), so this allows tagging ANY security group that has no Environment tag
-  # yet, for the role's own environment only, with the stacks' tag keys only, and only as
-  # the environment's unused default group (the Name the network module gives it). Groups
-  # another environment has tagged cannot be taken; an untagged one (another VPC's default
-  # group before its own stack adopts it) still can, but what is claimed stays closed (the
-  # two denies below): docs/local-iam.md lists that as open.
+  # A VPC's default security group is made by EC2, untagged, and IAM cannot tell which
+  # VPC it is in (ec2:Vpc is the VPC's ARN, and its ID is not known here). So no role may
+  # tag an untagged group: the claim would make another VPC's default group its own. The
+  # network module adopts its default group untagged (through a provider without default
+  # tags) and only strips its rules, which this allows on any group without an Environment
+  # tag: closing, never opening (nothing allows adding a rule to it). The only such groups
+  # are VPCs' default groups, which the stacks never use.
   statement {
-    sid       = "ClaimUntaggedSecurityGroup"
-    actions   = ["ec2:CreateTags"]
+    sid       = "CloseUntaggedSecurityGroups"
+    actions   = ["ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress"]
     resources = ["arn:${local.partition}:ec2:${local.region}:${local.account_id}:security-group/*"]
-
-    condition {
-      test     = "StringEquals"
-      variable = "aws:RequestTag/Environment"
-      values   = [each.key]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "aws:RequestTag/Name"
-      values   = ["${local.env[each.key].prefix}-default-unused"]
-    }
-
-    condition {
-      test     = "ForAllValues:StringEquals"
-      variable = "aws:TagKeys"
-      values   = ["Environment", "Name", "Project", "ManagedBy"]
-    }
 
     condition {
       test     = "Null"
@@ -420,8 +399,8 @@ data "aws_iam_policy_document" "env_network" {
     }
   }
 
-  # An adopted (or claimed) default group keeps no rules: they can be revoked, never
-  # added, and the group cannot be deleted, whichever environment's it is.
+  # A default group adopted under the module's former tags (<prefix>-default-unused) keeps
+  # no rules: they can be revoked, never added, and the group cannot be deleted.
   statement {
     sid    = "DefaultSecurityGroupsStayClosed"
     effect = "Deny"

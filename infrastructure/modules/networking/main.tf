@@ -25,11 +25,18 @@ resource "aws_vpc" "this" {
   tags = merge(var.tags, { Name = "${var.name_prefix}-vpc" })
 }
 
-# No rules: nothing may use the default security group (CKV2_AWS_12).
+# No rules: nothing may use the default security group (CKV2_AWS_12). Adopted untagged,
+# through a provider without default tags: the environment roles may close an untagged
+# group but never tag one (infrastructure/account/iam.tf, CloseUntaggedSecurityGroups).
+# A group adopted tagged by an earlier version keeps its tags.
 resource "aws_default_security_group" "this" {
+  provider = aws.untagged
+
   vpc_id = aws_vpc.this.id
 
-  tags = merge(var.tags, { Name = "${var.name_prefix}-default-unused" })
+  lifecycle {
+    ignore_changes = [tags, tags_all]
+  }
 }
 
 resource "aws_subnet" "public" {

@@ -5,6 +5,10 @@ terraform {
     aws = {
       source  = "hashicorp/aws"
       version = ">= 6.0.0"
+
+      # aws.untagged: the same account and region without default tags, for what the
+      # environment roles may change but not tag (the VPC's default security group).
+      configuration_aliases = [aws.untagged]
     }
   }
 }

@@ -500,10 +500,8 @@ def _make_network(ec2: Any, env: str) -> Network:
     vpc = ec2.create_vpc(
         CidrBlock=cidr, TagSpecifications=tag_spec("vpc", stack_tags(env, Name=f"{prefix}-vpc"))
     )["Vpc"]["VpcId"]
-    default = default_group_of(ec2, vpc)  # adopted: tagged, its rules revoked
-    ec2.create_tags(
-        Resources=[default], Tags=tag_list(stack_tags(env, Name=f"{prefix}-default-unused"))
-    )
+    default = default_group_of(ec2, vpc)  # adopted untagged, as the network module does
+    _close(ec2, default)
     subnets = {}
     for tier, third in (("public", 0), ("private", 128)):
         subnets[tier] = ec2.create_subnet(
@@ -787,33 +785,32 @@ def test_a_role_cannot_tag_another_environments_log_group_for_itself(
 
 
 # --- (d) the default security groups the network module adopts ------------------------------
-# A role may still claim ANY untagged security group (another VPC's default group before
-# its stack adopts it, the default VPC's): IAM cannot tell which VPC is the environment's.
-# Not asserted here; what is asserted is that a claim is only ever an unused default
-# group, which stays closed.
-
-
-def _claim_tags(env: str, name: str | None = None) -> Any:
-    """The tags the network module's aws_default_security_group puts on a VPC's default
-    group: the provider's default_tags and its Name."""
-    return tag_list(stack_tags(env, Name=name or f"{DEFAULT_PROJECT}-{env}-default-unused"))
+# EC2 makes a VPC's default group untagged, and IAM cannot tell which VPC it belongs to
+# (ec2:Vpc is an ARN holding an ID the account stack cannot know). So no role may tag an
+# untagged group (a claim would make it that environment's, and could be another VPC's);
+# the network module adopts its default group untagged, and a role may only close a group
+# that carries no Environment tag: revoke its rules, never add one, never delete it.
 
 
 def _adopt_default_group(ec2: Any, cidr: str) -> str:
-    """What the network module does as the role: create the VPC, tag its default group
-    (the claim), strip its rules. Returns the group."""
+    """What the network module does as the role: create the VPC and strip its default
+    group's rules (aws_default_security_group, through a provider without default tags).
+    Returns the group."""
     vpc = ec2.create_vpc(
         CidrBlock=cidr,
         TagSpecifications=tag_spec("vpc", stack_tags("dev", Name="smartstack-dev-vpc")),
     )["Vpc"]["VpcId"]
     group = default_group_of(ec2, vpc)
-    ec2.create_tags(Resources=[group], Tags=_claim_tags("dev"))
+    _close(ec2, group)
+    return group
+
+
+def _close(ec2: Any, group: str) -> None:
     rules = ec2.describe_security_groups(GroupIds=[group])["SecurityGroups"][0]
-    assert rules["IpPermissionsEgress"]  # moto's default group allows all egress, no ingress
-    ec2.revoke_security_group_egress(GroupId=group, IpPermissions=rules["IpPermissionsEgress"])
+    if rules["IpPermissionsEgress"]:
+        ec2.revoke_security_group_egress(GroupId=group, IpPermissions=rules["IpPermissionsEgress"])
     if rules["IpPermissions"]:
         ec2.revoke_security_group_ingress(GroupId=group, IpPermissions=rules["IpPermissions"])
-    return group
 
 
 def test_a_role_adopts_the_default_security_group_of_its_own_vpc(live: Live) -> None:
@@ -821,42 +818,51 @@ def test_a_role_adopts_the_default_security_group_of_its_own_vpc(live: Live) -> 
     group = _adopt_default_group(ec2, "10.11.0.0/16")
     adopted = ec2.describe_security_groups(GroupIds=[group])["SecurityGroups"][0]
     assert adopted["IpPermissions"] == adopted["IpPermissionsEgress"] == []
-    assert {t["Key"]: t["Value"] for t in adopted["Tags"]} == stack_tags(
-        "dev", Name="smartstack-dev-default-unused"
-    )
+    assert not adopted.get("Tags")
 
 
-def test_a_role_claims_an_untagged_group_only_as_its_unused_default_group(live: Live) -> None:
+@pytest.mark.parametrize("whose", ["prod", "the default VPC"])
+def test_no_role_claims_an_untagged_security_group(
+    live: Live, networks: dict[str, Network], whose: str
+) -> None:
+    """Not even under the name and tags the network module once gave its default group:
+    claimed first, another VPC's default group would be dev's, and its own stack's
+    adoption refused."""
     ec2 = live.roles["dev"].client("ec2")
-    vpc = ec2.create_vpc(
-        CidrBlock="10.12.0.0/16",
-        TagSpecifications=tag_spec("vpc", stack_tags("dev", Name="smartstack-dev-vpc")),
-    )["Vpc"]["VpcId"]
-    group = default_group_of(ec2, vpc)
-    refused("ec2", "ec2:CreateTags", "dev", lambda: ec2.create_tags(
-        Resources=[group], Tags=_claim_tags("dev", name="smartstack-dev-open")
-    ))  # fmt: skip
+    if whose == "prod":
+        group = networks["prod"].default_group
+    else:
+        default_vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])
+        group = default_group_of(ec2, default_vpc["Vpcs"][0]["VpcId"])
+    for tags in (
+        tag_list(stack_tags("dev", Name=f"{DEFAULT_PROJECT}-dev-default-unused")),
+        tag_list(stack_tags("dev")),
+        tag_list({"Name": "mine"}),
+    ):
+        refused("ec2", "ec2:CreateTags", "dev", lambda tags=tags: ec2.create_tags(
+            Resources=[group], Tags=tags
+        ))  # fmt: skip
 
 
-def test_an_adopted_default_group_stays_closed(live: Live) -> None:
-    """Whoever claimed it: no rule can be added, its name cannot change, it stays."""
-    ec2 = live.roles["dev"].client("ec2")
-    group = _adopt_default_group(ec2, "10.13.0.0/16")
+def test_an_untagged_security_group_can_be_closed_never_opened(
+    live: Live, networks: dict[str, Network]
+) -> None:
+    """Another environment's default group included: closing it takes nothing from
+    anyone (the stacks use no default group), and its own stack still adopts it."""
+    dev = live.roles["dev"].client("ec2")
+    group = networks["prod"].default_group
     anywhere: Any = [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
     refused("ec2", "ec2:AuthorizeSecurityGroupIngress", "dev", lambda: (
-        ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=anywhere)
+        dev.authorize_security_group_ingress(GroupId=group, IpPermissions=anywhere)
     ))  # fmt: skip
     refused("ec2", "ec2:AuthorizeSecurityGroupEgress", "dev", lambda: (
-        ec2.authorize_security_group_egress(GroupId=group, IpPermissions=anywhere)
+        dev.authorize_security_group_egress(GroupId=group, IpPermissions=anywhere)
     ))  # fmt: skip
-    rename = tag_list({"Name": "smartstack-dev-open"})
-    refused("ec2", "ec2:CreateTags", "dev", lambda: ec2.create_tags(
-        Resources=[group], Tags=rename
-    ))  # fmt: skip
-    refused("ec2", "ec2:DeleteTags", "dev", lambda: ec2.delete_tags(
-        Resources=[group], Tags=[{"Key": "Name"}]
-    ))  # fmt: skip
-    refused("ec2", "ec2:DeleteSecurityGroup", "dev", lambda: ec2.delete_security_group(
+    refused("ec2", "ec2:DeleteSecurityGroup", "dev", lambda: dev.delete_security_group(
         GroupId=group
     ))  # fmt: skip
-    ec2.create_tags(Resources=[group], Tags=[{"Key": "ManagedBy", "Value": "opentofu"}])
+    live.admin.client("ec2").authorize_security_group_egress(GroupId=group, IpPermissions=anywhere)
+    _close(dev, group)
+    _close(live.roles["prod"].client("ec2"), group)
+    closed = dev.describe_security_groups(GroupIds=[group])["SecurityGroups"][0]
+    assert closed["IpPermissions"] == closed["IpPermissionsEgress"] == []
