@@ -38,6 +38,30 @@ data "aws_iam_policy_document" "approvers" {
       values   = ["false"]
     }
   }
+
+  # Each approval's anchor (src/smartstack/pipeline/ledger_anchors.py), created once under
+  # the approver's own partition's prefix (the bucket refuses a PutObject there without
+  # If-None-Match). Approvers may delete nothing in the bucket.
+  statement {
+    sid       = "AnchorApprovals"
+    actions   = ["s3:PutObject"]
+    resources = [for e in var.approval_environments : "${module.artifacts.bucket_arn}/ledger-anchors/approvals#${e}#$${aws:username}/*"]
+  }
+
+  # The anchors, which `verify-ledger` and `status` hold the records against: a listing
+  # (each anchor's key holds its hash; no object is read).
+  # unexercised: an approver's `status` or `verify-ledger` (`approve` reads no anchor)
+  statement {
+    sid       = "ListLedgerAnchors"
+    actions   = ["s3:ListBucket"]
+    resources = [module.artifacts.bucket_arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["ledger-anchors/*"]
+    }
+  }
 }
 
 resource "aws_iam_group" "approvers" {

@@ -601,6 +601,17 @@ data "aws_iam_policy_document" "env_pipeline" {
     }
   }
 
+  # Each record's anchor (src/smartstack/pipeline/ledger_anchors.py): its hash, created once
+  # under its own partition's prefix (the bucket refuses a PutObject there without
+  # If-None-Match). Nothing lets the role delete there: its s3:DeleteObject
+  # (OwnBucketObjects) is on <project>-<env>-* buckets, and "artifacts" is no environment's
+  # name. It reads them with ReadArtifacts and ListArtifacts.
+  statement {
+    sid       = "AnchorOwnDeploymentRecords"
+    actions   = ["s3:PutObject"]
+    resources = ["${module.artifacts.bucket_arn}/ledger-anchors/env#${each.key}/*"]
+  }
+
   # --- Read-only calls without resource-level permissions -----------------------
   # unexercised: most of ec2:Describe* (read-only; the provider's reads differ per resource
   # and operation, deletes wait on a Describe of what they delete)

@@ -8,7 +8,9 @@ module "artifacts" {
   kms_key_arn                        = aws_kms_key.pipeline.arn
   noncurrent_version_expiration_days = var.artifacts_noncurrent_version_expiration_days
   tls_only_policy                    = var.tls_only_bucket_policies
-  write_once_prefixes                = ["artifacts/", "releases/"]
+  # ledger-anchors/: each ledger record's hash (src/smartstack/pipeline/ledger_anchors.py),
+  # kept where the writers of the deployments table cannot change it.
+  write_once_prefixes = ["artifacts/", "releases/", "ledger-anchors/"]
 
   tags = { Name = local.artifacts_bucket }
 }

@@ -48,7 +48,9 @@ from tests.pipeline.world import (
 
 @pytest.fixture
 def ledger(aws: AwsTarget) -> Ledger:
-    """The table as the account stack makes it: string keys pk and sk."""
+    """The table as the account stack makes it: string keys pk and sk; and the artifacts
+    bucket, where the ledger's anchors go."""
+    aws.client("s3").create_bucket(Bucket=artifacts_bucket_name(aws.account_id(), aws.region))
     aws.client("dynamodb").create_table(
         TableName=deployments_table(),
         AttributeDefinitions=[

@@ -6,8 +6,11 @@ import threading
 import time
 
 import pytest
+from botocore.exceptions import ClientError
 
+from smartstack.aws.target import AwsTarget
 from smartstack.core.errors import LeaseHeldError, LeaseLostError, UsageError
+from smartstack.core.naming import artifacts_bucket_name
 from smartstack.pipeline.deploy import last_fingerprint
 from smartstack.pipeline.ledger import (
     Attempt,
@@ -17,6 +20,7 @@ from smartstack.pipeline.ledger import (
     StepRecord,
     describe_unfinished,
 )
+from smartstack.pipeline.ledger_chain import Item, chained
 
 
 def test_history_is_newest_first_and_per_environment(ledger: Ledger) -> None:
@@ -119,14 +123,149 @@ def test_the_chain_names_the_first_edited_record(ledger: Ledger) -> None:
     assert "changed" in broken.reason
 
 
-def test_the_chain_names_the_record_after_a_deleted_one(ledger: Ledger) -> None:
+def test_the_chain_names_the_record_after_a_deleted_one(ledger: Ledger, aws: AwsTarget) -> None:
+    """Its anchor names the deleted record itself; without one (a record from before the
+    anchors), the chain names the record after it."""
     sks = _three_attempts(ledger)
     ledger.ddb.delete_item(
         TableName=ledger.table, Key={"pk": {"S": "env#dev"}, "sk": {"S": sks[1]}}
     )
     broken = ledger.verify("dev")[0].broken
+    assert broken is not None and broken.sk == sks[1]
+    assert "deleted after it was anchored" in broken.reason
+    _drop_anchor(aws, "env#dev", sks[1])
+    broken = ledger.verify("dev")[0].broken
     assert broken is not None and broken.sk == sks[2]
     assert f"the record before ({sks[0]})" in broken.reason
+
+
+def _bucket(aws: AwsTarget) -> str:
+    return artifacts_bucket_name(aws.account_id(), aws.region)
+
+
+def _anchor_keys(aws: AwsTarget, pk: str, sk: str) -> list[str]:
+    prefix = f"ledger-anchors/{pk}/{sk}/"
+    found = aws.client("s3").list_objects_v2(Bucket=_bucket(aws), Prefix=prefix)
+    return [entry["Key"] for entry in found.get("Contents", [])]
+
+
+def _anchors(aws: AwsTarget, pk: str, sk: str) -> list[str]:
+    """The hashes anchored for the record (the last part of each anchor's key)."""
+    return [key.rsplit("/", 1)[-1] for key in _anchor_keys(aws, pk, sk)]
+
+
+def _drop_anchor(aws: AwsTarget, pk: str, sk: str) -> None:
+    """As an administrator may (or as a record written before the anchors has none)."""
+    for key in _anchor_keys(aws, pk, sk):
+        aws.client("s3").delete_object(Bucket=_bucket(aws), Key=key)
+
+
+def _items(ledger: Ledger, pk: str) -> list[Item]:
+    """The partition's chained records, oldest first (as the admin reads them)."""
+    return ledger.ddb.query(
+        TableName=ledger.table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": pk}},
+        ConsistentRead=True,
+    )["Items"]
+
+
+def _rewrite_and_rechain(ledger: Ledger, pk: str, sk: str, attribute: str, value: str) -> None:
+    """What a writer who knows the chain and may put items in ``pk`` can do: change one
+    record, then re-chain it and every later record so that the chain holds again."""
+    items = [i for i in _items(ledger, pk) if "hash" in i]
+    at = next(n for n, i in enumerate(items) if i["sk"]["S"] == sk)
+    items[at] = dict(items[at], **{attribute: {"S": value}})
+    previous = items[at - 1] if at else None
+    for item in items[at:]:
+        previous = chained(item, previous)
+        ledger.ddb.put_item(TableName=ledger.table, Item=previous)
+
+
+def test_each_record_is_anchored_in_the_artifacts_bucket(ledger: Ledger, aws: AwsTarget) -> None:
+    attempt = Attempt("dev", "r-1", "alice", outcome=AttemptOutcome.SUCCEEDED)
+    ledger.record(attempt)
+    approval = ledger.approve("prod", "r-1", "a" * 64, "arn:aws:iam::123456789012:user/dana")
+    for pk, sk in (
+        ("env#dev", f"deploy#{attempt.started}#{attempt.attempt_id}"),
+        ("approvals#prod#dana", f"approval#{approval.at}#r-1"),
+    ):
+        (item,) = _items(ledger, pk)
+        assert item["sk"]["S"] == sk
+        assert _anchors(aws, pk, sk) == [item["hash"]["S"]]
+    (key,) = _anchor_keys(aws, "approvals#prod#dana", f"approval#{approval.at}#r-1")
+    with pytest.raises(ClientError, match="PreconditionFailed"):  # written once
+        aws.client("s3").put_object(Bucket=_bucket(aws), Key=key, Body=b"", IfNoneMatch="*")
+
+
+def test_a_second_anchor_does_not_hide_the_first(ledger: Ledger, aws: AwsTarget) -> None:
+    """Whoever rewrites a record may anchor its new hash too; the first anchor still names it."""
+    attempt = Attempt("dev", "r-1", "alice", outcome=AttemptOutcome.SUCCEEDED)
+    ledger.record(attempt)
+    sk = f"deploy#{attempt.started}#{attempt.attempt_id}"
+    _rewrite_and_rechain(ledger, "env#dev", sk, "who", "mallory")
+    (item,) = _items(ledger, "env#dev")
+    forged = f"ledger-anchors/env#dev/{sk}/{item['hash']['S']}"
+    aws.client("s3").put_object(Bucket=_bucket(aws), Key=forged, Body=b"", IfNoneMatch="*")
+    (check,) = [c for c in ledger.verify("dev") if c.partition == "env#dev"]
+    assert check.broken is not None and check.broken.sk == sk
+    assert "rewritten after it was anchored" in check.broken.reason
+
+
+def test_an_intact_ledger_verifies_and_a_newest_record_without_its_anchor_too(
+    ledger: Ledger, aws: AwsTarget
+) -> None:
+    """A writer that died between the record and its anchor leaves the newest record
+    unanchored: that is no break (nor is an older one, which the next record's anchor
+    covers through the chain)."""
+    sks = _three_attempts(ledger)
+    for release in ("r-1", "r-2"):
+        ledger.approve("prod", release, "a" * 64, "arn:aws:iam::123456789012:user/dana")
+    assert all(c.broken is None for env in ("dev", "prod") for c in ledger.verify(env))
+    for sk in (sks[2], sks[0]):
+        _drop_anchor(aws, "env#dev", sk)
+        assert [(c.records, c.broken) for c in ledger.verify("dev")] == [(3, None)]
+
+
+def test_an_attempt_rewritten_and_rechained_is_named_by_its_anchor(ledger: Ledger) -> None:
+    sks = _three_attempts(ledger)
+    _rewrite_and_rechain(ledger, "env#dev", sks[0], "outcome", "succeeded")
+    (check,) = ledger.verify("dev")
+    assert check.records == 3
+    assert check.broken is not None and check.broken.sk == sks[0]
+    assert "rewritten after it was anchored" in check.broken.reason
+
+
+def test_an_approval_rewritten_and_rechained_is_named_by_its_anchor(ledger: Ledger) -> None:
+    for release in ("r-1", "r-2", "r-3"):
+        ledger.approve("prod", release, "a" * 64, "arn:aws:iam::123456789012:user/dana")
+    ledger.approve("prod", "r-1", "a" * 64, "arn:aws:iam::123456789012:user/erin")
+    sks = [i["sk"]["S"] for i in _items(ledger, "approvals#prod#dana")]
+    _rewrite_and_rechain(ledger, "approvals#prod#dana", sks[1], "manifest_sha256", "b" * 64)
+    checks = {c.partition: c for c in ledger.verify("prod")}
+    assert checks["approvals#prod#erin"].broken is None
+    broken = checks["approvals#prod#dana"].broken
+    assert broken is not None and broken.sk == sks[1]
+    assert "rewritten after it was anchored" in broken.reason
+
+
+def test_the_newest_record_deleted_is_named_by_its_anchor(ledger: Ledger) -> None:
+    """The chain cannot tell a deleted newest record (nothing follows it); its anchor can,
+    and it finds an approver's partition whose every record is gone."""
+    sks = _three_attempts(ledger)
+    ledger.approve("prod", "r-1", "a" * 64, "arn:aws:iam::123456789012:user/dana")
+    ledger.ddb.delete_item(
+        TableName=ledger.table, Key={"pk": {"S": "env#dev"}, "sk": {"S": sks[2]}}
+    )
+    (dana,) = _items(ledger, "approvals#prod#dana")
+    ledger.ddb.delete_item(TableName=ledger.table, Key={"pk": dana["pk"], "sk": dana["sk"]})
+    (check,) = ledger.verify("dev")
+    assert check.broken is not None and check.broken.sk == sks[2]
+    assert "deleted after it was anchored" in check.broken.reason
+    checks = {c.partition: c for c in ledger.verify("prod")}
+    broken = checks["approvals#prod#dana"].broken
+    assert broken is not None and broken.sk == dana["sk"]["S"]
+    assert "deleted after it was anchored" in broken.reason
 
 
 def test_records_from_before_the_chain_may_only_come_first(ledger: Ledger) -> None:

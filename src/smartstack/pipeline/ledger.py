@@ -21,8 +21,9 @@ which version), and removed once its final record is written.  An open attempt w
 lease is gone or expired died: it reads as ``interrupted`` until a recovery (``deploy
 --resume`` or ``rollback``) closes it.
 The lease is a conditional write: of two deploys, exactly one gets it.  Attempts
-and approvals are written once and chained (:mod:`smartstack.pipeline.ledger_chain`);
-each names the sha256 of the release's manifest it deployed or approved.
+and approvals are written once, chained (:mod:`smartstack.pipeline.ledger_chain`) and
+anchored in the artifacts bucket (:mod:`smartstack.pipeline.ledger_anchors`); each
+names the sha256 of the release's manifest it deployed or approved.
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ from smartstack.aws.errors import error_code
 from smartstack.aws.target import AwsTarget
 from smartstack.core.errors import LeaseHeldError, LeaseLostError, UsageError
 from smartstack.core.naming import DEFAULT_PROJECT, check_environment_name
-from smartstack.pipeline.ledger_chain import Break, Item, chained, first_break
+from smartstack.pipeline.ledger_anchors import AnchorStore, first_break_anchored
+from smartstack.pipeline.ledger_chain import Break, Item, chained
 
 
 def deployments_table(project: str = DEFAULT_PROJECT) -> str:
@@ -190,6 +192,7 @@ class Ledger:
     ) -> None:
         self.ddb = target.client("dynamodb")
         self.table = deployments_table(project)
+        self.anchors = AnchorStore(target, project)
         self.lease_ttl_seconds = lease_ttl_seconds
         self._leased: set[tuple[str, str]] = set()  # (env, attempt id) holding a lease here
 
@@ -243,25 +246,31 @@ class Ledger:
         self.record(closed)
 
     def _append(self, prefix: str, item: Item) -> None:
-        """Write a new record at the end of its partition's chain (never over another)."""
+        """Write a new record at the end of its partition's chain (never over another),
+        then its anchor."""
         pk = item["pk"]["S"]
         newest = self._query_pk(pk, prefix, limit=1, newest_first=True)
+        record = chained(item, newest[0] if newest else None)
         self.ddb.put_item(
-            TableName=self.table,
-            Item=chained(item, newest[0] if newest else None),
-            ConditionExpression="attribute_not_exists(pk)",
+            TableName=self.table, Item=record, ConditionExpression="attribute_not_exists(pk)"
         )
+        self.anchors.write(record)
 
     def verify(self, env: str) -> list[ChainCheck]:
-        """Recompute the chains of ``env``'s attempts and of each approver's approvals."""
+        """Recompute the chains of ``env``'s attempts and of each approver's approvals, and
+        hold each against its anchors (read first: see :meth:`AnchorStore.under`)."""
+        anchored = self.anchors.under(f"{_pk(env)}/")
+        anchored.update(self.anchors.under(approvals_pk(env, "")))
         attempts = self._query_pk(_pk(env), _ATTEMPTS, limit=None, newest_first=False)
-        checks = [ChainCheck(_pk(env), len(attempts), first_break(attempts))]
-        by_partition: dict[str, list[Item]] = {}
+        anchors = anchored.pop(_pk(env), {})
+        checks = [ChainCheck(_pk(env), len(attempts), first_break_anchored(attempts, anchors))]
+        by_partition: dict[str, list[Item]] = {pk: [] for pk in anchored}  # all gone: anchors
         for item in self._approval_items(env):
             by_partition.setdefault(item["pk"]["S"], []).append(item)
         for pk, items in sorted(by_partition.items()):
             items.sort(key=lambda i: i["sk"]["S"])
-            checks.append(ChainCheck(pk, len(items), first_break(items)))
+            broken = first_break_anchored(items, anchored.get(pk, {}))
+            checks.append(ChainCheck(pk, len(items), broken))
         return checks
 
     def _approval_items(self, env: str) -> list[Item]:

@@ -7,9 +7,14 @@ record no longer matches its ``hash``; a deleted one leaves its successor's ``pr
 pointing at nothing.  Records written before the chain existed carry neither and may
 only come first; the first chained record's ``prev`` covers the last of them.
 
-This makes tampering evident to whoever verifies, not impossible: a writer who may put
-items can rewrite every record from the edit on.  The chain catches an edit made by
-hand, in a console or by a script that does not know it.
+This makes tampering evident to whoever verifies, not impossible.  The chain alone
+catches an edit made by hand, in a console or by a script that does not know it; a
+writer who knows it and may put items could rewrite every record from the edit on, so
+each record is also anchored, write-once, outside the table
+(:mod:`smartstack.pipeline.ledger_anchors`): a rewrite or deletion of an anchored record,
+or of any record before one, no longer verifies.  Still open: the newest records of a
+partition while they have no anchor (a writer that died between the two writes), and an
+administrator, who can change anything.
 """
 
 from __future__ import annotations
