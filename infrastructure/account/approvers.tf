@@ -15,10 +15,12 @@ data "aws_iam_policy_document" "approvers" {
     resources = ["*"]
   }
 
+  # The manifest, and the release's artifacts: what is approved can be read, and
+  # `approve` obeys the deploy policy in the release's own infrastructure code.
   statement {
     sid       = "ReadReleases"
     actions   = ["s3:GetObject"]
-    resources = ["${module.artifacts.bucket_arn}/releases/*"]
+    resources = ["${module.artifacts.bucket_arn}/releases/*", "${module.artifacts.bucket_arn}/artifacts/*"]
   }
 
   statement {

@@ -9,8 +9,6 @@ by the local AWS are expected here: they are the attacker's.
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,8 +23,13 @@ from smartstack.pipeline.deploy import deploy
 from smartstack.pipeline.gates import GateError
 from smartstack.pipeline.ledger import deployments_table
 from smartstack.release.store import load_release, manifest_key
-from tests.conftest import ROOT
-from tests.pipeline.world import Pipeline, approver, role_session, withdraw_approvals
+from tests.pipeline.world import (
+    Pipeline,
+    approver,
+    loosened_checkout,
+    role_session,
+    withdraw_approvals,
+)
 
 
 def _bucket(pipeline: Pipeline) -> str:
@@ -193,20 +196,29 @@ def test_prod_obeys_the_release_s_gates_not_the_checkout_s(
     """A checkout whose prod.tfvars drops the approval does not drop it."""
     release = pipeline.good.release
     withdraw_approvals(pipeline, "prod")
-    checkout = tmp_path / "checkout"
-    subprocess.run(["git", "clone", "-q", str(ROOT), str(checkout)], check=True)
-    shutil.rmtree(checkout / ".git")
-    tfvars = checkout / "infrastructure/configs/prod.tfvars"
-    text = tfvars.read_text()
-    assert "require_approval     = true" in text or "require_approval = true" in text
-    tfvars.write_text(
-        text.replace("require_approval     = true", "require_approval     = false").replace(
-            "require_approval = true", "require_approval = false"
-        )
-    )
+    checkout = loosened_checkout(tmp_path, "require_approval")
     settings = replace(pipeline.job("prod"), root=checkout)
     with pytest.raises(GateError, match="needs an approval"):
         deploy(open_environment(settings, "prod"), release)
+
+
+def test_approve_obeys_the_release_s_gates_not_the_checkout_s(
+    pipeline: Pipeline, staging_live: None, tmp_path: Path
+) -> None:
+    """The staging deployer, as an approver, approves prod from a checkout whose
+    prod.tfvars drops approver_must_differ: `approve` refuses it at once, as the deploy
+    would (before, it was accepted and only the deploy refused it)."""
+    release = pipeline.good.release
+    withdraw_approvals(pipeline, "prod")
+    deployer = pipeline.ledger().succeeded("staging", release)[0].who.rsplit("/", 1)[-1]
+    checkout = loosened_checkout(tmp_path, "approver_must_differ")
+    env = dict(approver(pipeline, deployer), SMARTSTACK_ROOT=str(checkout))
+    refused = pipeline.cli("approve", "prod", release, env=env)
+    try:
+        assert refused.exit_code == 2, refused.stdout
+        assert f"{deployer} deployed {release} to staging" in refused.stderr
+    finally:
+        withdraw_approvals(pipeline, "prod")
 
 
 def test_verify_ledger_names_an_edited_item(pipeline: Pipeline, dev_live: None) -> None:

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
+from smartstack.aws.environment import open_environment
 from smartstack.aws.lambda_api import live_version
 from smartstack.cli.app import app
 from smartstack.core.errors import ExitCode, LeaseHeldError
@@ -38,6 +40,7 @@ from tests.pipeline.world import (
     Pipeline,
     approver,
     git,
+    loosened_checkout,
     parameters,
     role_session,
     roll_back_to_good,
@@ -280,7 +283,7 @@ def test_rollback_returns_to_the_previous_successful_release(
 
 
 def test_prod_refuses_a_plan_that_destroys_without_the_flag(
-    pipeline: Pipeline, dev_live: None, prod_live: None
+    pipeline: Pipeline, dev_live: None, prod_live: None, tmp_path: Path
 ) -> None:
     release = pipeline.new_prod_network.release
     try:
@@ -306,6 +309,15 @@ def test_prod_refuses_a_plan_that_destroys_without_the_flag(
         )["Vpcs"]
         assert [v["CidrBlock"] for v in vpcs] == ["10.30.0.0/16"]
         assert {s: live_version(pipeline.target, f"smartstack-prod-{s}") for s in FUNCTIONS} == live
+
+        # From a checkout whose prod.tfvars drops protect_from_destroy: the release's keeps it.
+        checkout = loosened_checkout(tmp_path, "protect_from_destroy")
+        loose = replace(pipeline.job("prod"), root=checkout)
+        again = deploy(open_environment(loose, "prod"), release)
+        assert isinstance(again.error, DestroyRefused), again.error
+        assert [v["CidrBlock"] for v in pipeline.target.client("ec2").describe_vpcs(
+            Filters=[{"Name": "tag:Environment", "Values": ["prod"]}]
+        )["Vpcs"]] == ["10.30.0.0/16"]  # fmt: skip
     finally:  # dev and staging back on the good release
         for env in ("staging", "dev"):
             roll_back_to_good(pipeline, env)

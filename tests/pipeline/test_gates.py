@@ -95,5 +95,8 @@ def test_the_gates_obey_the_stricter_of_checkout_and_release() -> None:
     loose = replace(PROD, require_approval=False, approver_must_differ=False)
     assert gate_config(loose, PROD).require_approval  # the checkout dropped it: kept
     assert gate_config(PROD, loose).approver_must_differ  # the release dropped it: kept
+    guarded = replace(PROD, protect_from_destroy=True)
+    assert gate_config(guarded, PROD).protect_from_destroy  # the release dropped it: kept
+    assert gate_config(PROD, guarded).protect_from_destroy  # the checkout dropped it: kept
     with pytest.raises(GateError, match="promotes_from is 'staging' in this checkout and None"):
         gate_config(PROD, replace(PROD, promotes_from=None))

@@ -11,6 +11,8 @@ approvals come from a person's own IAM user.
 from __future__ import annotations
 
 import base64
+import re
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +27,7 @@ from smartstack.aws.lambda_api import live_version
 from smartstack.aws.target import AwsTarget
 from smartstack.cli.app import app
 from smartstack.core.config import Settings
-from smartstack.core.naming import DEFAULT_PROJECT
+from smartstack.core.naming import DEFAULT_PROJECT, artifacts_bucket_name
 from smartstack.local import platform
 from smartstack.pipeline.deploy import DeployResult, deploy
 from smartstack.pipeline.ledger import (
@@ -38,6 +40,7 @@ from smartstack.pipeline.ledger import (
 from smartstack.pipeline.promotion import rollback
 from smartstack.release.build import Manifest, build_release
 from smartstack.release.store import publish_release
+from tests.conftest import ROOT
 
 ENVS = ("dev", "staging", "prod")
 FUNCTIONS = ("ai-processor", "api", "migrator")
@@ -163,8 +166,8 @@ def roll_back_to_good(pipeline: Pipeline, env: str) -> None:
 
 
 def withdraw_approvals(pipeline: Pipeline, env: str) -> None:
-    """Remove every approval for ``env`` (no command does: a test's setup, by the admin);
-    all of them, so that the approvals' chain stays whole."""
+    """Remove every approval for ``env`` and its anchor (no command does: a test's setup,
+    by the admin); all of them, so that the approvals' chains stay whole."""
     ddb, table = pipeline.target.client("dynamodb"), deployments_table(DEFAULT_PROJECT)
     found = ddb.scan(
         TableName=table,
@@ -174,6 +177,14 @@ def withdraw_approvals(pipeline: Pipeline, env: str) -> None:
     )["Items"]
     for item in found:
         ddb.delete_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})
+    s3 = pipeline.target.client("s3")
+    bucket = artifacts_bucket_name(pipeline.target.account_id(), pipeline.target.region)
+    anchors = s3.get_paginator("list_objects_v2").paginate(
+        Bucket=bucket, Prefix=f"ledger-anchors/{approvals_pk(env, '')}"
+    )
+    for page in anchors:  # their anchors too, as only an administrator may
+        for entry in page.get("Contents", []):
+            s3.delete_object(Bucket=bucket, Key=entry["Key"])
 
 
 def role_session(pipeline: Pipeline, person: str, env: str = "prod") -> dict[str, str]:
@@ -226,3 +237,15 @@ def schema_revision(pipeline: Pipeline, env: str) -> str | None:
     with psycopg.connect(admin) as conn:
         row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
     return str(row[0]) if row else None
+
+
+def loosened_checkout(tmp_path: Path, setting: str) -> Path:
+    """A checkout of this commit whose prod.tfvars turns ``setting`` off."""
+    checkout = tmp_path / "checkout"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(checkout)], check=True)
+    shutil.rmtree(checkout / ".git")
+    tfvars = checkout / "infrastructure/configs/prod.tfvars"
+    text, strict = tfvars.read_text(), re.compile(rf"^({setting}\s*=\s*)true$", re.M)
+    assert strict.search(text), f"prod.tfvars sets no {setting} = true"
+    tfvars.write_text(strict.sub(r"\g<1>false", text))
+    return checkout

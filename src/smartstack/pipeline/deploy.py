@@ -226,7 +226,8 @@ def deploy(
         first = None if not resume else live_attempt(attempts) is None
         # OpenTofu's state may hold part of a recovered attempt's apply: plan it again
         touched = any(a.at_step == "infra" or a.step("infra") for a in found) if resume else False
-        run = _Run(ctx, attempt, progress, allow_destroy, replan or touched, first)
+        refuse_destroy = config.protect_from_destroy and not allow_destroy
+        run = _Run(ctx, attempt, progress, refuse_destroy, replan or touched, first)
         result = DeployResult(attempt, gate)
         try:
             run.steps(result)
@@ -324,7 +325,7 @@ class _Run:
         ctx: Deployment,
         attempt: Attempt,
         progress: Progress,
-        allow_destroy: bool,
+        refuse_destroy: bool,
         replan: bool,
         first_deploy: bool | None = None,  # None: the migrator's absence says it is
     ) -> None:
@@ -332,7 +333,7 @@ class _Run:
         self.attempt = attempt
         self.progress = progress
         self.redactor = ctx.environment.redactor
-        self.allow_destroy = allow_destroy
+        self.refuse_destroy = refuse_destroy  # protect_from_destroy, unless --allow-destroy
         self.replan = replan
         self.zips: dict[str, Path] = {}
         self.infra_settings: Settings | None = None  # settings rooted in the release's code
@@ -465,11 +466,7 @@ class _Run:
             self.attempt.infra_fingerprint = before
             return None, Skipped(f"unchanged since the deploy of {last[1]}")
         tofu, plan = plan_stack(settings, env, target, prepared=self.prepared)
-        if (
-            plan.destroyed
-            and ctx.environment.config.protect_from_destroy
-            and not self.allow_destroy
-        ):
+        if plan.destroyed and self.refuse_destroy:
             shown = ", ".join(plan.destroyed[:3]) + (" …" if len(plan.destroyed) > 3 else "")
             raise DestroyRefused(
                 f"the plan for {env} destroys or replaces {len(plan.destroyed)} resource(s) "

@@ -9,8 +9,8 @@
   person (an IAM user, never a role session), and ``approver_must_differ`` forbids
   the approver being whoever deployed it to the environment it promotes from.
 
-The policy obeyed is the stricter of the checkout's tfvars and the release's own (see
-:func:`gate_config`): editing either cannot loosen it.
+The policy obeyed, ``protect_from_destroy`` included, is the stricter of the checkout's
+tfvars and the release's own (see :func:`gate_config`): editing either cannot loosen it.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ def gate_config(checkout: EnvironmentConfig, released: EnvironmentConfig) -> Env
         released,
         require_approval=checkout.require_approval or released.require_approval,
         approver_must_differ=checkout.approver_must_differ or released.approver_must_differ,
+        protect_from_destroy=checkout.protect_from_destroy or released.protect_from_destroy,
     )
 
 

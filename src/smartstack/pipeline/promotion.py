@@ -15,7 +15,8 @@ from smartstack.aws.lambda_api import move_live
 from smartstack.core.config import Settings
 from smartstack.core.environments import environment_names
 from smartstack.core.errors import UsageError
-from smartstack.pipeline.gates import check_approver
+from smartstack.pipeline.deploy import Deployment, released_config
+from smartstack.pipeline.gates import check_approver, gate_config
 from smartstack.pipeline.ledger import (
     Approval,
     Attempt,
@@ -39,13 +40,18 @@ def ledger_of(environment: EnvironmentContext) -> Ledger:
 
 def approve(environment: EnvironmentContext, release: str) -> Approval:
     """Record the caller (from STS) as approving ``release`` for the environment: the manifest
-    as published now, by its sha256."""
+    as published now, by its sha256. The deploy policy obeyed is the deploy's own (the
+    stricter of the checkout's and the release's), so what the deploy would refuse is
+    refused now."""
     env = environment.name
-    if not environment.config.require_approval:
-        raise UsageError(f"{env} takes no approvals (require_approval is false in its tfvars).")
-    published = load_release(environment.target, environment.artifacts_bucket, release)
+    bucket = environment.artifacts_bucket
+    published = load_release(environment.target, bucket, release)
     ledger = ledger_of(environment)
-    check_approver(environment.config, ledger, published, environment.caller)
+    approval = Deployment(environment, published, ledger, bucket, environment.caller)
+    config = gate_config(environment.config, released_config(approval))
+    if not config.require_approval:
+        raise UsageError(f"{env} takes no approvals (require_approval is false in its tfvars).")
+    check_approver(config, ledger, published, environment.caller)
     return ledger.approve(env, release, published.sha256, environment.caller)
 
 
