@@ -37,9 +37,12 @@ data "aws_iam_policy_document" "env_trust" {
     }
   }
 
+  # An administrator's session (SMARTSTACK_ASSUME_ROLES) carries their IAM user name as its
+  # source identity (src/smartstack/aws/target.py, operator_session): the ledger then
+  # names the person, whatever the session is called.
   statement {
     sid     = "Administrators"
-    actions = ["sts:AssumeRole", "sts:TagSession"]
+    actions = ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"]
 
     principals {
       type        = "AWS"

@@ -27,7 +27,7 @@ from botocore.config import Config
 from smartstack.core.config import Settings
 from smartstack.core.envfile import read_env_file
 from smartstack.core.errors import ConfigError, NotRunningError
-from smartstack.core.naming import role_name
+from smartstack.core.naming import person_of, role_name
 
 if TYPE_CHECKING:  # the stubs are a dev dependency: typed clients, no runtime cost
     from mypy_boto3_apigatewayv2 import ApiGatewayV2Client
@@ -161,11 +161,17 @@ class AwsTarget:
         env.update(self.variables)
         return env
 
-    def assume_role(self, role_arn: str, session_name: str) -> AwsTarget:
+    def assume_role(
+        self, role_arn: str, session_name: str, source_identity: str | None = None
+    ) -> AwsTarget:
         """A target acting as ``role_arn``, with the same endpoints."""
-        creds = self.client("sts").assume_role(RoleArn=role_arn, RoleSessionName=session_name)[
-            "Credentials"
-        ]
+        sts = self.client("sts")
+        if source_identity:
+            creds = sts.assume_role(
+                RoleArn=role_arn, RoleSessionName=session_name, SourceIdentity=source_identity
+            )["Credentials"]
+        else:
+            creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
         return self._acting_as(creds)
 
     def assume_role_with_web_identity(
@@ -228,8 +234,20 @@ def environment_target(settings: Settings, env: str) -> AwsTarget:
         return target.assume_role_with_web_identity(
             f"arn:aws:iam::{account}:role/{role}", job_session_name(token, env), token
         )
-    arn = f"arn:aws:iam::{target.account_id()}:role/{role}"
-    return target.assume_role(arn, f"smartstack-{env}")
+    return operator_session(target, f"arn:aws:iam::{target.account_id()}:role/{role}", env)
+
+
+def operator_session(target: AwsTarget, role_arn: str, env: str) -> AwsTarget:
+    """An administrator acting in an environment through its role. An IAM user's session is
+    named after them and carries their user name as its source identity, which stays with
+    it (and with any session it assumes) whatever it is named: the ledger records the
+    person who deployed, so the approver rule knows them. Anyone else's session is
+    ``smartstack-<env>``."""
+    person = person_of(target.caller_arn())
+    if person is None:
+        return target.assume_role(role_arn, f"smartstack-{env}")
+    session = person if _SESSION_NAME.match(person) else f"smartstack-{env}"
+    return target.assume_role(role_arn, session, source_identity=person)
 
 
 def _account_of_token_role(target: AwsTarget) -> str:

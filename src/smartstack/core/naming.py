@@ -88,3 +88,13 @@ def environment_key_alias(env: str, project: str = DEFAULT_PROJECT) -> str:
 def artifacts_bucket_name(account_id: str, region: str, project: str = DEFAULT_PROJECT) -> str:
     """The pipeline's artifacts bucket (account stack): one per account and region."""
     return f"{project}-artifacts-{account_id}-{region}"
+
+
+_IAM_USER = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:user/(?:[^/]+/)*([\w+=,.@-]+)$")
+
+
+def person_of(arn: str) -> str | None:
+    """The IAM user name of an IAM user's ARN; None for anything else (a role session's name
+    is whatever its caller chose)."""
+    found = _IAM_USER.match(arn)
+    return found.group(1) if found else None

@@ -19,7 +19,8 @@ from dataclasses import replace
 
 from smartstack.core.environments import EnvironmentConfig
 from smartstack.core.errors import UsageError
-from smartstack.pipeline.ledger import Attempt, Ledger, person_of
+from smartstack.core.naming import person_of
+from smartstack.pipeline.ledger import Attempt, Ledger
 from smartstack.release.store import PublishedRelease
 
 

@@ -28,7 +28,6 @@ names the sha256 of the release's manifest it deployed or approved.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 import uuid
@@ -44,7 +43,7 @@ from botocore.exceptions import ClientError
 from smartstack.aws.errors import error_code
 from smartstack.aws.target import AwsTarget
 from smartstack.core.errors import LeaseHeldError, LeaseLostError, UsageError
-from smartstack.core.naming import DEFAULT_PROJECT, check_environment_name
+from smartstack.core.naming import DEFAULT_PROJECT, check_environment_name, person_of
 from smartstack.pipeline.ledger_anchors import AnchorStore, first_break_anchored
 from smartstack.pipeline.ledger_chain import Break, Item, chained
 
@@ -66,16 +65,6 @@ def approvals_pk(env: str, person: str) -> str:
     their own (``dynamodb:LeadingKeys`` ``approvals#<env>#${aws:username}``), so the key, not
     an attribute the writer chose, says who approved."""
     return f"approvals#{check_environment_name(env)}#{person}"
-
-
-_IAM_USER = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:user/(?:[^/]+/)*([\w+=,.@-]+)$")
-
-
-def person_of(arn: str) -> str | None:
-    """The IAM user name of an IAM user's ARN; None for anything else (a role session's name
-    is whatever its caller chose)."""
-    found = _IAM_USER.match(arn)
-    return found.group(1) if found else None
 
 
 LEASE_TTL_SECONDS = 300.0  # a lease not renewed for this long is its dead holder's

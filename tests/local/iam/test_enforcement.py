@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -14,6 +15,7 @@ from smartstack.local.moto import MotoServer
 from tests.local.iam.conftest import (
     ACCOUNT,
     REGION,
+    TRUST_ACCOUNT,
     allow,
     policy,
     session,
@@ -312,6 +314,36 @@ def test_source_identity_and_session_tags_reach_the_conditions(role: Role) -> No
 
     tagged("ssm").describe_parameters()
     refused(lambda: untagged("ssm").describe_parameters())
+
+
+def test_a_source_identity_survives_role_chaining_and_cannot_change(
+    admin: Client, role: Role, unique: str
+) -> None:
+    """Set once, it is the session's for good: a session it assumes carries it (the next
+    role's trust must allow sts:SetSourceIdentity), and it cannot be set to another."""
+    condition = {"StringEquals": {"aws:SourceIdentity": "alice"}}
+    chained = admin("iam").create_role(
+        RoleName=f"chained-{unique}", AssumeRolePolicyDocument=TRUST_ACCOUNT
+    )["Role"]["Arn"]
+    statement = allow("ssm:DescribeParameters", "*", Condition=condition)
+    admin("iam").put_role_policy(
+        RoleName=f"chained-{unique}", PolicyName="inline", PolicyDocument=policy(statement)
+    )
+    assume = allow(["sts:AssumeRole", "sts:SetSourceIdentity"], chained)
+    first = role(f"first-{unique}", assume, SourceIdentity="alice")
+
+    creds = first("sts").assume_role(RoleArn=chained, RoleSessionName="bob")["Credentials"]
+    second = boto3.session.Session(
+        region_name=REGION,
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+    ).client("ssm", endpoint_url=admin("ssm").meta.endpoint_url)
+    second.describe_parameters()  # as alice, though she never said so to this role
+    error = refused(lambda: first("sts").assume_role(
+        RoleArn=chained, RoleSessionName="bob", SourceIdentity="bob"
+    ))  # fmt: skip
+    assert "source identity" in error["Message"]
 
 
 def test_an_unmapped_operation_fails_closed_naming_it(admin: Client) -> None:

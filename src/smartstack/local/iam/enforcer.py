@@ -225,8 +225,10 @@ class Enforcer:
             return
         params = request.params
         transitive = [v for k, v in params.items() if k.startswith("TransitiveTagKeys.member.")]
-        facts = SessionFacts(
-            source_identity=params.get("SourceIdentity"),
+        caller = request.credentials
+        chained = self.authenticator.sessions.get(caller.access_key) if caller else None
+        facts = SessionFacts(  # a source identity passes from session to session, unchanged
+            source_identity=(chained and chained.source_identity) or params.get("SourceIdentity"),
             tags=query_tags(params, "Tags"),
             transitive_tag_keys=tuple(transitive),
         )

@@ -44,6 +44,14 @@ def _sts_assume(call: Call) -> list[Check]:
     tags = query_tags(call.params, "Tags")
     transitive = call.flat_list("TransitiveTagKeys")
     source_identity = call.get("SourceIdentity")
+    inherited = call.principal.context.get("aws:SourceIdentity")
+    if inherited:  # set once, a session's for good: role chaining passes it on, unchanged
+        if source_identity and str(source_identity) != str(inherited):
+            raise Unresolved(
+                f"{call.action} of {role_arn}: the caller's source identity is {inherited}; "
+                f"it cannot be changed to {source_identity}"
+            )
+        source_identity = inherited
     context: dict[str, ContextValue] = {"sts:RoleSessionName": str(call.get("RoleSessionName", ""))}
     if call.get("ExternalId"):
         context["sts:ExternalId"] = str(call.get("ExternalId"))
