@@ -37,16 +37,41 @@ data "aws_iam_policy_document" "env_trust" {
     }
   }
 
-  # An administrator's session (SMARTSTACK_ASSUME_ROLES) carries their IAM user name as its
-  # source identity (src/smartstack/aws/target.py, operator_session): the ledger then
-  # names the person, whatever the session is called.
+  # An administrator who is an IAM user must carry their own user name as the session's
+  # source identity (SMARTSTACK_ASSUME_ROLES does: src/smartstack/aws/target.py,
+  # operator_session). It stays with the session and any it assumes, whatever they are
+  # called, so the ledger names the person who deployed and the approver rule knows them.
   statement {
-    sid     = "Administrators"
+    sid     = "AdministratorsAsThemselves"
     actions = ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"]
 
     principals {
       type        = "AWS"
       identifiers = local.admins
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "sts:SourceIdentity"
+      values   = ["$${aws:username}"]
+    }
+  }
+
+  # Any other administrator: the account root, or a role's session (single sign-on), whose
+  # source identity, if it has one, is already set and passes on unchanged.
+  statement {
+    sid     = "AdministratorsNotIamUsers"
+    actions = ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"]
+
+    principals {
+      type        = "AWS"
+      identifiers = local.admins
+    }
+
+    condition {
+      test     = "Null"
+      variable = "aws:username"
+      values   = ["true"]
     }
   }
 }

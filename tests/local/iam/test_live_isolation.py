@@ -35,7 +35,7 @@ from urllib.parse import unquote
 import pytest
 from botocore.exceptions import ClientError
 
-from smartstack.aws.target import AwsTarget, target_for
+from smartstack.aws.target import AwsTarget, operator_session, target_for
 from smartstack.core.config import Settings
 from smartstack.core.naming import (
     DEFAULT_PROJECT,
@@ -866,3 +866,31 @@ def test_an_untagged_security_group_can_be_closed_never_opened(
     _close(live.roles["prod"].client("ec2"), group)
     closed = dev.describe_security_groups(GroupIds=[group])["SecurityGroups"][0]
     assert closed["IpPermissions"] == closed["IpPermissionsEgress"] == []
+
+
+# --- (e) an administrator's session of an environment role ----------------------------------
+
+
+def test_an_administrator_who_is_an_iam_user_acts_in_an_environment_only_as_themselves(
+    live: Live,
+) -> None:
+    """The roles' trust requires an IAM user's session to carry their own user name as its
+    source identity: not none (a session named after anyone), not another's."""
+    iam, carol = live.admin.client("iam"), f"carol-{suffix()}"
+    iam.create_user(UserName=carol)
+    everything = {"Version": "2012-10-17",
+                  "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}  # fmt: skip
+    iam.put_user_policy(UserName=carol, PolicyName="admin", PolicyDocument=json.dumps(everything))
+    key = iam.create_access_key(UserName=carol)["AccessKey"]
+    variables = {k: v for k, v in live.admin.variables.items() if not k.startswith("AWS_SESS")}
+    variables.update(AWS_ACCESS_KEY_ID=key["AccessKeyId"],
+                     AWS_SECRET_ACCESS_KEY=key["SecretAccessKey"])  # fmt: skip
+    as_carol = AwsTarget(variables)
+    arn = f"arn:aws:iam::{live.account}:role/{role_name('dev')}"
+    for claimed in ({}, {"SourceIdentity": "alice"}):
+        with pytest.raises(ClientError) as refused:
+            as_carol.client("sts").assume_role(RoleArn=arn, RoleSessionName="alice", **claimed)
+        assert refused.value.response["Error"]["Code"] == "AccessDenied", claimed
+    session = operator_session(as_carol, arn, "dev")
+    assert session.caller_arn().endswith(f":assumed-role/{role_name('dev')}/{carol}")
+    session.client("ssm").describe_parameters()  # and it acts as the role
