@@ -72,6 +72,17 @@ infra=${SMARTSTACK_INFRASTRUCTURE:-$repo/infrastructure}
 mkdir -p "$bin" "$mirror" "$work" "$builds"
 export CGO_ENABLED=0 GOFLAGS=-buildvcs=false
 
+log() { printf '[toolchain] %s\n' "$*" >&2; }
+
+# One build at a time: two would build into the same temporary directories, and the one
+# that ends first would delete what the other is still writing (scripts/setup.sh, which
+# runs this, takes its own lock too).
+exec 8>"$cache/toolchain.lock"
+if ! flock -n 8; then
+    log "another toolchain build is running; waiting for it to end"
+    flock 8
+fi
+
 # Free space a build needs, in MB: about twice what the Go build cache, the source copy
 # and the binary grew by in a cold build here (tofu 1.6 GB, slim provider 1.8 GB, full
 # provider about 8 GB; docs/local-platform.md), for the modules and a margin.
@@ -81,7 +92,6 @@ NEED_MB_PROVIDER_FULL=12000
 NEED_MB_SMALL=1000
 NEED_MB_MEMORY_SIDE_BY_SIDE=6000
 
-log() { printf '[toolchain] %s\n' "$*" >&2; }
 die() { printf '[toolchain] error: %s\n' "$*" >&2; exit 1; }
 
 # Temporary paths removed on any exit, so a failure leaves nothing half-installed.

@@ -11,8 +11,8 @@ die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# One setup at a time: two would build into the same temporary directories, and the one
-# that ends first would delete what the other is still writing.
+# One setup at a time: two would install into the same virtual environments and build
+# into the same temporary directories (scripts/build-toolchain.sh locks its builds too).
 cache=${SMARTSTACK_CACHE:-$HOME/.cache/smartstack}
 mkdir -p "$cache"
 exec 9>"$cache/setup.lock"

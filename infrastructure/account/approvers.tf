@@ -47,7 +47,7 @@ data "aws_iam_policy_document" "approvers" {
   statement {
     sid       = "AnchorApprovals"
     actions   = ["s3:PutObject"]
-    resources = [for e in var.approval_environments : "${module.artifacts.bucket_arn}/ledger-anchors/approvals#${e}#$${aws:username}/*"]
+    resources = [for e in var.approval_environments : "${module.artifacts.bucket_arn}/ledger-anchors/approvals#${e}#$${aws:username}/approval#*"]
   }
 
   # The anchors, which `verify-ledger` and `status` hold the records against: a listing

@@ -37,13 +37,37 @@ data "aws_iam_policy_document" "env_trust" {
     }
   }
 
-  # An administrator who is an IAM user must carry their own user name as the session's
-  # source identity (SMARTSTACK_ASSUME_ROLES does: src/smartstack/aws/target.py,
-  # operator_session). It stays with the session and any it assumes, whatever they are
-  # called, so the ledger names the person who deployed and the approver rule knows them.
+  # An administrator who is an IAM user must name the session after themselves and carry
+  # their user name as its source identity (SMARTSTACK_ASSUME_ROLES does:
+  # src/smartstack/aws/target.py, operator_session): the ledger records the session, so it
+  # names the person who deployed, and the approver rule knows them.
   statement {
     sid     = "AdministratorsAsThemselves"
-    actions = ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"]
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "AWS"
+      identifiers = local.admins
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "sts:SourceIdentity"
+      values   = ["$${aws:username}"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "sts:RoleSessionName"
+      values   = ["$${aws:username}"]
+    }
+  }
+
+  # ... which they may set (sts:SetSourceIdentity is authorized apart, and knows no
+  # session name).
+  statement {
+    sid     = "AdministratorsSetTheirSourceIdentity"
+    actions = ["sts:SetSourceIdentity"]
 
     principals {
       type        = "AWS"
@@ -57,11 +81,12 @@ data "aws_iam_policy_document" "env_trust" {
     }
   }
 
-  # Any other administrator: the account root, or a role's session (single sign-on), whose
-  # source identity, if it has one, is already set and passes on unchanged.
+  # Any other administrator: the account root, or a role's session (single sign-on) that
+  # carries no source identity. A session that carries one (an administrator's own, passed
+  # on by role chaining) is refused here: renamed, it would no longer name its person.
   statement {
     sid     = "AdministratorsNotIamUsers"
-    actions = ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"]
+    actions = ["sts:AssumeRole", "sts:TagSession"]
 
     principals {
       type        = "AWS"
@@ -71,6 +96,12 @@ data "aws_iam_policy_document" "env_trust" {
     condition {
       test     = "Null"
       variable = "aws:username"
+      values   = ["true"]
+    }
+
+    condition {
+      test     = "Null"
+      variable = "sts:SourceIdentity"
       values   = ["true"]
     }
   }
@@ -637,7 +668,7 @@ data "aws_iam_policy_document" "env_pipeline" {
   statement {
     sid       = "AnchorOwnDeploymentRecords"
     actions   = ["s3:PutObject"]
-    resources = ["${module.artifacts.bucket_arn}/ledger-anchors/env#${each.key}/*"]
+    resources = ["${module.artifacts.bucket_arn}/ledger-anchors/env#${each.key}/deploy#*"]
   }
 
   # --- Read-only calls without resource-level permissions -----------------------

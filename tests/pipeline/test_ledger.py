@@ -227,6 +227,31 @@ def test_an_intact_ledger_verifies_and_a_newest_record_without_its_anchor_too(
         assert [(c.records, c.broken) for c in ledger.verify("dev")] == [(3, None)]
 
 
+def test_a_record_whose_anchor_cannot_be_written_stands_with_a_warning(
+    ledger: Ledger, aws: AwsTarget, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The record is the ledger: an anchor refused (no bucket, no grant) is said, and the
+    deploy or approval it records is not failed after the fact."""
+    ledger.anchors.bucket = "no-such-bucket-for-anchors"
+    attempt = Attempt("dev", "r-1", "alice", outcome=AttemptOutcome.SUCCEEDED)
+    ledger.record(attempt)
+    assert [a.attempt_id for a in ledger.history("dev")] == [attempt.attempt_id]
+    assert "is written but not anchored (NoSuchBucket)" in caplog.text
+    del ledger.anchors.bucket  # the account's bucket again
+    assert [(c.records, c.broken) for c in ledger.verify("dev")] == [(1, None)]
+
+
+def test_keys_that_anchor_no_record_are_not_anchors(ledger: Ledger, aws: AwsTarget) -> None:
+    """Whoever may write anchors may write any key there: one that cannot be a record's
+    anchor neither breaks nor stops verify."""
+    _three_attempts(ledger)
+    for junk in ("x", "deploy#1", "deploy#1/not-a-hash", "deploy#1/a/" + "0" * 64):
+        aws.client("s3").put_object(
+            Bucket=_bucket(aws), Key=f"ledger-anchors/env#dev/{junk}", Body=b"", IfNoneMatch="*"
+        )
+    assert [(c.records, c.broken) for c in ledger.verify("dev")] == [(3, None)]
+
+
 def test_an_attempt_rewritten_and_rechained_is_named_by_its_anchor(ledger: Ledger) -> None:
     sks = _three_attempts(ledger)
     _rewrite_and_rechain(ledger, "env#dev", sks[0], "outcome", "succeeded")

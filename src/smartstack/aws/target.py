@@ -239,15 +239,14 @@ def environment_target(settings: Settings, env: str) -> AwsTarget:
 
 def operator_session(target: AwsTarget, role_arn: str, env: str) -> AwsTarget:
     """An administrator acting in an environment through its role. An IAM user's session is
-    named after them and carries their user name as its source identity, which stays with
-    it (and with any session it assumes) whatever it is named: the ledger records the
-    person who deployed, so the approver rule knows them. Anyone else's session is
+    named after them and carries their user name as its source identity, as the roles'
+    trust requires (infrastructure/account/iam.tf): the ledger records the person who
+    deployed, so the approver rule knows them. Anyone else's session is
     ``smartstack-<env>``."""
     person = person_of(target.caller_arn())
     if person is None:
         return target.assume_role(role_arn, f"smartstack-{env}")
-    session = person if _SESSION_NAME.match(person) else f"smartstack-{env}"
-    return target.assume_role(role_arn, session, source_identity=person)
+    return target.assume_role(role_arn, person, source_identity=person)
 
 
 def _account_of_token_role(target: AwsTarget) -> str:

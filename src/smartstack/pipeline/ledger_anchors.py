@@ -21,10 +21,12 @@ and an administrator can do anything.
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Iterable
 from functools import cached_property
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from smartstack.aws.errors import error_code
 from smartstack.aws.target import AwsTarget
@@ -32,6 +34,8 @@ from smartstack.core.naming import artifacts_bucket_name
 from smartstack.pipeline.ledger_chain import Break, Item, first_break
 
 PREFIX = "ledger-anchors/"
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+log = logging.getLogger(__name__)
 
 Anchors = dict[str, list[str]]  # one partition's anchors: sk -> the hashes anchored
 
@@ -57,7 +61,9 @@ class AnchorStore:
         except ClientError as exc:
             # This very anchor there already: a retry of this write.
             if error_code(exc) not in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
-                raise
+                _unanchored(pk, sk, error_code(exc))
+        except BotoCoreError as exc:
+            _unanchored(pk, sk, type(exc).__name__)
 
     def under(self, prefix: str) -> dict[str, Anchors]:
         """Every anchor whose partition key starts with ``prefix``, by partition key.
@@ -70,9 +76,21 @@ class AnchorStore:
         )
         for page in pages:
             for entry in page.get("Contents", []):
-                pk, sk, digest = entry["Key"].removeprefix(PREFIX).split("/", 2)
-                found.setdefault(pk, {}).setdefault(sk, []).append(digest)
+                parts = entry["Key"].removeprefix(PREFIX).split("/")
+                if len(parts) == 3 and _SHA256.fullmatch(parts[2]):  # else no record's anchor
+                    pk, sk, digest = parts
+                    found.setdefault(pk, {}).setdefault(sk, []).append(digest)
         return found
+
+
+def _unanchored(pk: str, sk: str, why: str) -> None:
+    """The record stands (it is the ledger); only its anchor is missing, which verify
+    allows: say so rather than fail what the record completed."""
+    log.warning(
+        "warning: ledger record %s %s is written but not anchored (%s); verify-ledger "
+        "allows it, but its anchor will not pin it",
+        pk, sk, why,
+    )  # fmt: skip
 
 
 def anchor_break(items: Iterable[Item], anchors: Anchors) -> Break | None:

@@ -861,11 +861,13 @@ def test_an_untagged_security_group_can_be_closed_never_opened(
     refused("ec2", "ec2:DeleteSecurityGroup", "dev", lambda: dev.delete_security_group(
         GroupId=group
     ))  # fmt: skip
-    live.admin.client("ec2").authorize_security_group_egress(GroupId=group, IpPermissions=anywhere)
-    _close(dev, group)
-    _close(live.roles["prod"].client("ec2"), group)
-    closed = dev.describe_security_groups(GroupIds=[group])["SecurityGroups"][0]
-    assert closed["IpPermissions"] == closed["IpPermissionsEgress"] == []
+    for closer in (dev, live.roles["prod"].client("ec2")):  # another environment, then its own
+        live.admin.client("ec2").authorize_security_group_egress(
+            GroupId=group, IpPermissions=anywhere
+        )
+        _close(closer, group)
+        closed = dev.describe_security_groups(GroupIds=[group])["SecurityGroups"][0]
+        assert closed["IpPermissions"] == closed["IpPermissionsEgress"] == []
 
 
 # --- (e) an administrator's session of an environment role ----------------------------------
@@ -874,8 +876,9 @@ def test_an_untagged_security_group_can_be_closed_never_opened(
 def test_an_administrator_who_is_an_iam_user_acts_in_an_environment_only_as_themselves(
     live: Live,
 ) -> None:
-    """The roles' trust requires an IAM user's session to carry their own user name as its
-    source identity: not none (a session named after anyone), not another's."""
+    """The roles' trust requires an IAM user's session to be named after them and carry
+    their user name as its source identity: not none, not another's, not under another
+    name; nor may their session rename itself by assuming the role again."""
     iam, carol = live.admin.client("iam"), f"carol-{suffix()}"
     iam.create_user(UserName=carol)
     everything = {"Version": "2012-10-17",
@@ -887,10 +890,29 @@ def test_an_administrator_who_is_an_iam_user_acts_in_an_environment_only_as_them
                      AWS_SECRET_ACCESS_KEY=key["SecretAccessKey"])  # fmt: skip
     as_carol = AwsTarget(variables)
     arn = f"arn:aws:iam::{live.account}:role/{role_name('dev')}"
-    for claimed in ({}, {"SourceIdentity": "alice"}):
+    for name, claimed in (
+        ("alice", {}),
+        ("alice", {"SourceIdentity": "alice"}),
+        ("alice", {"SourceIdentity": carol}),
+        (carol, {}),
+    ):
         with pytest.raises(ClientError) as refused:
-            as_carol.client("sts").assume_role(RoleArn=arn, RoleSessionName="alice", **claimed)
-        assert refused.value.response["Error"]["Code"] == "AccessDenied", claimed
+            as_carol.client("sts").assume_role(RoleArn=arn, RoleSessionName=name, **claimed)
+        assert refused.value.response["Error"]["Code"] == "AccessDenied", (name, claimed)
     session = operator_session(as_carol, arn, "dev")
     assert session.caller_arn().endswith(f":assumed-role/{role_name('dev')}/{carol}")
     session.client("ssm").describe_parameters()  # and it acts as the role
+
+    # Through a role of her own, which may do anything: her source identity goes with her.
+    tools = iam.create_role(
+        RoleName=f"{carol}-tools",
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{live.account}:root"},
+             "Action": ["sts:AssumeRole", "sts:SetSourceIdentity"]}]}),
+    )["Role"]["Arn"]  # fmt: skip
+    iam.put_role_policy(RoleName=f"{carol}-tools", PolicyName="admin",
+                        PolicyDocument=json.dumps(everything))  # fmt: skip
+    chained = as_carol.assume_role(tools, carol, source_identity=carol)
+    with pytest.raises(ClientError) as renamed:
+        chained.assume_role(arn, "alice")
+    assert renamed.value.response["Error"]["Code"] == "AccessDenied"
