@@ -77,10 +77,14 @@ log() { printf '[toolchain] %s\n' "$*" >&2; }
 # One build at a time: two would build into the same temporary directories, and the one
 # that ends first would delete what the other is still writing (scripts/setup.sh, which
 # runs this, takes its own lock too).
-exec 8>"$cache/toolchain.lock"
-if ! flock -n 8; then
-    log "another toolchain build is running; waiting for it to end"
-    flock 8
+# (The lock is on the providers' directory: no lock file is left behind, and it is not
+# the cache directory scripts/setup.sh locks while it runs this.)
+if command -v flock >/dev/null; then
+    exec 8<"$builds"
+    if ! flock -n 8; then
+        log "another toolchain build is running; waiting for it to end"
+        flock 8
+    fi
 fi
 
 # Free space a build needs, in MB: about twice what the Go build cache, the source copy

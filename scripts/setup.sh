@@ -11,14 +11,17 @@ die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# One setup at a time: two would install into the same virtual environments and build
-# into the same temporary directories (scripts/build-toolchain.sh locks its builds too).
+# One setup at a time per cache: two would install into the same checkov environment and
+# build into the same temporary directories. The lock is on the cache directory itself (no
+# lock file) and lasts until setup ends; scripts/build-toolchain.sh, run alone, takes its own.
 cache=${SMARTSTACK_CACHE:-$HOME/.cache/smartstack}
 mkdir -p "$cache"
-exec 9>"$cache/setup.lock"
-if ! flock -n 9; then
-    log "another setup is running; waiting for it to end"
-    flock 9
+if command -v flock >/dev/null; then
+    exec 9<"$cache"
+    if ! flock -n 9; then
+        log "another setup is running; waiting for it to end"
+        flock 9
+    fi
 fi
 
 apt_updated=""
